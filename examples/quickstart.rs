@@ -1,0 +1,103 @@
+//! Quickstart, offline: starts loopback fakes of Azure (an App Service managed
+//! identity endpoint and a Key Vault over HTTPS), then runs
+//! `kvenv run -- sh -c '...'` with references in the environment and shows
+//! what the command received.
+//!
+//!     cargo run --example quickstart
+
+use kvenv_testkit::{FakeAzure, IdentityKind};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn kvenv_binary() -> PathBuf {
+    // Examples do not get the binary built for them: build it (a no-op when fresh).
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let profile_dir = std::env::current_exe()
+        .expect("own path")
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target/<profile>")
+        .to_path_buf();
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "--bin", "kvenv"]);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "cargo build --bin kvenv failed");
+    profile_dir.join("kvenv")
+}
+
+fn main() {
+    let kvenv = kvenv_binary();
+    let azure = FakeAzure::start(IdentityKind::AppService);
+    azure
+        .vault
+        .set_secret("db-password", "s3cr3t;with=odd\"chars");
+    let version = azure.vault.set_secret("api-key", "key-v1");
+    azure.vault.set_secret("api-key", "key-v2");
+
+    let vault = azure.vault.url();
+    let env = [
+        (
+            "DB_PASSWORD",
+            format!("@Microsoft.KeyVault(SecretUri={vault}/secrets/db-password/)"),
+        ),
+        (
+            "DATABASE_URL",
+            format!("Server=db;User Id=app;Password=@Microsoft.KeyVault(SecretUri={vault}/secrets/db-password);"),
+        ),
+        (
+            "API_KEY_PINNED",
+            format!("@Microsoft.KeyVault(SecretUri={vault}/secrets/api-key/{version})"),
+        ),
+        ("GREETING", "plain values pass through".to_string()),
+    ];
+
+    println!("The fake vault at {vault} holds db-password and two versions of api-key.");
+    println!("The environment kvenv starts with:");
+    for (k, v) in &env {
+        println!("  {k}={v}");
+    }
+    println!(
+        "\n$ kvenv run --allow-host {} --ca-file <test CA> -- sh -c 'echo ...'\n",
+        azure.vault.host()
+    );
+
+    let mut cmd = Command::new(&kvenv);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(azure.identity_env())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["run", "--allow-host", &azure.vault.host(), "--ca-file"])
+        .arg(azure.ca_file())
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo \"the command (pid $$) sees these fake values from the fake vault:\"; \
+             echo \"  DB_PASSWORD=$DB_PASSWORD\"; echo \"  DATABASE_URL=$DATABASE_URL\"; \
+             echo \"  API_KEY_PINNED=$API_KEY_PINNED\"; echo \"  GREETING=$GREETING\"",
+        ]);
+    let status = cmd.status().expect("run kvenv");
+
+    println!(
+        "\nkvenv exited {:?}; the fake identity endpoint issued {} token(s); the fake vault saw:",
+        status.code(),
+        azure.identity.tokens_issued()
+    );
+    for r in azure.vault.requests() {
+        println!(
+            "  {} {} -> {}{}",
+            r.method,
+            r.path,
+            r.status,
+            if r.authorized {
+                ""
+            } else {
+                " (no token yet: challenge)"
+            }
+        );
+    }
+    std::process::exit(status.code().unwrap_or(1));
+}

@@ -1,0 +1,190 @@
+//! Command-line interface: clap definitions, every option also settable by a
+//! `KVENV_*` variable, turned into validated [`Settings`] before any work.
+
+use crate::cloud::Cloud;
+use crate::error::Error;
+use crate::identity::{CredentialKind, IdentityConfig, UserAssigned};
+use crate::resolve::Settings;
+use crate::vault::AllowedHost;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kvenv",
+    version,
+    about = "Resolve Azure Key Vault references in the environment, then exec the command",
+    long_about = "Resolve Azure Key Vault references in the environment with the identity the process already has \
+(managed identity in Azure, developer sign-in on a laptop), then replace kvenv with the command.\n\n\
+A reference is App Service's syntax, whole or inside a larger value:\n  \
+DB_PASSWORD=@Microsoft.KeyVault(VaultName=myvault;SecretName=db-password)\n  \
+DB_PASSWORD=@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/db-password/)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Resolve every reference in the environment, then exec COMMAND with it (same PID).
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Leave a reference that fails as its literal text (as App Service does) instead of failing.
+    #[arg(long, env = "KVENV_KEEP_UNRESOLVED")]
+    pub keep_unresolved: bool,
+
+    /// The command to run, searched in PATH, and its arguments.
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Options every resolving command shares.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// Which credential to use.
+    #[arg(long, env = "KVENV_CREDENTIAL", value_enum, default_value_t = CredentialKind::Auto)]
+    pub credential: CredentialKind,
+
+    /// Client id of a user-assigned managed identity [default: AZURE_CLIENT_ID].
+    #[arg(long, env = "KVENV_CLIENT_ID", group = "user_assigned")]
+    pub client_id: Option<String>,
+
+    /// Object (principal) id of a user-assigned managed identity.
+    #[arg(long, env = "KVENV_OBJECT_ID", group = "user_assigned")]
+    pub object_id: Option<String>,
+
+    /// Azure resource id of a user-assigned managed identity.
+    #[arg(long, env = "KVENV_RESOURCE_ID", group = "user_assigned")]
+    pub resource_id: Option<String>,
+
+    /// Entra ID tenant to authenticate in [default: AZURE_TENANT_ID].
+    #[arg(long, env = "KVENV_TENANT_ID")]
+    pub tenant_id: Option<String>,
+
+    /// Azure cloud: Key Vault DNS suffix, token scope and Entra authority.
+    #[arg(long, env = "KVENV_CLOUD", value_enum, default_value_t = Cloud::Public)]
+    pub cloud: Cloud,
+
+    /// A vault host outside the cloud's Key Vault suffix that may receive the token
+    /// (repeatable; comma-separated in KVENV_ALLOW_HOST). Without a port, any port.
+    #[arg(
+        long,
+        env = "KVENV_ALLOW_HOST",
+        value_delimiter = ',',
+        value_name = "HOST[:PORT]"
+    )]
+    pub allow_host: Vec<String>,
+
+    /// Extra trusted root certificates (PEM), added to the bundled Mozilla roots. SSL_CERT_FILE also works.
+    #[arg(long, env = "KVENV_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Seconds the whole resolution may take.
+    #[arg(
+        long,
+        env = "KVENV_TIMEOUT",
+        default_value_t = 30.0,
+        value_name = "SECONDS"
+    )]
+    pub timeout: f64,
+
+    /// Requests in flight at once per vault.
+    #[arg(
+        long,
+        env = "KVENV_CONCURRENCY",
+        default_value_t = 16,
+        value_name = "N"
+    )]
+    pub concurrency: usize,
+
+    /// More logging on stderr: -v what was resolved and how, -vv HTTP detail. Never values or tokens.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only fatal errors on stderr.
+    #[arg(short, long, env = "KVENV_QUIET", conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log line format.
+    #[arg(long, env = "KVENV_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Common {
+    /// Validates the options into [`Settings`]; every problem names its flag.
+    pub fn settings(&self) -> Result<Settings, Error> {
+        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout <= 86_400.0) {
+            return Err(Error::Usage(
+                "--timeout: must be a number of seconds above 0 (at most 86400)".into(),
+            ));
+        }
+        if !(1..=1024).contains(&self.concurrency) {
+            return Err(Error::Usage(
+                "--concurrency: must be between 1 and 1024".into(),
+            ));
+        }
+        let allowed = self
+            .allow_host
+            .iter()
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| AllowedHost::parse(h).map_err(|e| Error::Usage(format!("--allow-host: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut ca_files = Vec::new();
+        if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
+            ca_files.push(("SSL_CERT_FILE".to_string(), PathBuf::from(path)));
+        }
+        if let Some(path) = &self.ca_file {
+            ca_files.push(("--ca-file".to_string(), path.clone()));
+        }
+        let non_empty = |v: &Option<String>| {
+            v.as_ref()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let user_assigned = non_empty(&self.client_id)
+            .map(UserAssigned::ClientId)
+            .or_else(|| non_empty(&self.object_id).map(UserAssigned::ObjectId))
+            .or_else(|| non_empty(&self.resource_id).map(UserAssigned::ResourceId))
+            // As DefaultAzureCredential does: AZURE_CLIENT_ID names the user-assigned identity.
+            .or_else(|| {
+                std::env::var("AZURE_CLIENT_ID")
+                    .ok()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(UserAssigned::ClientId)
+            });
+        let tenant_id = non_empty(&self.tenant_id).or_else(|| {
+            std::env::var("AZURE_TENANT_ID")
+                .ok()
+                .filter(|s| !s.is_empty())
+        });
+        Ok(Settings {
+            cloud: self.cloud,
+            allowed,
+            ca_files,
+            identity: IdentityConfig {
+                kind: self.credential,
+                user_assigned,
+                tenant_id,
+                cloud: self.cloud,
+            },
+            timeout: Duration::from_secs_f64(self.timeout),
+            concurrency: self.concurrency,
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! kvenv's one error type, its exit codes (as `env(1)`: 125 ours, 126 not
+//! executable, 127 not found) and the per-reference failure statuses, named
+//! as App Service names them.
+
+use std::fmt;
+
+/// Why one reference did not resolve (App Service's status names, plus
+/// `HostNotAllowed` for kvenv's token guard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    InvalidSyntax,
+    HostNotAllowed,
+    MSINotEnabled,
+    VaultNotFound,
+    SecretNotFound,
+    SecretVersionNotFound,
+    AccessToKeyVaultDenied,
+    FetchTimedOut,
+    OtherReasons,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A reference that failed: its status and a one-line, printable detail with a hint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub status: Status,
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn new(status: Status, detail: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            detail: printable(&detail.into()),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A bad flag, variable or file: kvenv did nothing.
+    #[error("{0}")]
+    Usage(String),
+    /// One line per reference that failed; the command was not started.
+    #[error("{}", .0.join("\n"))]
+    Unresolved(Vec<String>),
+    /// Anything else of kvenv's own (I/O, runtime).
+    #[error("{0}")]
+    Internal(String),
+    #[error("{0}: command not found")]
+    CommandNotFound(String),
+    #[error("{0}: cannot execute: {1}")]
+    CommandNotExecutable(String, String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Unresolved(_) | Error::Internal(_) => 125,
+            Error::CommandNotExecutable(..) => 126,
+            Error::CommandNotFound(_) => 127,
+        }
+    }
+}
+
+/// Untrusted text (variable names, server messages) made safe for a terminal
+/// and a single log line: control characters become spaces, length is bounded.
+pub fn printable(text: &str) -> String {
+    const MAX: usize = 400;
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+/// The messages of an error and its sources, deduplicated, on one line.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    printable(&parts.join(": "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_env() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 125);
+        assert_eq!(Error::Unresolved(vec![]).exit_code(), 125);
+        assert_eq!(
+            Error::CommandNotExecutable("x".into(), "y".into()).exit_code(),
+            126
+        );
+        assert_eq!(Error::CommandNotFound("x".into()).exit_code(), 127);
+    }
+
+    #[test]
+    fn printable_strips_control_characters() {
+        assert_eq!(printable("a\x1b[31mb\nc"), "a [31mb c");
+        assert_eq!(printable(&"x".repeat(500)).chars().count(), 401);
+    }
+}

@@ -1,0 +1,154 @@
+//! The HTTP clients kvenv injects into the Azure crates: rustls on ring with
+//! the bundled Mozilla roots plus `--ca-file` / `SSL_CERT_FILE`, no redirects,
+//! `TCP_NODELAY`, pooled connections, and the retry policy shared by every call.
+
+use crate::error::Error;
+use azure_core::http::headers::{HeaderName, RETRY_AFTER};
+use azure_core::http::policies::{RetryHeaders, RetryPolicy};
+use azure_core::http::StatusCode;
+use azure_core::time::Duration as AzDuration;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Trust anchors: Mozilla's (bundled, so a `scratch` image works) plus extra PEM files.
+pub fn tls_config(extra: &[(String, PathBuf)]) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for (origin, path) in extra {
+        let certs = read_pem(origin, path)?;
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                Error::Usage(format!(
+                    "{origin} {}: unusable certificate: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Internal(format!("TLS set-up failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn read_pem(origin: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bad = |what: String| Error::Usage(format!("{origin} {}: {what}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(format!("not a PEM file: {e:?}")))?;
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+fn builder(tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("kvenv/", env!("CARGO_PKG_VERSION")))
+}
+
+/// For Key Vault: HTTPS only; an HTTPS proxy from the environment is honoured
+/// (it sees only a CONNECT tunnel).
+pub fn vault_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
+    builder(tls)
+        .https_only(true)
+        .build()
+        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+}
+
+/// For identity endpoints (plain HTTP on the host in Azure): never through a
+/// proxy, so no proxy ever sees an identity header or a token.
+pub fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
+    builder(tls)
+        .no_proxy()
+        .build()
+        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+}
+
+/// Exponential backoff with full jitter for 408, 429 and 5xx (the crate's list),
+/// honouring `Retry-After`. The overall `--timeout` bounds it all.
+#[derive(Debug)]
+pub struct Backoff {
+    headers: RetryHeaders,
+    max_retries: u32,
+    base: Duration,
+    cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            headers: RetryHeaders {
+                retry_headers: vec![
+                    HeaderName::from_static("x-ms-retry-after-ms"),
+                    HeaderName::from_static("retry-after-ms"),
+                    RETRY_AFTER,
+                ],
+            },
+            max_retries: 6,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(8),
+        }
+    }
+}
+
+impl Backoff {
+    /// Full jitter: a random wait between zero and the exponential ceiling.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.cap);
+        ceiling.mul_f64(fastrand::f64())
+    }
+
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+}
+
+#[async_trait::async_trait]
+impl RetryPolicy for Backoff {
+    fn is_expired(&self, _elapsed: AzDuration, retry_count: u32) -> bool {
+        retry_count >= self.max_retries
+    }
+
+    fn retry_headers(&self) -> Option<&RetryHeaders> {
+        Some(&self.headers)
+    }
+
+    fn retry_status_codes(&self) -> &[StatusCode] {
+        &[]
+    }
+
+    fn sleep_duration(&self, retry_count: u32) -> AzDuration {
+        AzDuration::try_from(self.delay(retry_count)).unwrap_or(AzDuration::ZERO)
+    }
+
+    async fn wait(&self, retry_count: u32, retry_after: Option<AzDuration>) {
+        let wait = match retry_after {
+            Some(after) => Duration::try_from(after).unwrap_or_default(),
+            None => self.delay(retry_count),
+        };
+        tracing::debug!(
+            retry = retry_count,
+            wait_ms = wait.as_millis() as u64,
+            "retrying Key Vault request"
+        );
+        tokio::time::sleep(wait).await;
+    }
+}

@@ -1,0 +1,83 @@
+//! One token per scope per run: a single-flight cache in front of any
+//! credential. Concurrent callers wait for the first request; its result, token
+//! or failure, is shared, so a broken identity is asked once, not once per secret.
+
+use crate::secret::SecretBytes;
+use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
+use azure_core::error::{Error, ErrorKind};
+use azure_core::time::OffsetDateTime;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+struct Cached {
+    token: SecretBytes,
+    expires_on: OffsetDateTime,
+}
+
+type Slot = Arc<OnceCell<Result<Cached, String>>>;
+
+#[derive(Debug)]
+pub struct OncePerScope {
+    inner: Arc<dyn TokenCredential>,
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl std::fmt::Debug for Cached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl OncePerScope {
+    pub fn new(inner: Arc<dyn TokenCredential>) -> OncePerScope {
+        OncePerScope {
+            inner,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for OncePerScope {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let slot = self
+            .slots
+            .lock()
+            .expect("token cache lock")
+            .entry(scopes.join(" "))
+            .or_default()
+            .clone();
+        let cached = slot
+            .get_or_init(|| async {
+                let started = std::time::Instant::now();
+                let result = self.inner.get_token(scopes, options).await;
+                tracing::debug!(
+                    scope = scopes.join(" "),
+                    ms = started.elapsed().as_millis() as u64,
+                    ok = result.is_ok(),
+                    "token request"
+                );
+                match result {
+                    // The crate hands the token over in its own type; keep ours.
+                    Ok(token) => Ok(Cached {
+                        token: SecretBytes::from_string(token.token.secret().to_string()),
+                        expires_on: token.expires_on,
+                    }),
+                    Err(e) => Err(crate::error::chain(&e)),
+                }
+            })
+            .await;
+        match cached {
+            Ok(c) => Ok(AccessToken::new(
+                String::from_utf8_lossy(c.token.expose()).into_owned(),
+                c.expires_on,
+            )),
+            Err(message) => Err(Error::with_message(ErrorKind::Credential, message.clone())),
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Pure parser for one Key Vault reference, the text between
+//! `@Microsoft.KeyVault(` and `)`, in either App Service form:
+//! `SecretUri=https://v.vault.azure.net/secrets/name[/version]` or
+//! `VaultName=v;SecretName=name[;SecretVersion=version]`. No I/O.
+
+use crate::cloud::Cloud;
+use std::fmt;
+
+/// Where a vault lives: a lower-case host name (or IP literal) and a port if
+/// the reference named one other than 443.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VaultAddr {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl VaultAddr {
+    /// `https://host[:port]`
+    pub fn url(&self) -> String {
+        format!("https://{self}")
+    }
+}
+
+impl fmt::Display for VaultAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}:{port}", self.host),
+            None => f.write_str(&self.host),
+        }
+    }
+}
+
+/// A validated reference to one secret (and maybe one version of it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SecretRef {
+    pub vault: VaultAddr,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/secrets/{}", self.vault, self.name)?;
+        if let Some(v) = &self.version {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What is wrong with a reference. Messages name parameters, never echo values
+/// beyond the short identifiers that failed validation.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RefError {
+    #[error("unterminated reference: no ')' after '@Microsoft.KeyVault('")]
+    Unterminated,
+    #[error("empty parameter between ';' in the reference")]
+    EmptyParameter,
+    #[error("parameter {0} has no '=' (expected Name=value)")]
+    NoEquals(String),
+    #[error(
+        "unknown parameter {0} (expected SecretUri, or VaultName, SecretName and SecretVersion)"
+    )]
+    UnknownParameter(String),
+    #[error("parameter {0} is given twice")]
+    Duplicate(&'static str),
+    #[error("parameter {0} is empty")]
+    EmptyValue(&'static str),
+    #[error("SecretUri cannot be combined with VaultName, SecretName or SecretVersion")]
+    UriAndName,
+    #[error("the reference needs SecretUri, or VaultName and SecretName")]
+    Incomplete,
+    #[error("VaultName needs SecretName")]
+    NoSecretName,
+    #[error("SecretName needs VaultName")]
+    NoVaultName,
+    #[error("SecretUri must use https://, not http://")]
+    Http,
+    #[error("SecretUri is not an https:// URL")]
+    NotHttps,
+    #[error("SecretUri is not a valid URL: {0}")]
+    BadUrl(String),
+    #[error("SecretUri must not contain a user name, password, query or fragment")]
+    UrlExtras,
+    #[error("SecretUri path must be /secrets/NAME[/VERSION][/]")]
+    BadPath,
+    #[error("secret name must be 1-127 characters of 0-9, a-z, A-Z and '-'")]
+    BadSecretName,
+    #[error("secret version must be 1-64 characters of 0-9, a-z and A-Z")]
+    BadVersion,
+    #[error("vault name must be 3-24 characters of 0-9, a-z, A-Z and '-', start with a letter and end with a letter or digit, without '--'")]
+    BadVaultName,
+}
+
+/// Parses the inside of `@Microsoft.KeyVault(...)`.
+pub fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
+    let mut uri = None;
+    let mut vault = None;
+    let mut name = None;
+    let mut version = None;
+    let pieces: Vec<&str> = body.split(';').collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let piece = piece.trim();
+        if piece.is_empty() {
+            if i + 1 == pieces.len() && i > 0 {
+                continue; // a trailing ';'
+            }
+            return Err(if pieces.len() == 1 {
+                RefError::Incomplete
+            } else {
+                RefError::EmptyParameter
+            });
+        }
+        let Some((key, value)) = piece.split_once('=') else {
+            return Err(RefError::NoEquals(short(piece)));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let (slot, label) = match key.to_ascii_lowercase().as_str() {
+            "secreturi" => (&mut uri, "SecretUri"),
+            "vaultname" => (&mut vault, "VaultName"),
+            "secretname" => (&mut name, "SecretName"),
+            "secretversion" => (&mut version, "SecretVersion"),
+            _ => return Err(RefError::UnknownParameter(short(key))),
+        };
+        if slot.is_some() {
+            return Err(RefError::Duplicate(label));
+        }
+        if value.is_empty() {
+            return Err(RefError::EmptyValue(label));
+        }
+        *slot = Some(value);
+    }
+    match (uri, vault, name, version) {
+        (Some(uri), None, None, None) => parse_uri(uri),
+        (Some(_), _, _, _) => Err(RefError::UriAndName),
+        (None, Some(vault), Some(name), version) => Ok(SecretRef {
+            vault: VaultAddr {
+                host: format!("{}.{}", vault_name(vault)?, cloud.vault_suffix()),
+                port: None,
+            },
+            name: secret_name(name)?,
+            version: version.map(secret_version).transpose()?,
+        }),
+        (None, Some(_), None, _) => Err(RefError::NoSecretName),
+        (None, None, Some(_), _) => Err(RefError::NoVaultName),
+        (None, None, None, _) => Err(RefError::Incomplete),
+    }
+}
+
+fn parse_uri(uri: &str) -> Result<SecretRef, RefError> {
+    let lower = uri.to_ascii_lowercase();
+    if lower.starts_with("http://") {
+        return Err(RefError::Http);
+    }
+    if !lower.starts_with("https://") {
+        return Err(RefError::NotHttps);
+    }
+    let url = url::Url::parse(uri).map_err(|e| RefError::BadUrl(e.to_string()))?;
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(RefError::UrlExtras);
+    }
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| RefError::BadUrl("no host".into()))?;
+    let segments: Vec<&str> = url.path().trim_start_matches('/').split('/').collect();
+    let (name, version) = match segments.as_slice() {
+        ["secrets", name] | ["secrets", name, ""] => (*name, None),
+        ["secrets", name, version] | ["secrets", name, version, ""] if !version.is_empty() => {
+            (*name, Some(*version))
+        }
+        _ => return Err(RefError::BadPath),
+    };
+    Ok(SecretRef {
+        vault: VaultAddr {
+            host: host.to_string(),
+            port: url.port(),
+        },
+        name: secret_name(name)?,
+        version: version.map(secret_version).transpose()?,
+    })
+}
+
+fn secret_name(name: &str) -> Result<String, RefError> {
+    let ok = (1..=127).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok.then(|| name.to_string()).ok_or(RefError::BadSecretName)
+}
+
+fn secret_version(version: &str) -> Result<String, RefError> {
+    let ok =
+        (1..=64).contains(&version.len()) && version.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then(|| version.to_string()).ok_or(RefError::BadVersion)
+}
+
+fn vault_name(name: &str) -> Result<String, RefError> {
+    let b = name.as_bytes();
+    let ok = (3..=24).contains(&b.len())
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && b[0].is_ascii_alphabetic()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("--");
+    ok.then(|| name.to_ascii_lowercase())
+        .ok_or(RefError::BadVaultName)
+}
+
+/// Keeps an offending token short and printable in an error message.
+fn short(text: &str) -> String {
+    let clean: String = text.chars().filter(|c| !c.is_control()).take(40).collect();
+    format!("'{clean}'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(body: &str) -> Result<SecretRef, RefError> {
+        parse(body, Cloud::Public)
+    }
+
+    fn r(host: &str, port: Option<u16>, name: &str, version: Option<&str>) -> SecretRef {
+        SecretRef {
+            vault: VaultAddr {
+                host: host.into(),
+                port,
+            },
+            name: name.into(),
+            version: version.map(Into::into),
+        }
+    }
+
+    // The four examples from the App Service documentation.
+    #[test]
+    fn app_service_documentation_examples() {
+        assert_eq!(
+            p("SecretUri=https://myvault.vault.azure.net/secrets/mysecret/"),
+            Ok(r("myvault.vault.azure.net", None, "mysecret", None))
+        );
+        assert_eq!(
+            p("SecretUri=https://myvault.vault.azure.net/secrets/mysecret/ec96f02080254f109c51a1f14cdb1931"),
+            Ok(r("myvault.vault.azure.net", None, "mysecret", Some("ec96f02080254f109c51a1f14cdb1931")))
+        );
+        assert_eq!(
+            p("VaultName=myvault;SecretName=mysecret"),
+            Ok(r("myvault.vault.azure.net", None, "mysecret", None))
+        );
+        assert_eq!(
+            p("VaultName=myvault;SecretName=mysecret;SecretVersion=ec96f02080254f109c51a1f14cdb1931"),
+            Ok(r("myvault.vault.azure.net", None, "mysecret", Some("ec96f02080254f109c51a1f14cdb1931")))
+        );
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_spaces_ignored() {
+        assert_eq!(
+            p(" vaultname = MyVault ; SECRETNAME= db-password ;"),
+            Ok(r("myvault.vault.azure.net", None, "db-password", None))
+        );
+        assert_eq!(
+            p("secreturi=https://MyVault.Vault.Azure.Net/secrets/x"),
+            Ok(r("myvault.vault.azure.net", None, "x", None))
+        );
+    }
+
+    #[test]
+    fn clouds_pick_the_suffix() {
+        assert_eq!(
+            parse("VaultName=v01;SecretName=s", Cloud::China)
+                .unwrap()
+                .vault
+                .host,
+            "v01.vault.azure.cn"
+        );
+        assert_eq!(
+            parse("VaultName=v01;SecretName=s", Cloud::UsGov)
+                .unwrap()
+                .vault
+                .host,
+            "v01.vault.usgovcloudapi.net"
+        );
+    }
+
+    #[test]
+    fn ports_and_ip_literals_are_kept() {
+        assert_eq!(
+            p("SecretUri=https://127.0.0.1:8443/secrets/a/"),
+            Ok(r("127.0.0.1", Some(8443), "a", None))
+        );
+        assert_eq!(
+            p("SecretUri=https://v.vault.azure.net:443/secrets/a"),
+            Ok(r("v.vault.azure.net", None, "a", None))
+        );
+    }
+
+    #[test]
+    fn malformed_references_say_what_is_wrong() {
+        let cases = [
+            ("", RefError::Incomplete),
+            ("SecretName=x", RefError::NoVaultName),
+            ("VaultName=myvault", RefError::NoSecretName),
+            ("VaultName=myvault;;SecretName=x", RefError::EmptyParameter),
+            (
+                "VaultName=myvault;SecretName",
+                RefError::NoEquals("'SecretName'".into()),
+            ),
+            (
+                "VaultName=myvault;SecretName=x;Foo=1",
+                RefError::UnknownParameter("'Foo'".into()),
+            ),
+            (
+                "VaultName=a1b;vaultname=a1c;SecretName=x",
+                RefError::Duplicate("VaultName"),
+            ),
+            (
+                "VaultName=myvault;SecretName=",
+                RefError::EmptyValue("SecretName"),
+            ),
+            (
+                "SecretUri=https://v.vault.azure.net/secrets/x;SecretName=y",
+                RefError::UriAndName,
+            ),
+            (
+                "SecretUri=http://v.vault.azure.net/secrets/x",
+                RefError::Http,
+            ),
+            (
+                "SecretUri=ftp://v.vault.azure.net/secrets/x",
+                RefError::NotHttps,
+            ),
+            (
+                "SecretUri=https://v.vault.azure.net/keys/x",
+                RefError::BadPath,
+            ),
+            (
+                "SecretUri=https://v.vault.azure.net/secrets/",
+                RefError::BadPath,
+            ),
+            (
+                "SecretUri=https://v.vault.azure.net/secrets/a/b/c",
+                RefError::BadPath,
+            ),
+            (
+                "SecretUri=https://v.vault.azure.net/secrets/a?x=1",
+                RefError::UrlExtras,
+            ),
+            (
+                "SecretUri=https://u:p@v.vault.azure.net/secrets/a",
+                RefError::UrlExtras,
+            ),
+            (
+                "SecretUri=https://v.vault.azure.net/secrets/a_b",
+                RefError::BadSecretName,
+            ),
+            ("VaultName=myvault;SecretName=a.b", RefError::BadSecretName),
+            (
+                "VaultName=myvault;SecretName=a;SecretVersion=x-y",
+                RefError::BadVersion,
+            ),
+            ("VaultName=my_vault;SecretName=a", RefError::BadVaultName),
+            ("VaultName=1vault;SecretName=a", RefError::BadVaultName),
+            ("VaultName=ab;SecretName=a", RefError::BadVaultName),
+            ("VaultName=my--vault;SecretName=a", RefError::BadVaultName),
+        ];
+        for (body, want) in cases {
+            assert_eq!(p(body), Err(want), "{body}");
+        }
+        assert_eq!(
+            p(&format!("VaultName=myvault;SecretName={}", "a".repeat(128))),
+            Err(RefError::BadSecretName)
+        );
+        assert!(p(&format!("VaultName=myvault;SecretName={}", "a".repeat(127))).is_ok());
+    }
+
+    #[test]
+    fn display_never_needs_a_value() {
+        let r = p("SecretUri=https://127.0.0.1:8443/secrets/a/0123").unwrap();
+        assert_eq!(r.to_string(), "127.0.0.1:8443/secrets/a/0123");
+        assert_eq!(r.vault.url(), "https://127.0.0.1:8443");
+    }
+}

@@ -1,0 +1,89 @@
+//! The one type that holds secret bytes: secret values, rendered environment
+//! entries and tokens. It wipes itself on drop, never prints its contents and
+//! can only be read through [`SecretBytes::expose`].
+
+use std::fmt;
+use zeroize::Zeroize;
+
+/// Secret bytes, zeroized on drop. No `Clone`, no `Display`; `Debug` prints `[redacted]`.
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    /// Takes ownership of a `String` handed over by a crate, without copying it.
+    pub fn from_string(value: String) -> SecretBytes {
+        SecretBytes(value.into_bytes())
+    }
+
+    /// An empty buffer with exactly `capacity` bytes reserved. Callers compute the
+    /// final length first so that the buffer never reallocates (a reallocation
+    /// would leave an unwiped copy behind).
+    pub fn with_capacity(capacity: usize) -> SecretBytes {
+        SecretBytes(Vec::with_capacity(capacity))
+    }
+
+    /// Appends bytes; the caller reserved the room with [`SecretBytes::with_capacity`].
+    pub fn push(&mut self, bytes: &[u8]) {
+        debug_assert!(self.0.len() + bytes.len() <= self.0.capacity());
+        if self.0.len() + bytes.len() > self.0.capacity() {
+            // Grow by hand so that the old buffer is wiped before it is freed.
+            let mut grown =
+                Vec::with_capacity((self.0.len() + bytes.len()).max(self.0.capacity() * 2));
+            grown.extend_from_slice(&self.0);
+            std::mem::swap(&mut grown, &mut self.0);
+            grown.zeroize();
+        }
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// The secret. Grep for `expose(` to find every place a secret is read.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl Drop for SecretBytes {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = SecretBytes::from_string("hunter2".to_string());
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(s.expose(), b"hunter2");
+    }
+
+    #[test]
+    fn push_within_capacity_does_not_reallocate() {
+        let mut s = SecretBytes::with_capacity(6);
+        let before = s.0.as_ptr();
+        s.push(b"abc");
+        s.push(b"def");
+        assert_eq!(s.0.as_ptr(), before);
+        assert_eq!(s.expose(), b"abcdef");
+    }
+
+    #[test]
+    fn push_beyond_capacity_keeps_content() {
+        let mut s = SecretBytes::with_capacity(2);
+        s.push(b"ab");
+        s.push(b"cdef");
+        assert_eq!(s.expose(), b"abcdef");
+        assert_eq!(s.len(), 6);
+    }
+}

@@ -1,0 +1,235 @@
+//! Finds Key Vault references inside a larger text (an environment value or a
+//! template file) and renders the text with the secrets put in their place.
+//! Resolved values are inserted byte for byte and never scanned again.
+
+use crate::cloud::Cloud;
+use crate::reference::{self, RefError, SecretRef};
+use crate::secret::SecretBytes;
+use std::ops::Range;
+
+pub const PREFIX: &str = "@Microsoft.KeyVault(";
+
+#[derive(Debug)]
+enum Piece {
+    Text(Range<usize>),
+    /// A reference and the span of its whole literal text.
+    Ref(SecretRef, Range<usize>),
+}
+
+/// A text split into literal pieces and references.
+#[derive(Debug)]
+pub struct Template<'a> {
+    text: &'a str,
+    pieces: Vec<Piece>,
+}
+
+/// The first malformed reference in a text, and where it starts.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ScanError {
+    pub offset: usize,
+    pub error: RefError,
+}
+
+impl ScanError {
+    /// 1-based line of the error in `text`.
+    #[allow(dead_code)] // for template files
+    pub fn line(&self, text: &str) -> usize {
+        text.as_bytes()[..self.offset.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+}
+
+/// Whether raw bytes (say, a value that is not UTF-8) contain the reference prefix.
+pub fn mentions_reference(bytes: &[u8]) -> bool {
+    find_prefix(bytes, 0).is_some()
+}
+
+fn find_prefix(bytes: &[u8], from: usize) -> Option<usize> {
+    let prefix = PREFIX.as_bytes();
+    if bytes.len() < prefix.len() {
+        return None;
+    }
+    (from..=bytes.len() - prefix.len())
+        .find(|&i| bytes[i..i + prefix.len()].eq_ignore_ascii_case(prefix))
+}
+
+/// Splits `text` into literal text and references.
+pub fn scan(text: &str, cloud: Cloud) -> Result<Template<'_>, ScanError> {
+    let bytes = text.as_bytes();
+    let mut pieces = Vec::new();
+    let mut pos = 0;
+    while let Some(start) = find_prefix(bytes, pos) {
+        if start > pos {
+            pieces.push(Piece::Text(pos..start));
+        }
+        let body_start = start + PREFIX.len();
+        let Some(len) = text[body_start..].find(')') else {
+            return Err(ScanError {
+                offset: start,
+                error: RefError::Unterminated,
+            });
+        };
+        let end = body_start + len + 1;
+        let secret =
+            reference::parse(&text[body_start..end - 1], cloud).map_err(|error| ScanError {
+                offset: start,
+                error,
+            })?;
+        pieces.push(Piece::Ref(secret, start..end));
+        pos = end;
+    }
+    if pos < text.len() {
+        pieces.push(Piece::Text(pos..text.len()));
+    }
+    Ok(Template { text, pieces })
+}
+
+impl Template<'_> {
+    pub fn has_refs(&self) -> bool {
+        self.refs().next().is_some()
+    }
+
+    pub fn refs(&self) -> impl Iterator<Item = &SecretRef> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Ref(r, _) => Some(r),
+            Piece::Text(_) => None,
+        })
+    }
+
+    /// The text with each reference replaced by its secret. A reference that
+    /// `lookup` cannot answer stays as its literal text (`--keep-unresolved`).
+    pub fn render<'s>(
+        &self,
+        lookup: impl Fn(&SecretRef) -> Option<&'s SecretBytes>,
+    ) -> SecretBytes {
+        let part = |piece: &Piece| -> (Option<&'s SecretBytes>, Range<usize>) {
+            match piece {
+                Piece::Text(range) => (None, range.clone()),
+                Piece::Ref(r, range) => (lookup(r), range.clone()),
+            }
+        };
+        let len: usize = self
+            .pieces
+            .iter()
+            .map(|p| match part(p) {
+                (Some(value), _) => value.len(),
+                (None, range) => range.len(),
+            })
+            .sum();
+        let mut out = SecretBytes::with_capacity(len);
+        for piece in &self.pieces {
+            match part(piece) {
+                (Some(value), _) => out.push(value.expose()),
+                (None, range) => out.push(&self.text.as_bytes()[range]),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn values(pairs: &[(&str, &str)]) -> HashMap<String, SecretBytes> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), SecretBytes::from_string(v.to_string())))
+            .collect()
+    }
+
+    fn render(text: &str, secrets: &HashMap<String, SecretBytes>) -> String {
+        let t = scan(text, Cloud::Public).unwrap();
+        String::from_utf8(t.render(|r| secrets.get(&r.name)).expose().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn embedded_and_several_references() {
+        let s = values(&[("pg", "p;a=s\"s"), ("user", "app")]);
+        assert_eq!(
+            render(
+                "Server=db;User Id=@Microsoft.KeyVault(VaultName=v01;SecretName=user);Password=@Microsoft.KeyVault(VaultName=v01;SecretName=pg);",
+                &s
+            ),
+            "Server=db;User Id=app;Password=p;a=s\"s;"
+        );
+    }
+
+    #[test]
+    fn values_are_not_scanned_again() {
+        let s = values(&[(
+            "a",
+            "@Microsoft.KeyVault(VaultName=v01;SecretName=b)\nline2",
+        )]);
+        assert_eq!(
+            render("x@Microsoft.KeyVault(VaultName=v01;SecretName=a)y", &s),
+            "x@Microsoft.KeyVault(VaultName=v01;SecretName=b)\nline2y"
+        );
+    }
+
+    #[test]
+    fn unresolved_references_stay_literal() {
+        let text = "a=@Microsoft.KeyVault(VaultName=v01;SecretName=gone)!";
+        assert_eq!(render(text, &values(&[])), text);
+    }
+
+    #[test]
+    fn errors_point_at_the_reference() {
+        let text = "line1\nline2 @Microsoft.KeyVault(VaultName=v01)";
+        let err = scan(text, Cloud::Public).unwrap_err();
+        assert_eq!(err.error, RefError::NoSecretName);
+        assert_eq!(err.line(text), 2);
+        let err = scan(
+            "@microsoft.keyvault(VaultName=v01;SecretName=a",
+            Cloud::Public,
+        )
+        .unwrap_err();
+        assert_eq!(err.error, RefError::Unterminated);
+    }
+
+    #[test]
+    fn prefix_is_case_insensitive() {
+        let t = scan(
+            "@MICROSOFT.KEYVAULT(VaultName=v01;SecretName=a)",
+            Cloud::Public,
+        )
+        .unwrap();
+        assert_eq!(t.refs().count(), 1);
+        assert!(mentions_reference(b"\xff@microsoft.KeyVault("));
+        assert!(!mentions_reference(b"\xff@Microsoft.KeyVault"));
+    }
+
+    proptest! {
+        #[test]
+        fn scanning_never_panics(text in "\\PC*") {
+            let _ = scan(&text, Cloud::Public);
+        }
+
+        #[test]
+        fn parser_never_panics_near_the_syntax(body in "[ -~]{0,80}") {
+            let _ = scan(&format!("x=@Microsoft.KeyVault({body})"), Cloud::Public);
+            let _ = reference::parse(&body, Cloud::Public);
+        }
+
+        #[test]
+        fn text_without_prefix_passes_through(text in "\\PC*") {
+            prop_assume!(!mentions_reference(text.as_bytes()));
+            let t = scan(&text, Cloud::Public).unwrap();
+            prop_assert!(!t.has_refs());
+            let rendered = t.render(|_| None);
+            prop_assert_eq!(rendered.expose(), text.as_bytes());
+        }
+
+        #[test]
+        fn values_survive_byte_for_byte(value in "\\PC*", before in "[^@]*", after in "[^@]*") {
+            let s = values(&[("a", &value)]);
+            let text = format!("{before}@Microsoft.KeyVault(VaultName=v01;SecretName=a){after}");
+            prop_assert_eq!(render(&text, &s), format!("{before}{value}{after}"));
+        }
+    }
+}

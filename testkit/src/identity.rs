@@ -1,0 +1,221 @@
+//! Fake managed-identity endpoints on plain HTTP, as in Azure: the App Service /
+//! Container Apps endpoint (`IDENTITY_ENDPOINT` + `X-IDENTITY-HEADER`) and IMDS
+//! (`/metadata/identity/oauth2/token` + `Metadata: true`).
+
+use crate::http::{Handler, Reply, Request, Server};
+use crate::{random_hex, TokenBook};
+use serde_json::json;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityKind {
+    AppService,
+    Imds,
+}
+
+/// One token request the endpoint saw (never the identity header's value).
+#[derive(Clone, Debug)]
+pub struct IdentityRequest {
+    pub method: String,
+    pub path: String,
+    /// Query parameters (`api-version`, `resource`, `client_id`, ...).
+    pub query: Vec<(String, String)>,
+    /// `X-IDENTITY-HEADER` was present and right (App Service).
+    pub identity_header_ok: bool,
+    /// `Metadata: true` was present (IMDS).
+    pub metadata_header: bool,
+    pub status: u16,
+}
+
+impl IdentityRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct State {
+    faults: VecDeque<(u16, Option<String>)>,
+    delay: Duration,
+    log: Vec<IdentityRequest>,
+}
+
+pub struct FakeIdentity {
+    server: Server,
+    kind: IdentityKind,
+    header: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeIdentity {
+    pub fn start(kind: IdentityKind, tokens: TokenBook) -> FakeIdentity {
+        let header = random_hex(24);
+        let state = Arc::new(Mutex::new(State {
+            faults: VecDeque::new(),
+            delay: Duration::ZERO,
+            log: Vec::new(),
+        }));
+        let handler: Handler = {
+            let state = state.clone();
+            let header = header.clone();
+            Arc::new(move |req| handle(kind, &header, &state, &tokens, req))
+        };
+        FakeIdentity {
+            server: Server::start(None, handler),
+            kind,
+            header,
+            state,
+        }
+    }
+
+    pub fn kind(&self) -> IdentityKind {
+        self.kind
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.addr.port()
+    }
+
+    /// The secret App Service puts in `IDENTITY_HEADER`.
+    pub fn identity_header(&self) -> &str {
+        &self.header
+    }
+
+    /// Environment variables that point a credential at this endpoint.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let base = format!("http://127.0.0.1:{}", self.port());
+        match self.kind {
+            IdentityKind::AppService => vec![
+                ("IDENTITY_ENDPOINT".into(), format!("{base}/msi/token")),
+                ("IDENTITY_HEADER".into(), self.header.clone()),
+            ],
+            IdentityKind::Imds => vec![("AZURE_POD_IDENTITY_AUTHORITY_HOST".into(), base)],
+        }
+    }
+
+    /// The next `times` token requests get `status` (with an optional Retry-After).
+    pub fn fail_next(&self, status: u16, times: usize, retry_after: Option<&str>) {
+        let mut state = self.state.lock().unwrap();
+        for _ in 0..times {
+            state
+                .faults
+                .push_back((status, retry_after.map(str::to_string)));
+        }
+    }
+
+    pub fn delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+
+    pub fn requests(&self) -> Vec<IdentityRequest> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Token requests answered with a token.
+    pub fn tokens_issued(&self) -> usize {
+        self.requests().iter().filter(|r| r.status == 200).count()
+    }
+}
+
+fn handle(
+    kind: IdentityKind,
+    header: &str,
+    state: &Mutex<State>,
+    tokens: &TokenBook,
+    req: Request,
+) -> Reply {
+    let identity_header_ok = req.header("x-identity-header") == Some(header);
+    let metadata_header = req.header("metadata") == Some("true");
+    let mut state = state.lock().unwrap();
+    let mut reply = answer(
+        kind,
+        identity_header_ok,
+        metadata_header,
+        &mut state,
+        tokens,
+        &req,
+    );
+    reply.delay += state.delay;
+    state.log.push(IdentityRequest {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        query: req.query.clone(),
+        identity_header_ok,
+        metadata_header,
+        status: reply.status,
+    });
+    reply
+}
+
+fn answer(
+    kind: IdentityKind,
+    identity_header_ok: bool,
+    metadata_header: bool,
+    state: &mut State,
+    tokens: &TokenBook,
+    req: &Request,
+) -> Reply {
+    match kind {
+        IdentityKind::AppService if !identity_header_ok => {
+            return Reply::json(
+                401,
+                json!({"statusCode": 401, "message": "Unauthorized request: the X-IDENTITY-HEADER is missing or wrong."}),
+            )
+        }
+        IdentityKind::Imds if req.path != "/metadata/identity/oauth2/token" => {
+            return Reply::json(
+                404,
+                json!({"error": "not_found", "error_description": "unknown path"}),
+            )
+        }
+        IdentityKind::Imds if !metadata_header => {
+            return Reply::json(
+                400,
+                json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+            )
+        }
+        _ => {}
+    }
+    if let Some((status, retry_after)) = state.faults.pop_front() {
+        let reply = Reply::json(
+            status,
+            json!({"error": "temporarily_unavailable", "error_description": "injected fault"}),
+        );
+        return match retry_after {
+            Some(after) => reply.header("retry-after", &after),
+            None => reply,
+        };
+    }
+    let Some(resource) = req.query("resource") else {
+        return Reply::json(
+            400,
+            json!({"error": "invalid_request", "error_description": "Required query variable 'resource' is missing"}),
+        );
+    };
+    let expires_on = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 86_399;
+    let client_id = req
+        .query("client_id")
+        .unwrap_or("11111111-1111-1111-1111-111111111111");
+    // Both endpoints send the numbers as JSON strings, as the real ones do.
+    Reply::json(
+        200,
+        json!({
+            "access_token": tokens.issue(),
+            "client_id": client_id,
+            "expires_in": "86399",
+            "expires_on": expires_on.to_string(),
+            "ext_expires_in": "86399",
+            "not_before": (expires_on - 86_399).to_string(),
+            "resource": resource,
+            "token_type": "Bearer"
+        }),
+    )
+}

@@ -1,0 +1,324 @@
+//! A fake Azure Key Vault (secrets GET only) over HTTPS on 127.0.0.1.
+//!
+//! It answers like the real service: an unauthenticated request gets the 401
+//! bearer challenge, a known token gets the secret bundle, unknown names get
+//! `SecretNotFound`, denied names get `Forbidden`. Faults and delays are set per
+//! secret. Its request log never holds a value or a token.
+
+use crate::http::{Handler, Reply, Request, Server};
+use crate::tls::TestCa;
+use crate::{random_hex, TokenBook};
+use serde_json::json;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The tenant the fake challenge names.
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// One request the vault saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultRequest {
+    pub method: String,
+    /// Path without the query, e.g. `/secrets/db-password/`.
+    pub path: String,
+    /// The secret name the path addressed, if any.
+    pub secret: Option<String>,
+    /// Whether it carried a bearer token the identity fake had issued.
+    pub authorized: bool,
+    pub status: u16,
+}
+
+/// A scripted failure: answer `status` (with an optional `Retry-After`) to the
+/// next `times` authorized requests for a secret.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub status: u16,
+    pub times: usize,
+    pub retry_after: Option<String>,
+    /// Wait this long, then close the connection without answering.
+    pub hang_up_after: Option<Duration>,
+}
+
+impl Fault {
+    pub fn status(status: u16, times: usize) -> Fault {
+        Fault {
+            status,
+            times,
+            retry_after: None,
+            hang_up_after: None,
+        }
+    }
+
+    pub fn retry_after(mut self, value: &str) -> Fault {
+        self.retry_after = Some(value.to_string());
+        self
+    }
+}
+
+struct Version {
+    id: String,
+    value: String,
+    enabled: bool,
+}
+
+#[derive(Default)]
+struct State {
+    secrets: HashMap<String, Vec<Version>>,
+    denied: HashSet<String>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    delays: HashMap<String, Duration>,
+    delay_all: Duration,
+    log: Vec<VaultRequest>,
+}
+
+pub struct FakeVault {
+    server: Server,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeVault {
+    pub fn start(ca: &TestCa, tokens: TokenBook) -> FakeVault {
+        let state = Arc::new(Mutex::new(State::default()));
+        let handler: Handler = {
+            let state = state.clone();
+            Arc::new(move |req| handle(&state, &tokens, req))
+        };
+        let server = Server::start(Some(ca.server_config(&["localhost"])), handler);
+        FakeVault { server, state }
+    }
+
+    /// `127.0.0.1:PORT`, what `--allow-host` takes.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.server.addr.port())
+    }
+
+    /// `https://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("https://{}", self.host())
+    }
+
+    /// The `SecretUri=` of the latest version of `name`.
+    pub fn secret_uri(&self, name: &str) -> String {
+        format!("{}/secrets/{name}/", self.url())
+    }
+
+    /// A whole reference to the latest version of `name`.
+    pub fn reference(&self, name: &str) -> String {
+        format!("@Microsoft.KeyVault(SecretUri={})", self.secret_uri(name))
+    }
+
+    /// Adds a new version of `name` (creating the secret) and returns its version id.
+    pub fn set_secret(&self, name: &str, value: &str) -> String {
+        let id = random_hex(32);
+        self.state
+            .lock()
+            .unwrap()
+            .secrets
+            .entry(name.to_string())
+            .or_default()
+            .push(Version {
+                id: id.clone(),
+                value: value.to_string(),
+                enabled: true,
+            });
+        id
+    }
+
+    /// Marks the latest version of `name` disabled.
+    pub fn disable(&self, name: &str) {
+        if let Some(v) = self
+            .state
+            .lock()
+            .unwrap()
+            .secrets
+            .get_mut(name)
+            .and_then(|v| v.last_mut())
+        {
+            v.enabled = false;
+        }
+    }
+
+    /// Requests for `name` get 403 Forbidden (the identity lacks a role).
+    pub fn deny(&self, name: &str) {
+        self.state.lock().unwrap().denied.insert(name.to_string());
+    }
+
+    /// Queues a fault for `name`; faults run in the order queued.
+    pub fn fault(&self, name: &str, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .entry(name.to_string())
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Every answer about `name` is delayed this long.
+    pub fn delay(&self, name: &str, delay: Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .delays
+            .insert(name.to_string(), delay);
+    }
+
+    /// Every answer is delayed this long (network latency).
+    pub fn delay_all(&self, delay: Duration) {
+        self.state.lock().unwrap().delay_all = delay;
+    }
+
+    pub fn requests(&self) -> Vec<VaultRequest> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Authorized GETs of secret `name`.
+    pub fn gets_of(&self, name: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.authorized && r.secret.as_deref() == Some(name))
+            .count()
+    }
+
+    /// Every secret value the vault holds (for leak sweeps).
+    pub fn values(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .secrets
+            .values()
+            .flatten()
+            .map(|v| v.value.clone())
+            .collect()
+    }
+}
+
+fn handle(state: &Mutex<State>, tokens: &TokenBook, req: Request) -> Reply {
+    let authorized = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|t| tokens.contains(t));
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let (name, version) = match segments.as_slice() {
+        ["secrets", name] | ["secrets", name, ""] => (Some(*name), None),
+        ["secrets", name, version] => (Some(*name), Some(*version)),
+        _ => (None, None),
+    };
+    let mut state = state.lock().unwrap();
+    let mut reply = answer(&mut state, authorized, &req, name, version);
+    reply.delay += state.delay_all
+        + name
+            .and_then(|n| state.delays.get(n).copied())
+            .unwrap_or_default();
+    state.log.push(VaultRequest {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        secret: name.map(str::to_string),
+        authorized,
+        status: if reply.hang_up { 0 } else { reply.status },
+    });
+    reply
+}
+
+fn answer(
+    state: &mut State,
+    authorized: bool,
+    req: &Request,
+    name: Option<&str>,
+    version: Option<&str>,
+) -> Reply {
+    if !authorized {
+        let reply = Reply::json(
+            401,
+            json!({"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}}),
+        );
+        return reply.header(
+            "www-authenticate",
+            &format!(
+                "Bearer authorization=\"https://login.microsoftonline.com/{TENANT}\", resource=\"https://vault.azure.net\""
+            ),
+        );
+    }
+    if req.method != "GET" || req.query("api-version").is_none() {
+        return Reply::json(
+            400,
+            json!({"error": {"code": "BadParameter", "message": "only GET /secrets/NAME[/VERSION]?api-version= is faked"}}),
+        );
+    }
+    let Some(name) = name else {
+        return Reply::json(
+            404,
+            json!({"error": {"code": "NotFound", "message": "unknown path"}}),
+        );
+    };
+    if let Some(queue) = state.faults.get_mut(name) {
+        if let Some(fault) = queue.front_mut() {
+            let current = fault.clone();
+            fault.times -= 1;
+            if fault.times == 0 {
+                queue.pop_front();
+            }
+            if let Some(after) = current.hang_up_after {
+                let mut reply = Reply::json(500, json!({}));
+                reply.hang_up = true;
+                reply.delay = after;
+                return reply;
+            }
+            let mut reply = Reply::json(
+                current.status,
+                json!({"error": {"code": "Throttled", "message": "injected fault"}}),
+            );
+            if let Some(after) = &current.retry_after {
+                reply = reply.header("retry-after", after);
+            }
+            return reply;
+        }
+    }
+    if state.denied.contains(name) {
+        return Reply::json(
+            403,
+            json!({"error": {
+                "code": "Forbidden",
+                "message": format!("Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=00000000-0000-0000-0000-000000000000;oid=00000000-0000-0000-0000-000000000000;iss=https://sts.windows.net/{TENANT}/\r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\nResource: 'secrets/{name}'\r\nAssignment: (not found)\r\n"),
+                "innererror": {"code": "ForbiddenByRbac"}
+            }}),
+        );
+    }
+    let host = req.header("host").unwrap_or("127.0.0.1");
+    let found = state.secrets.get(name).and_then(|versions| match version {
+        None => versions.last(),
+        Some(v) => versions.iter().find(|x| x.id == v),
+    });
+    let Some(found) = found else {
+        let what = match version {
+            Some(v) => format!("{name}/{v}"),
+            None => name.to_string(),
+        };
+        return Reply::json(
+            404,
+            json!({"error": {"code": "SecretNotFound", "message": format!("A secret with (name/id) {what} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182")}}),
+        );
+    };
+    if !found.enabled {
+        return Reply::json(
+            403,
+            json!({"error": {"code": "Forbidden", "message": "Operation get is not allowed on a disabled secret.", "innererror": {"code": "SecretDisabled"}}}),
+        );
+    }
+    Reply::json(
+        200,
+        json!({
+            "value": found.value,
+            "id": format!("https://{host}/secrets/{name}/{}", found.id),
+            "attributes": {
+                "enabled": true,
+                "created": 1_700_000_000,
+                "updated": 1_700_000_000,
+                "recoveryLevel": "Recoverable+Purgeable",
+                "recoverableDays": 90
+            },
+            "tags": {}
+        }),
+    )
+}
