@@ -91,6 +91,11 @@ pub struct Common {
     )]
     pub allow_host: Vec<String>,
 
+    /// Connect to IP:PORT for vault HOST instead of asking DNS (private endpoints without
+    /// private DNS, tests). The certificate must still be valid for HOST. Repeatable.
+    #[arg(long, env = "KVENV_RESOLVE", value_delimiter = ',', value_name = "HOST=IP:PORT")]
+    pub resolve: Vec<String>,
+
     /// Extra trusted root certificates (PEM), added to the bundled Mozilla roots. SSL_CERT_FILE also works.
     #[arg(long, env = "KVENV_CA_FILE", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
@@ -145,6 +150,21 @@ impl Common {
             .filter(|h| !h.trim().is_empty())
             .map(|h| AllowedHost::parse(h).map_err(|e| Error::Usage(format!("--allow-host: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        let resolve = self
+            .resolve
+            .iter()
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| {
+                let bad = || Error::Usage(format!("--resolve: '{}' is not HOST=IP:PORT", crate::error::printable(r)));
+                let (host, addr) = r.trim().split_once('=').ok_or_else(bad)?;
+                let addr: std::net::SocketAddr = addr.parse().map_err(|_| bad())?;
+                let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+                if host.is_empty() || host.contains([':', '/', '@']) {
+                    return Err(bad());
+                }
+                Ok((host, addr))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut ca_files = Vec::new();
         if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
             ca_files.push(("SSL_CERT_FILE".to_string(), PathBuf::from(path)));
@@ -176,6 +196,7 @@ impl Common {
         Ok(Settings {
             cloud: self.cloud,
             allowed,
+            resolve,
             ca_files,
             identity: IdentityConfig {
                 kind: self.credential,

@@ -63,8 +63,13 @@ fn builder(tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
 
 /// For Key Vault: HTTPS only; an HTTPS proxy from the environment is honoured
 /// (it sees only a CONNECT tunnel).
-pub fn vault_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
-    builder(tls)
+pub fn vault_client(
+    tls: &rustls::ClientConfig,
+    resolve: &[(String, std::net::SocketAddr)],
+) -> Result<reqwest::Client, Error> {
+    resolve
+        .iter()
+        .fold(builder(tls), |b, (host, addr)| b.resolve(host, *addr))
         .https_only(true)
         .build()
         .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))

@@ -337,7 +337,7 @@ mod tests {
             ),
             (
                 "SecretUri=https://v.vault.azure.net/secrets/",
-                RefError::BadPath,
+                RefError::BadSecretName,
             ),
             (
                 "SecretUri=https://v.vault.azure.net/secrets/a/b/c",

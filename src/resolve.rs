@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub struct Settings {
     pub cloud: Cloud,
     pub allowed: Vec<AllowedHost>,
+    /// `--resolve`: vault host names pinned to an address.
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
     /// Extra trust anchors, each with where it came from (`--ca-file`, `SSL_CERT_FILE`).
     pub ca_files: Vec<(String, PathBuf)>,
     pub identity: IdentityConfig,
@@ -58,7 +60,7 @@ pub fn resolve(refs: &BTreeSet<SecretRef>, settings: &Settings) -> Result<Resolu
     let plumbing = identity::Plumbing {
         http: crate::http::identity_client(&tls)?,
     };
-    let vault_http = crate::http::vault_client(&tls)?;
+    let vault_http = crate::http::vault_client(&tls, &settings.resolve)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -23,7 +23,6 @@ impl SecretBytes {
 
     /// Appends bytes; the caller reserved the room with [`SecretBytes::with_capacity`].
     pub fn push(&mut self, bytes: &[u8]) {
-        debug_assert!(self.0.len() + bytes.len() <= self.0.capacity());
         if self.0.len() + bytes.len() > self.0.capacity() {
             // Grow by hand so that the old buffer is wiped before it is freed.
             let mut grown =

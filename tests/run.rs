@@ -1,0 +1,554 @@
+//! `kvenv run` end to end: the real binary against the loopback fakes, with
+//! assertions on exit code, stderr, what the command saw and what the fakes saw.
+
+mod support;
+
+use kvenv_testkit::{Fault, IdentityKind};
+use std::time::{Duration, Instant};
+use support::Kit;
+
+#[test]
+fn secret_uri_latest_and_pinned_versions() {
+    let kit = Kit::new();
+    let v1 = kit.azure.vault.set_secret("api-key", "api-key-value-ONE-5521");
+    kit.azure.vault.set_secret("api-key", "api-key-value-TWO-5522");
+    let uri = kit.azure.vault.secret_uri("api-key");
+    let out = kit
+        .run()
+        .env("LATEST", format!("@Microsoft.KeyVault(SecretUri={uri})"))
+        .env("PINNED", format!("@Microsoft.KeyVault(SecretUri={uri}{v1})"))
+        .env("PINNED_SLASH", format!("@Microsoft.KeyVault(SecretUri={uri}{v1}/)"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.stderr, "", "a successful run prints nothing of its own");
+    assert_eq!(out.child("LATEST").unwrap(), "api-key-value-TWO-5522");
+    assert_eq!(out.child("PINNED").unwrap(), "api-key-value-ONE-5521");
+    assert_eq!(out.child("PINNED_SLASH").unwrap(), "api-key-value-ONE-5521");
+}
+
+#[test]
+fn vault_name_syntax_goes_to_the_cloud_suffix_host() {
+    let kit = Kit::new();
+    let v1 = kit.azure.vault.set_secret("db-password", "db-password-OLD-9911");
+    kit.azure.vault.set_secret("db-password", "db-password-NEW-9912");
+    let port = kit.azure.vault.host().rsplit_once(':').unwrap().1.to_string();
+    let out = kit
+        .bare()
+        .args(["run", "--ca-file", &kit.azure.ca_file().display().to_string()])
+        .args(["--resolve", &format!("myvault.vault.azure.net=127.0.0.1:{port}")])
+        .env("A", "@Microsoft.KeyVault(VaultName=myvault;SecretName=db-password)")
+        .env(
+            "B",
+            format!(" @Microsoft.KeyVault( vaultname = MyVault ; secretname=db-password ; SECRETVERSION={v1} ; ) "),
+        )
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("A").unwrap(), "db-password-NEW-9912");
+    assert_eq!(out.child("B").unwrap(), " db-password-OLD-9911 ");
+    // The challenge was verified against the suffix host and one token served both.
+    assert_eq!(kit.azure.identity.tokens_issued(), 1);
+}
+
+#[test]
+fn embedded_and_multiple_references_keep_bytes_exact() {
+    let kit = Kit::new();
+    let odd = "line1\nline2\r\n;=\"'$HOME `x` \\ ünïcødé 🔑 @Microsoft.KeyVault(VaultName=no;SecretName=no)";
+    kit.azure.vault.set_secret("pg", odd);
+    kit.azure.vault.set_secret("user", "app-user-7731");
+    let conn = format!(
+        "Server=db;User Id={};Password={};",
+        kit.azure.vault.reference("user"),
+        kit.azure.vault.reference("pg")
+    );
+    let out = kit
+        .run()
+        .env("CONN", conn)
+        .env("RAW", kit.azure.vault.reference("pg"))
+        .env("PLAIN", "nothing to see")
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("CONN").unwrap(), format!("Server=db;User Id=app-user-7731;Password={odd};"));
+    assert_eq!(out.child("RAW").unwrap(), odd);
+    assert_eq!(out.child("PLAIN").unwrap(), "nothing to see");
+}
+
+#[test]
+fn duplicates_are_fetched_once_with_one_token() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("shared", "shared-value-4410");
+    kit.azure.vault.set_secret("other", "other-value-4411");
+    let r = kit.azure.vault.reference("shared");
+    let out = kit
+        .run()
+        .env("ONE", &r)
+        .env("TWO", format!("x{r}y{r}"))
+        .env("THREE", &r)
+        .env("FOUR", kit.azure.vault.reference("other"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("TWO").unwrap(), "xshared-value-4410yshared-value-4410");
+    assert_eq!(kit.azure.vault.gets_of("shared"), 1);
+    assert_eq!(kit.azure.vault.gets_of("other"), 1);
+    assert_eq!(kit.azure.identity.tokens_issued(), 1, "one token per scope per run");
+}
+
+#[test]
+fn many_secrets_across_two_vaults() {
+    let kit = Kit::new();
+    let second = kit.azure.another_vault();
+    let mut run = kit.run().args(["--allow-host", &second.host(), "--concurrency", "4"]);
+    for i in 0..30 {
+        let (vault, name) = if i % 2 == 0 { (&kit.azure.vault, format!("s{i}")) } else { (&second, format!("s{i}")) };
+        vault.set_secret(&name, &format!("value-{i}-xq"));
+        run = run.env(&format!("V{i}"), vault.reference(&name));
+    }
+    let out = run.probe().go();
+    out.assert_code(0);
+    for i in 0..30 {
+        assert_eq!(out.child(&format!("V{i}")).unwrap(), format!("value-{i}-xq"));
+    }
+    assert_eq!(kit.azure.identity.tokens_issued(), 1);
+    assert_eq!(kit.azure.vault.requests().iter().filter(|r| !r.authorized).count(), 1, "one challenge per vault");
+}
+
+#[test]
+fn exit_status_is_the_commands() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "exit-secret-0001");
+    let out = kit
+        .run()
+        .env("S", kit.azure.vault.reference("s"))
+        .command(["sh", "-c", "exit 42"])
+        .go();
+    out.assert_code(42);
+    let out = kit.run().command(["sh", "-c", "exit 3"]).go();
+    out.assert_code(3);
+}
+
+#[test]
+fn command_not_found_is_127_and_not_executable_is_126() {
+    let kit = Kit::new();
+    let out = kit.run().command(["kvenv-no-such-command-xyz"]).go();
+    out.assert_code(127);
+    assert_eq!(out.stderr, "kvenv: kvenv-no-such-command-xyz: command not found\n");
+
+    let file = kit.azure.dir().join("not-executable");
+    std::fs::write(&file, "#!/bin/sh\n").unwrap();
+    let out = kit.run().command([file.display().to_string()]).go();
+    out.assert_code(126);
+    assert_eq!(
+        out.stderr,
+        format!("kvenv: {}: cannot execute: Permission denied\n", file.display())
+    );
+}
+
+#[test]
+fn usage_errors_are_125() {
+    let kit = Kit::new();
+    let out = kit.bare().args(["run"]).go();
+    out.assert_code(125);
+    let out = kit.bare().args(["run", "--timeout", "0", "--", "true"]).go();
+    out.assert_code(125);
+    assert!(out.stderr.contains("--timeout"), "{}", out.stderr);
+    let out = kit.bare().args(["run", "--allow-host", "https://x/", "--", "true"]).go();
+    out.assert_code(125);
+    assert!(out.stderr.contains("--allow-host"), "{}", out.stderr);
+    let out = kit.bare().args(["--version"]).go();
+    out.assert_code(0);
+}
+
+#[test]
+fn argv_and_stdin_reach_the_command() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "argv-secret-0002");
+    let out = kit
+        .run()
+        .env("S", kit.azure.vault.reference("s"))
+        .command(["sh", "-c", "cat; printf '[%s]' \"$@\"", "sh", "a b", "", "--", "-v"])
+        .stdin(b"from stdin|")
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "from stdin|[a b][][--][-v]");
+}
+
+#[test]
+fn the_command_keeps_kvenvs_pid() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "pid-secret-0003");
+    let file = kit.azure.dir().join("pid");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("kvenv"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .envs(kit.azure.identity_env())
+        .env("S", kit.azure.vault.reference("s"))
+        .args(["run", "--allow-host", &kit.azure.vault.host(), "--ca-file"])
+        .arg(kit.azure.ca_file())
+        .args(["--", "sh", "-c", "echo $$ > \"$1\"", "sh"])
+        .arg(&file);
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    let seen: u32 = std::fs::read_to_string(&file).unwrap().trim().parse().unwrap();
+    assert_eq!(seen, pid, "exec, not fork: the command has kvenv's PID");
+}
+
+/// SigIgn and SigBlk for the standard signals 1-31. Signals 32 and 33 are
+/// glibc's internal ones: its posix_spawn (which the test harness uses) leaves
+/// them ignored in children depending on the parent's thread state, so they
+/// differ between two spawns of the same parent whatever kvenv does.
+fn signal_lines(status: &str) -> Vec<(String, u64)> {
+    status
+        .lines()
+        .filter(|l| l.starts_with("SigIgn") || l.starts_with("SigBlk"))
+        .map(|l| {
+            let (name, mask) = l.split_once(':').unwrap();
+            (name.to_string(), u64::from_str_radix(mask.trim(), 16).unwrap() & 0x7fff_ffff)
+        })
+        .collect()
+}
+
+#[test]
+fn signal_dispositions_and_mask_are_inherited_untouched() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "signal-secret-0004");
+    let kvenv = assert_cmd::cargo::cargo_bin("kvenv").display().to_string();
+    let refs = kit.azure.vault.reference("s");
+    for trap in ["", "trap '' PIPE INT; "] {
+        let plain = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{trap}exec cat /proc/self/status"))
+            .output()
+            .unwrap();
+        let via_kvenv = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{trap}exec \"$0\" run --allow-host {} --ca-file {} -- cat /proc/self/status",
+                kit.azure.vault.host(),
+                kit.azure.ca_file().display()
+            ))
+            .arg(&kvenv)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap())
+            .envs(kit.azure.identity_env())
+            .env("S", &refs)
+            .output()
+            .unwrap();
+        assert!(via_kvenv.status.success(), "{}", String::from_utf8_lossy(&via_kvenv.stderr));
+        let plain = signal_lines(&String::from_utf8_lossy(&plain.stdout));
+        let via = signal_lines(&String::from_utf8_lossy(&via_kvenv.stdout));
+        assert_eq!(plain.len(), 2);
+        assert_eq!(via, plain, "with trap {trap:?}");
+    }
+    // SIGPIPE (13) in particular is not ignored when the parent did not ignore it.
+    let out = kit
+        .run()
+        .env("S", &refs)
+        .command(["grep", "^SigIgn", "/proc/self/status"])
+        .go();
+    let mask = u64::from_str_radix(out.stdout.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(mask & (1 << 12), 0, "SIGPIPE must not be ignored: {}", out.stdout);
+}
+
+#[test]
+fn missing_secret_fails_closed_naming_the_variable() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("present", "present-value-5501");
+    let out = kit
+        .run()
+        .env("GOOD", kit.azure.vault.reference("present"))
+        .env("DB_PASSWORD", kit.azure.vault.reference("absent"))
+        .env("PINNED", format!("@Microsoft.KeyVault(SecretUri={}0123456789abcdef0123456789abcdef)", kit.azure.vault.secret_uri("present")))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.child_env.is_none(), "the command must not start");
+    let host = kit.azure.vault.host();
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per failure:\n{}", out.stderr);
+    assert!(lines.contains(&format!("kvenv: DB_PASSWORD: SecretNotFound: secret 'absent' was not found in vault {host} (HTTP 404); check the name, or whether it was deleted").as_str()), "{}", out.stderr);
+    assert!(lines.contains(&format!("kvenv: PINNED: SecretVersionNotFound: version 0123456789abcdef0123456789abcdef of secret 'present' was not found in vault {host} (HTTP 404); check SecretVersion").as_str()), "{}", out.stderr);
+}
+
+#[test]
+fn forbidden_names_the_identity_and_the_role() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("locked", "locked-value-6601");
+    kit.azure.vault.deny("locked");
+    let out = kit.run().env("LOCKED", kit.azure.vault.reference("locked")).probe().go();
+    out.assert_code(125);
+    assert!(out.child_env.is_none());
+    assert!(out.stderr.starts_with("kvenv: LOCKED: AccessToKeyVaultDenied: managed identity (App Service / Container Apps, system-assigned) may not read secret 'locked'"), "{}", out.stderr);
+    assert!(out.stderr.contains("\"Key Vault Secrets User\""), "{}", out.stderr);
+    assert_eq!(kit.azure.vault.gets_of("locked"), 1, "403 is not retried");
+}
+
+#[test]
+fn hosts_outside_the_allow_list_get_no_request_at_all() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "exfil-value-7701");
+    let out = kit
+        .bare()
+        .args(["run", "--ca-file", &kit.azure.ca_file().display().to_string()])
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.child_env.is_none());
+    assert!(out.stderr.contains("S: HostNotAllowed: vault host 127.0.0.1:"), "{}", out.stderr);
+    assert!(kit.azure.vault.requests().is_empty(), "the vault saw a request");
+    assert!(kit.azure.identity.requests().is_empty(), "no token was even asked for");
+
+    // Another port on the same host is another host.
+    let out = kit
+        .bare()
+        .args(["run", "--allow-host", "127.0.0.1:1", "--ca-file", &kit.azure.ca_file().display().to_string()])
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(kit.azure.vault.requests().is_empty());
+}
+
+#[test]
+fn http_and_malformed_references_are_refused_before_any_request() {
+    let kit = Kit::new();
+    let out = kit
+        .run()
+        .env("PLAIN_HTTP", format!("@Microsoft.KeyVault(SecretUri=http://{}/secrets/s/)", kit.azure.vault.host()))
+        .env("NO_NAME", "@Microsoft.KeyVault(VaultName=myvault)")
+        .env("OPEN", "x @Microsoft.KeyVault(VaultName=myvault;SecretName=s")
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.child_env.is_none());
+    let mut lines: Vec<&str> = out.stderr.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "kvenv: NO_NAME: InvalidSyntax: VaultName needs SecretName",
+            "kvenv: OPEN: InvalidSyntax: unterminated reference: no ')' after '@Microsoft.KeyVault('",
+            "kvenv: PLAIN_HTTP: InvalidSyntax: SecretUri must use https://, not http://",
+        ]
+    );
+    assert!(kit.azure.vault.requests().is_empty());
+    assert!(kit.azure.identity.requests().is_empty());
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("flaky", "flaky-value-8801");
+    kit.azure.vault.fault("flaky", Fault::status(429, 1).retry_after("0"));
+    kit.azure.vault.fault("flaky", Fault::status(503, 1));
+    let out = kit.run().env("F", kit.azure.vault.reference("flaky")).probe().go();
+    out.assert_code(0);
+    assert_eq!(out.child("F").unwrap(), "flaky-value-8801");
+    let statuses: Vec<u16> = kit
+        .azure
+        .vault
+        .requests()
+        .iter()
+        .filter(|r| r.authorized)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [429, 503, 200]);
+}
+
+#[test]
+fn keep_unresolved_leaves_the_literal_text() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("here", "here-value-9901");
+    let missing = kit.azure.vault.reference("not-here");
+    let out = kit
+        .run()
+        .arg("--keep-unresolved")
+        .env("HERE", kit.azure.vault.reference("here"))
+        .env("MISSING", format!("a {missing} b"))
+        .env("BROKEN", "@Microsoft.KeyVault(VaultName=x)")
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("HERE").unwrap(), "here-value-9901");
+    assert_eq!(out.child("MISSING").unwrap(), format!("a {missing} b"));
+    assert_eq!(out.child("BROKEN").unwrap(), "@Microsoft.KeyVault(VaultName=x)");
+    assert!(out.stderr.contains("MISSING: SecretNotFound"), "{}", out.stderr);
+}
+
+#[test]
+fn no_references_means_no_request_to_any_fake() {
+    let kit = Kit::new();
+    let out = kit.run().env("A", "plain").env("B", "@Microsoft.KeyVault is mentioned").probe().go();
+    out.assert_code(0);
+    assert_eq!(out.child("A").unwrap(), "plain");
+    assert!(kit.azure.vault.requests().is_empty());
+    assert!(kit.azure.identity.requests().is_empty());
+}
+
+#[test]
+fn the_environment_is_otherwise_unchanged() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "env-value-1201");
+    let out = kit
+        .run()
+        .env("S", kit.azure.vault.reference("s"))
+        .env("KEEP_ME", "as is")
+        .probe()
+        .go();
+    out.assert_code(0);
+    let env = out.child_env.as_ref().unwrap();
+    let mut names: Vec<&String> = env.keys().collect();
+    names.sort();
+    // sh may add PWD/SHLVL/_; kvenv adds nothing of its own.
+    let ours: Vec<&&String> = names.iter().filter(|n| !["PWD", "SHLVL", "_", "OLDPWD"].contains(&n.as_str())).collect();
+    let mut expected: Vec<String> = vec!["PATH".into(), "S".into(), "KEEP_ME".into(), "IDENTITY_ENDPOINT".into(), "IDENTITY_HEADER".into()];
+    expected.sort();
+    assert_eq!(ours.iter().map(|s| s.as_str()).collect::<Vec<_>>(), expected);
+    assert_eq!(out.child("KEEP_ME").unwrap(), "as is");
+}
+
+#[test]
+fn no_secret_or_token_at_any_verbosity() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "verbose-secret-value-3141");
+    kit.azure.vault.set_secret("locked", "verbose-locked-value-2718");
+    kit.azure.vault.deny("locked");
+    for flags in [vec![], vec!["-v"], vec!["-vv"], vec!["-vvv"], vec!["-vvv", "--log-format", "json"]] {
+        // The leak sweep in `go()` checks values, tokens and the identity header.
+        let ok = kit.run().args(flags.clone()).env("S", kit.azure.vault.reference("s")).probe().go();
+        ok.assert_code(0);
+        let failed = kit
+            .run()
+            .args(flags.clone())
+            .env("S", kit.azure.vault.reference("s"))
+            .env("L", kit.azure.vault.reference("locked"))
+            .probe()
+            .go();
+        failed.assert_code(125);
+        if flags.contains(&"-v") {
+            assert!(ok.stderr.contains("identity chosen"), "{}", ok.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_slow_vault_is_bounded_by_timeout() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("slow", "slow-value-4242");
+    kit.azure.vault.delay("slow", Duration::from_secs(20));
+    let started = Instant::now();
+    let out = kit
+        .run()
+        .args(["--timeout", "1"])
+        .env("SLOW", kit.azure.vault.reference("slow"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(out.stderr.contains("SLOW: FetchTimedOut: no answer for secret 'slow'"), "{}", out.stderr);
+    assert!(out.child_env.is_none());
+}
+
+#[test]
+fn imds_with_user_assigned_identities() {
+    let kit = Kit::with(IdentityKind::Imds);
+    kit.azure.vault.set_secret("s", "imds-value-5150");
+    let cases: [(&[&str], &str, &str); 4] = [
+        (&[], "", ""),
+        (&["--client-id", "cid-1"], "client_id", "cid-1"),
+        (&["--object-id", "oid-2"], "object_id", "oid-2"),
+        (&["--resource-id", "/subscriptions/x/rid-3"], "msi_res_id", "/subscriptions/x/rid-3"),
+    ];
+    for (flags, param, value) in cases {
+        let before = kit.azure.identity.requests().len();
+        let out = kit
+            .run()
+            .args(["--credential", "managed-identity"])
+            .args(flags.iter().copied())
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.child("S").unwrap(), "imds-value-5150");
+        let requests = kit.azure.identity.requests();
+        let seen = &requests[before..];
+        assert_eq!(seen.len(), 1, "one token request");
+        let req = &seen[0];
+        assert_eq!(req.path, "/metadata/identity/oauth2/token");
+        assert!(req.metadata_header, "Metadata: true");
+        assert_eq!(req.param("api-version"), Some("2018-02-01"));
+        assert_eq!(req.param("resource"), Some("https://vault.azure.net"));
+        for other in ["client_id", "object_id", "msi_res_id"] {
+            let want = (other == param).then_some(value);
+            assert_eq!(req.param(other), want, "{other} with {flags:?}");
+        }
+    }
+}
+
+#[test]
+fn azure_client_id_selects_the_user_assigned_identity_by_default() {
+    let kit = Kit::with(IdentityKind::Imds);
+    kit.azure.vault.set_secret("s", "imds-env-value-5151");
+    let out = kit.run().env("AZURE_CLIENT_ID", "from-env").env("S", kit.azure.vault.reference("s")).probe().go();
+    out.assert_code(0);
+    assert_eq!(kit.azure.identity.requests()[0].param("client_id"), Some("from-env"));
+}
+
+#[test]
+fn imds_throttling_and_errors_are_retried() {
+    let kit = Kit::with(IdentityKind::Imds);
+    kit.azure.vault.set_secret("s", "imds-retry-value-5152");
+    kit.azure.identity.fail_next(429, 1, Some("0"));
+    kit.azure.identity.fail_next(503, 1, None);
+    kit.azure.identity.fail_next(410, 1, None);
+    let out = kit.run().env("S", kit.azure.vault.reference("s")).probe().go();
+    out.assert_code(0);
+    let statuses: Vec<u16> = kit.azure.identity.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 503, 410, 200]);
+}
+
+#[test]
+fn app_service_identity_header_and_user_assigned_ids() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "appsvc-value-6161");
+    let cases: [(&[&str], &str, &str); 4] = [
+        (&[], "", ""),
+        (&["--client-id", "cid-1"], "client_id", "cid-1"),
+        (&["--object-id", "oid-2"], "object_id", "oid-2"),
+        (&["--resource-id", "/subscriptions/x/rid-3"], "mi_res_id", "/subscriptions/x/rid-3"),
+    ];
+    for (flags, param, value) in cases {
+        let before = kit.azure.identity.requests().len();
+        let out = kit.run().args(flags.iter().copied()).env("S", kit.azure.vault.reference("s")).probe().go();
+        out.assert_code(0);
+        let requests = kit.azure.identity.requests();
+        let seen = &requests[before..];
+        assert_eq!(seen.len(), 1);
+        let req = &seen[0];
+        assert!(req.identity_header_ok, "X-IDENTITY-HEADER sent");
+        assert_eq!(req.param("api-version"), Some("2019-08-01"));
+        assert_eq!(req.param("resource"), Some("https://vault.azure.net"));
+        if !param.is_empty() {
+            assert_eq!(req.param(param), Some(value), "{flags:?}");
+        }
+    }
+}
+
+#[test]
+fn identity_failure_is_reported_once_per_reference() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "idfail-value-7171");
+    let out = kit
+        .run()
+        .env("IDENTITY_HEADER", "wrong-header")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.stderr.contains("S: MSINotEnabled: no token for vault"), "{}", out.stderr);
+    assert_eq!(kit.azure.identity.requests().len(), 1, "401 from the identity endpoint is not retried");
+}

@@ -1,0 +1,196 @@
+//! The integration-test kit: runs the real `kvenv` binary against the loopback
+//! fakes with a clean environment, and checks every run for leaks: no secret
+//! value, token or identity header may appear in kvenv's stdout or stderr.
+
+#![allow(dead_code)]
+
+use kvenv_testkit::{FakeAzure, IdentityKind};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+pub struct Kit {
+    pub azure: FakeAzure,
+}
+
+impl Kit {
+    pub fn new() -> Kit {
+        Kit::with(IdentityKind::AppService)
+    }
+
+    pub fn with(kind: IdentityKind) -> Kit {
+        Kit {
+            azure: FakeAzure::start(kind),
+        }
+    }
+
+    /// `kvenv run` pointed at the fakes: clean environment with PATH, the
+    /// identity endpoint variables, `--allow-host` and `--ca-file`.
+    pub fn run(&self) -> Run<'_> {
+        let mut run = self.bare();
+        run.args = vec![
+            "run".into(),
+            "--allow-host".into(),
+            self.azure.vault.host(),
+            "--ca-file".into(),
+            self.azure.ca_file().display().to_string(),
+        ];
+        run
+    }
+
+    /// `kvenv` with only the clean environment (no flags).
+    pub fn bare(&self) -> Run<'_> {
+        let mut env: Vec<(String, String)> = vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())];
+        env.extend(self.azure.identity_env());
+        Run {
+            kit: self,
+            env,
+            args: Vec::new(),
+            command: Vec::new(),
+            probe: None,
+            stdin: Vec::new(),
+            extra_secrets: Vec::new(),
+        }
+    }
+
+    /// Every value that must never appear in kvenv's own output.
+    fn forbidden(&self) -> Vec<String> {
+        let mut all = self.azure.vault.values();
+        all.extend(self.azure.tokens.issued());
+        all.push(self.azure.identity.identity_header().to_string());
+        all
+    }
+}
+
+#[must_use]
+pub struct Run<'k> {
+    kit: &'k Kit,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    command: Vec<String>,
+    probe: Option<PathBuf>,
+    stdin: Vec<u8>,
+    extra_secrets: Vec<String>,
+}
+
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// What the command saw, when run with [`Run::probe`]; `None` if it never ran.
+    pub child_env: Option<HashMap<String, Vec<u8>>>,
+}
+
+impl Outcome {
+    pub fn child(&self, name: &str) -> Option<String> {
+        self.child_env
+            .as_ref()
+            .expect("the command did not run")
+            .get(name)
+            .map(|v| String::from_utf8(v.clone()).unwrap())
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Outcome {
+        assert_eq!(self.code, Some(code), "exit code; stderr:\n{}", self.stderr);
+        self
+    }
+}
+
+impl<'k> Run<'k> {
+    pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn without_env(mut self, name: &str) -> Self {
+        self.env.retain(|(k, _)| k != name);
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The command kvenv runs after `--`.
+    pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(mut self, command: I) -> Self {
+        self.command = command.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The command writes its whole environment to a file the test reads back.
+    pub fn probe(mut self) -> Self {
+        let file = self.kit.azure.dir().join(format!("probe-{}", fastrand_name()));
+        self.command = vec![
+            "sh".into(),
+            "-c".into(),
+            "env -0 > \"$1\"".into(),
+            "sh".into(),
+            file.display().to_string(),
+        ];
+        self.probe = Some(file);
+        self
+    }
+
+    pub fn stdin(mut self, input: &[u8]) -> Self {
+        self.stdin = input.to_vec();
+        self
+    }
+
+    /// Another value that must not leak (say, a client secret in the environment).
+    pub fn secret(mut self, value: &str) -> Self {
+        self.extra_secrets.push(value.into());
+        self
+    }
+
+    pub fn go(self) -> Outcome {
+        let mut cmd = assert_cmd::Command::cargo_bin("kvenv").unwrap();
+        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).args(&self.args);
+        if !self.command.is_empty() {
+            cmd.arg("--").args(&self.command);
+        }
+        cmd.write_stdin(self.stdin.clone()).timeout(Duration::from_secs(60));
+        let Output { status, stdout, stderr } = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        let mut forbidden = self.kit.forbidden();
+        forbidden.extend(self.extra_secrets.iter().cloned());
+        for value in forbidden.iter().filter(|v| !v.is_empty()) {
+            assert!(!stdout.contains(value.as_str()), "kvenv's stdout holds a secret or token:\n{stdout}");
+            assert!(!stderr.contains(value.as_str()), "kvenv's stderr holds a secret or token:\n{stderr}");
+        }
+        let child_env = self.probe.as_ref().and_then(|file| {
+            let bytes = std::fs::read(file).ok()?;
+            std::fs::remove_file(file).ok();
+            Some(
+                bytes
+                    .split(|b| *b == 0)
+                    .filter(|e| !e.is_empty())
+                    .map(|e| {
+                        let at = e.iter().position(|b| *b == b'=').unwrap();
+                        (String::from_utf8(e[..at].to_vec()).unwrap(), e[at + 1..].to_vec())
+                    })
+                    .collect(),
+            )
+        });
+        Outcome {
+            code: status.code(),
+            stdout,
+            stderr,
+            child_env,
+        }
+    }
+}
+
+fn fastrand_name() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
