@@ -93,7 +93,12 @@ pub struct Common {
 
     /// Connect to IP:PORT for vault HOST instead of asking DNS (private endpoints without
     /// private DNS, tests). The certificate must still be valid for HOST. Repeatable.
-    #[arg(long, env = "KVENV_RESOLVE", value_delimiter = ',', value_name = "HOST=IP:PORT")]
+    #[arg(
+        long,
+        env = "KVENV_RESOLVE",
+        value_delimiter = ',',
+        value_name = "HOST=IP:PORT"
+    )]
     pub resolve: Vec<String>,
 
     /// Extra trusted root certificates (PEM), added to the bundled Mozilla roots. SSL_CERT_FILE also works.
@@ -155,7 +160,12 @@ impl Common {
             .iter()
             .filter(|r| !r.trim().is_empty())
             .map(|r| {
-                let bad = || Error::Usage(format!("--resolve: '{}' is not HOST=IP:PORT", crate::error::printable(r)));
+                let bad = || {
+                    Error::Usage(format!(
+                        "--resolve: '{}' is not HOST=IP:PORT",
+                        crate::error::printable(r)
+                    ))
+                };
                 let (host, addr) = r.trim().split_once('=').ok_or_else(bad)?;
                 let addr: std::net::SocketAddr = addr.parse().map_err(|_| bad())?;
                 let host = host.trim().trim_end_matches('.').to_ascii_lowercase();

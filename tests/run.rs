@@ -10,14 +10,25 @@ use support::Kit;
 #[test]
 fn secret_uri_latest_and_pinned_versions() {
     let kit = Kit::new();
-    let v1 = kit.azure.vault.set_secret("api-key", "api-key-value-ONE-5521");
-    kit.azure.vault.set_secret("api-key", "api-key-value-TWO-5522");
+    let v1 = kit
+        .azure
+        .vault
+        .set_secret("api-key", "api-key-value-ONE-5521");
+    kit.azure
+        .vault
+        .set_secret("api-key", "api-key-value-TWO-5522");
     let uri = kit.azure.vault.secret_uri("api-key");
     let out = kit
         .run()
         .env("LATEST", format!("@Microsoft.KeyVault(SecretUri={uri})"))
-        .env("PINNED", format!("@Microsoft.KeyVault(SecretUri={uri}{v1})"))
-        .env("PINNED_SLASH", format!("@Microsoft.KeyVault(SecretUri={uri}{v1}/)"))
+        .env(
+            "PINNED",
+            format!("@Microsoft.KeyVault(SecretUri={uri}{v1})"),
+        )
+        .env(
+            "PINNED_SLASH",
+            format!("@Microsoft.KeyVault(SecretUri={uri}{v1}/)"),
+        )
         .probe()
         .go();
     out.assert_code(0);
@@ -30,9 +41,21 @@ fn secret_uri_latest_and_pinned_versions() {
 #[test]
 fn vault_name_syntax_goes_to_the_cloud_suffix_host() {
     let kit = Kit::new();
-    let v1 = kit.azure.vault.set_secret("db-password", "db-password-OLD-9911");
-    kit.azure.vault.set_secret("db-password", "db-password-NEW-9912");
-    let port = kit.azure.vault.host().rsplit_once(':').unwrap().1.to_string();
+    let v1 = kit
+        .azure
+        .vault
+        .set_secret("db-password", "db-password-OLD-9911");
+    kit.azure
+        .vault
+        .set_secret("db-password", "db-password-NEW-9912");
+    let port = kit
+        .azure
+        .vault
+        .host()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_string();
     let out = kit
         .bare()
         .args(["run", "--ca-file", &kit.azure.ca_file().display().to_string()])
@@ -70,7 +93,10 @@ fn embedded_and_multiple_references_keep_bytes_exact() {
         .probe()
         .go();
     out.assert_code(0);
-    assert_eq!(out.child("CONN").unwrap(), format!("Server=db;User Id=app-user-7731;Password={odd};"));
+    assert_eq!(
+        out.child("CONN").unwrap(),
+        format!("Server=db;User Id=app-user-7731;Password={odd};")
+    );
     assert_eq!(out.child("RAW").unwrap(), odd);
     assert_eq!(out.child("PLAIN").unwrap(), "nothing to see");
 }
@@ -90,29 +116,54 @@ fn duplicates_are_fetched_once_with_one_token() {
         .probe()
         .go();
     out.assert_code(0);
-    assert_eq!(out.child("TWO").unwrap(), "xshared-value-4410yshared-value-4410");
+    assert_eq!(
+        out.child("TWO").unwrap(),
+        "xshared-value-4410yshared-value-4410"
+    );
     assert_eq!(kit.azure.vault.gets_of("shared"), 1);
     assert_eq!(kit.azure.vault.gets_of("other"), 1);
-    assert_eq!(kit.azure.identity.tokens_issued(), 1, "one token per scope per run");
+    assert_eq!(
+        kit.azure.identity.tokens_issued(),
+        1,
+        "one token per scope per run"
+    );
 }
 
 #[test]
 fn many_secrets_across_two_vaults() {
     let kit = Kit::new();
     let second = kit.azure.another_vault();
-    let mut run = kit.run().args(["--allow-host", &second.host(), "--concurrency", "4"]);
+    let mut run = kit
+        .run()
+        .args(["--allow-host", &second.host(), "--concurrency", "4"]);
     for i in 0..30 {
-        let (vault, name) = if i % 2 == 0 { (&kit.azure.vault, format!("s{i}")) } else { (&second, format!("s{i}")) };
+        let (vault, name) = if i % 2 == 0 {
+            (&kit.azure.vault, format!("s{i}"))
+        } else {
+            (&second, format!("s{i}"))
+        };
         vault.set_secret(&name, &format!("value-{i}-xq"));
         run = run.env(&format!("V{i}"), vault.reference(&name));
     }
     let out = run.probe().go();
     out.assert_code(0);
     for i in 0..30 {
-        assert_eq!(out.child(&format!("V{i}")).unwrap(), format!("value-{i}-xq"));
+        assert_eq!(
+            out.child(&format!("V{i}")).unwrap(),
+            format!("value-{i}-xq")
+        );
     }
     assert_eq!(kit.azure.identity.tokens_issued(), 1);
-    assert_eq!(kit.azure.vault.requests().iter().filter(|r| !r.authorized).count(), 1, "one challenge per vault");
+    assert_eq!(
+        kit.azure
+            .vault
+            .requests()
+            .iter()
+            .filter(|r| !r.authorized)
+            .count(),
+        1,
+        "one challenge per vault"
+    );
 }
 
 #[test]
@@ -134,7 +185,10 @@ fn command_not_found_is_127_and_not_executable_is_126() {
     let kit = Kit::new();
     let out = kit.run().command(["kvenv-no-such-command-xyz"]).go();
     out.assert_code(127);
-    assert_eq!(out.stderr, "kvenv: kvenv-no-such-command-xyz: command not found\n");
+    assert_eq!(
+        out.stderr,
+        "kvenv: kvenv-no-such-command-xyz: command not found\n"
+    );
 
     let file = kit.azure.dir().join("not-executable");
     std::fs::write(&file, "#!/bin/sh\n").unwrap();
@@ -142,7 +196,10 @@ fn command_not_found_is_127_and_not_executable_is_126() {
     out.assert_code(126);
     assert_eq!(
         out.stderr,
-        format!("kvenv: {}: cannot execute: Permission denied\n", file.display())
+        format!(
+            "kvenv: {}: cannot execute: Permission denied\n",
+            file.display()
+        )
     );
 }
 
@@ -151,10 +208,16 @@ fn usage_errors_are_125() {
     let kit = Kit::new();
     let out = kit.bare().args(["run"]).go();
     out.assert_code(125);
-    let out = kit.bare().args(["run", "--timeout", "0", "--", "true"]).go();
+    let out = kit
+        .bare()
+        .args(["run", "--timeout", "0", "--", "true"])
+        .go();
     out.assert_code(125);
     assert!(out.stderr.contains("--timeout"), "{}", out.stderr);
-    let out = kit.bare().args(["run", "--allow-host", "https://x/", "--", "true"]).go();
+    let out = kit
+        .bare()
+        .args(["run", "--allow-host", "https://x/", "--", "true"])
+        .go();
     out.assert_code(125);
     assert!(out.stderr.contains("--allow-host"), "{}", out.stderr);
     let out = kit.bare().args(["--version"]).go();
@@ -168,7 +231,16 @@ fn argv_and_stdin_reach_the_command() {
     let out = kit
         .run()
         .env("S", kit.azure.vault.reference("s"))
-        .command(["sh", "-c", "cat; printf '[%s]' \"$@\"", "sh", "a b", "", "--", "-v"])
+        .command([
+            "sh",
+            "-c",
+            "cat; printf '[%s]' \"$@\"",
+            "sh",
+            "a b",
+            "",
+            "--",
+            "-v",
+        ])
         .stdin(b"from stdin|")
         .go();
     out.assert_code(0);
@@ -192,7 +264,11 @@ fn the_command_keeps_kvenvs_pid() {
     let mut child = cmd.spawn().unwrap();
     let pid = child.id();
     assert!(child.wait().unwrap().success());
-    let seen: u32 = std::fs::read_to_string(&file).unwrap().trim().parse().unwrap();
+    let seen: u32 = std::fs::read_to_string(&file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(seen, pid, "exec, not fork: the command has kvenv's PID");
 }
 
@@ -206,7 +282,10 @@ fn signal_lines(status: &str) -> Vec<(String, u64)> {
         .filter(|l| l.starts_with("SigIgn") || l.starts_with("SigBlk"))
         .map(|l| {
             let (name, mask) = l.split_once(':').unwrap();
-            (name.to_string(), u64::from_str_radix(mask.trim(), 16).unwrap() & 0x7fff_ffff)
+            (
+                name.to_string(),
+                u64::from_str_radix(mask.trim(), 16).unwrap() & 0x7fff_ffff,
+            )
         })
         .collect()
 }
@@ -237,7 +316,11 @@ fn signal_dispositions_and_mask_are_inherited_untouched() {
             .env("S", &refs)
             .output()
             .unwrap();
-        assert!(via_kvenv.status.success(), "{}", String::from_utf8_lossy(&via_kvenv.stderr));
+        assert!(
+            via_kvenv.status.success(),
+            "{}",
+            String::from_utf8_lossy(&via_kvenv.stderr)
+        );
         let plain = signal_lines(&String::from_utf8_lossy(&plain.stdout));
         let via = signal_lines(&String::from_utf8_lossy(&via_kvenv.stdout));
         assert_eq!(plain.len(), 2);
@@ -250,7 +333,12 @@ fn signal_dispositions_and_mask_are_inherited_untouched() {
         .command(["grep", "^SigIgn", "/proc/self/status"])
         .go();
     let mask = u64::from_str_radix(out.stdout.split_whitespace().nth(1).unwrap(), 16).unwrap();
-    assert_eq!(mask & (1 << 12), 0, "SIGPIPE must not be ignored: {}", out.stdout);
+    assert_eq!(
+        mask & (1 << 12),
+        0,
+        "SIGPIPE must not be ignored: {}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -261,7 +349,13 @@ fn missing_secret_fails_closed_naming_the_variable() {
         .run()
         .env("GOOD", kit.azure.vault.reference("present"))
         .env("DB_PASSWORD", kit.azure.vault.reference("absent"))
-        .env("PINNED", format!("@Microsoft.KeyVault(SecretUri={}0123456789abcdef0123456789abcdef)", kit.azure.vault.secret_uri("present")))
+        .env(
+            "PINNED",
+            format!(
+                "@Microsoft.KeyVault(SecretUri={}0123456789abcdef0123456789abcdef)",
+                kit.azure.vault.secret_uri("present")
+            ),
+        )
         .probe()
         .go();
     out.assert_code(125);
@@ -278,11 +372,19 @@ fn forbidden_names_the_identity_and_the_role() {
     let kit = Kit::new();
     kit.azure.vault.set_secret("locked", "locked-value-6601");
     kit.azure.vault.deny("locked");
-    let out = kit.run().env("LOCKED", kit.azure.vault.reference("locked")).probe().go();
+    let out = kit
+        .run()
+        .env("LOCKED", kit.azure.vault.reference("locked"))
+        .probe()
+        .go();
     out.assert_code(125);
     assert!(out.child_env.is_none());
     assert!(out.stderr.starts_with("kvenv: LOCKED: AccessToKeyVaultDenied: managed identity (App Service / Container Apps, system-assigned) may not read secret 'locked'"), "{}", out.stderr);
-    assert!(out.stderr.contains("\"Key Vault Secrets User\""), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("\"Key Vault Secrets User\""),
+        "{}",
+        out.stderr
+    );
     assert_eq!(kit.azure.vault.gets_of("locked"), 1, "403 is not retried");
 }
 
@@ -292,20 +394,41 @@ fn hosts_outside_the_allow_list_get_no_request_at_all() {
     kit.azure.vault.set_secret("s", "exfil-value-7701");
     let out = kit
         .bare()
-        .args(["run", "--ca-file", &kit.azure.ca_file().display().to_string()])
+        .args([
+            "run",
+            "--ca-file",
+            &kit.azure.ca_file().display().to_string(),
+        ])
         .env("S", kit.azure.vault.reference("s"))
         .probe()
         .go();
     out.assert_code(125);
     assert!(out.child_env.is_none());
-    assert!(out.stderr.contains("S: HostNotAllowed: vault host 127.0.0.1:"), "{}", out.stderr);
-    assert!(kit.azure.vault.requests().is_empty(), "the vault saw a request");
-    assert!(kit.azure.identity.requests().is_empty(), "no token was even asked for");
+    assert!(
+        out.stderr
+            .contains("S: HostNotAllowed: vault host 127.0.0.1:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        kit.azure.vault.requests().is_empty(),
+        "the vault saw a request"
+    );
+    assert!(
+        kit.azure.identity.requests().is_empty(),
+        "no token was even asked for"
+    );
 
     // Another port on the same host is another host.
     let out = kit
         .bare()
-        .args(["run", "--allow-host", "127.0.0.1:1", "--ca-file", &kit.azure.ca_file().display().to_string()])
+        .args([
+            "run",
+            "--allow-host",
+            "127.0.0.1:1",
+            "--ca-file",
+            &kit.azure.ca_file().display().to_string(),
+        ])
         .env("S", kit.azure.vault.reference("s"))
         .probe()
         .go();
@@ -318,9 +441,18 @@ fn http_and_malformed_references_are_refused_before_any_request() {
     let kit = Kit::new();
     let out = kit
         .run()
-        .env("PLAIN_HTTP", format!("@Microsoft.KeyVault(SecretUri=http://{}/secrets/s/)", kit.azure.vault.host()))
+        .env(
+            "PLAIN_HTTP",
+            format!(
+                "@Microsoft.KeyVault(SecretUri=http://{}/secrets/s/)",
+                kit.azure.vault.host()
+            ),
+        )
         .env("NO_NAME", "@Microsoft.KeyVault(VaultName=myvault)")
-        .env("OPEN", "x @Microsoft.KeyVault(VaultName=myvault;SecretName=s")
+        .env(
+            "OPEN",
+            "x @Microsoft.KeyVault(VaultName=myvault;SecretName=s",
+        )
         .probe()
         .go();
     out.assert_code(125);
@@ -343,9 +475,15 @@ fn http_and_malformed_references_are_refused_before_any_request() {
 fn throttling_and_server_errors_are_retried() {
     let kit = Kit::new();
     kit.azure.vault.set_secret("flaky", "flaky-value-8801");
-    kit.azure.vault.fault("flaky", Fault::status(429, 1).retry_after("0"));
+    kit.azure
+        .vault
+        .fault("flaky", Fault::status(429, 1).retry_after("0"));
     kit.azure.vault.fault("flaky", Fault::status(503, 1));
-    let out = kit.run().env("F", kit.azure.vault.reference("flaky")).probe().go();
+    let out = kit
+        .run()
+        .env("F", kit.azure.vault.reference("flaky"))
+        .probe()
+        .go();
     out.assert_code(0);
     assert_eq!(out.child("F").unwrap(), "flaky-value-8801");
     let statuses: Vec<u16> = kit
@@ -375,14 +513,26 @@ fn keep_unresolved_leaves_the_literal_text() {
     out.assert_code(0);
     assert_eq!(out.child("HERE").unwrap(), "here-value-9901");
     assert_eq!(out.child("MISSING").unwrap(), format!("a {missing} b"));
-    assert_eq!(out.child("BROKEN").unwrap(), "@Microsoft.KeyVault(VaultName=x)");
-    assert!(out.stderr.contains("MISSING: SecretNotFound"), "{}", out.stderr);
+    assert_eq!(
+        out.child("BROKEN").unwrap(),
+        "@Microsoft.KeyVault(VaultName=x)"
+    );
+    assert!(
+        out.stderr.contains("MISSING: SecretNotFound"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn no_references_means_no_request_to_any_fake() {
     let kit = Kit::new();
-    let out = kit.run().env("A", "plain").env("B", "@Microsoft.KeyVault is mentioned").probe().go();
+    let out = kit
+        .run()
+        .env("A", "plain")
+        .env("B", "@Microsoft.KeyVault is mentioned")
+        .probe()
+        .go();
     out.assert_code(0);
     assert_eq!(out.child("A").unwrap(), "plain");
     assert!(kit.azure.vault.requests().is_empty());
@@ -404,10 +554,22 @@ fn the_environment_is_otherwise_unchanged() {
     let mut names: Vec<&String> = env.keys().collect();
     names.sort();
     // sh may add PWD/SHLVL/_; kvenv adds nothing of its own.
-    let ours: Vec<&&String> = names.iter().filter(|n| !["PWD", "SHLVL", "_", "OLDPWD"].contains(&n.as_str())).collect();
-    let mut expected: Vec<String> = vec!["PATH".into(), "S".into(), "KEEP_ME".into(), "IDENTITY_ENDPOINT".into(), "IDENTITY_HEADER".into()];
+    let ours: Vec<&&String> = names
+        .iter()
+        .filter(|n| !["PWD", "SHLVL", "_", "OLDPWD"].contains(&n.as_str()))
+        .collect();
+    let mut expected: Vec<String> = vec![
+        "PATH".into(),
+        "S".into(),
+        "KEEP_ME".into(),
+        "IDENTITY_ENDPOINT".into(),
+        "IDENTITY_HEADER".into(),
+    ];
     expected.sort();
-    assert_eq!(ours.iter().map(|s| s.as_str()).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        ours.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        expected
+    );
     assert_eq!(out.child("KEEP_ME").unwrap(), "as is");
 }
 
@@ -415,11 +577,24 @@ fn the_environment_is_otherwise_unchanged() {
 fn no_secret_or_token_at_any_verbosity() {
     let kit = Kit::new();
     kit.azure.vault.set_secret("s", "verbose-secret-value-3141");
-    kit.azure.vault.set_secret("locked", "verbose-locked-value-2718");
+    kit.azure
+        .vault
+        .set_secret("locked", "verbose-locked-value-2718");
     kit.azure.vault.deny("locked");
-    for flags in [vec![], vec!["-v"], vec!["-vv"], vec!["-vvv"], vec!["-vvv", "--log-format", "json"]] {
+    for flags in [
+        vec![],
+        vec!["-v"],
+        vec!["-vv"],
+        vec!["-vvv"],
+        vec!["-vvv", "--log-format", "json"],
+    ] {
         // The leak sweep in `go()` checks values, tokens and the identity header.
-        let ok = kit.run().args(flags.clone()).env("S", kit.azure.vault.reference("s")).probe().go();
+        let ok = kit
+            .run()
+            .args(flags.clone())
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
         ok.assert_code(0);
         let failed = kit
             .run()
@@ -448,8 +623,17 @@ fn a_slow_vault_is_bounded_by_timeout() {
         .probe()
         .go();
     out.assert_code(125);
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert!(out.stderr.contains("SLOW: FetchTimedOut: no answer for secret 'slow'"), "{}", out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stderr
+            .contains("SLOW: FetchTimedOut: no answer for secret 'slow'"),
+        "{}",
+        out.stderr
+    );
     assert!(out.child_env.is_none());
 }
 
@@ -461,7 +645,11 @@ fn imds_with_user_assigned_identities() {
         (&[], "", ""),
         (&["--client-id", "cid-1"], "client_id", "cid-1"),
         (&["--object-id", "oid-2"], "object_id", "oid-2"),
-        (&["--resource-id", "/subscriptions/x/rid-3"], "msi_res_id", "/subscriptions/x/rid-3"),
+        (
+            &["--resource-id", "/subscriptions/x/rid-3"],
+            "msi_res_id",
+            "/subscriptions/x/rid-3",
+        ),
     ];
     for (flags, param, value) in cases {
         let before = kit.azure.identity.requests().len();
@@ -493,9 +681,17 @@ fn imds_with_user_assigned_identities() {
 fn azure_client_id_selects_the_user_assigned_identity_by_default() {
     let kit = Kit::with(IdentityKind::Imds);
     kit.azure.vault.set_secret("s", "imds-env-value-5151");
-    let out = kit.run().env("AZURE_CLIENT_ID", "from-env").env("S", kit.azure.vault.reference("s")).probe().go();
+    let out = kit
+        .run()
+        .env("AZURE_CLIENT_ID", "from-env")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
     out.assert_code(0);
-    assert_eq!(kit.azure.identity.requests()[0].param("client_id"), Some("from-env"));
+    assert_eq!(
+        kit.azure.identity.requests()[0].param("client_id"),
+        Some("from-env")
+    );
 }
 
 #[test]
@@ -505,9 +701,19 @@ fn imds_throttling_and_errors_are_retried() {
     kit.azure.identity.fail_next(429, 1, Some("0"));
     kit.azure.identity.fail_next(503, 1, None);
     kit.azure.identity.fail_next(410, 1, None);
-    let out = kit.run().env("S", kit.azure.vault.reference("s")).probe().go();
+    let out = kit
+        .run()
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
     out.assert_code(0);
-    let statuses: Vec<u16> = kit.azure.identity.requests().iter().map(|r| r.status).collect();
+    let statuses: Vec<u16> = kit
+        .azure
+        .identity
+        .requests()
+        .iter()
+        .map(|r| r.status)
+        .collect();
     assert_eq!(statuses, [429, 503, 410, 200]);
 }
 
@@ -519,11 +725,20 @@ fn app_service_identity_header_and_user_assigned_ids() {
         (&[], "", ""),
         (&["--client-id", "cid-1"], "client_id", "cid-1"),
         (&["--object-id", "oid-2"], "object_id", "oid-2"),
-        (&["--resource-id", "/subscriptions/x/rid-3"], "mi_res_id", "/subscriptions/x/rid-3"),
+        (
+            &["--resource-id", "/subscriptions/x/rid-3"],
+            "mi_res_id",
+            "/subscriptions/x/rid-3",
+        ),
     ];
     for (flags, param, value) in cases {
         let before = kit.azure.identity.requests().len();
-        let out = kit.run().args(flags.iter().copied()).env("S", kit.azure.vault.reference("s")).probe().go();
+        let out = kit
+            .run()
+            .args(flags.iter().copied())
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
         out.assert_code(0);
         let requests = kit.azure.identity.requests();
         let seen = &requests[before..];
@@ -549,6 +764,14 @@ fn identity_failure_is_reported_once_per_reference() {
         .probe()
         .go();
     out.assert_code(125);
-    assert!(out.stderr.contains("S: MSINotEnabled: no token for vault"), "{}", out.stderr);
-    assert_eq!(kit.azure.identity.requests().len(), 1, "401 from the identity endpoint is not retried");
+    assert!(
+        out.stderr.contains("S: MSINotEnabled: no token for vault"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        kit.azure.identity.requests().len(),
+        1,
+        "401 from the identity endpoint is not retried"
+    );
 }

@@ -84,7 +84,10 @@ impl FakeVault {
             let state = state.clone();
             Arc::new(move |req| handle(&state, &tokens, req))
         };
-        let server = Server::start(Some(ca.server_config(&["localhost", "*.vault.azure.net"])), handler);
+        let server = Server::start(
+            Some(ca.server_config(&["localhost", "*.vault.azure.net"])),
+            handler,
+        );
         FakeVault { server, state }
     }
 

@@ -41,7 +41,8 @@ impl Kit {
 
     /// `kvenv` with only the clean environment (no flags).
     pub fn bare(&self) -> Run<'_> {
-        let mut env: Vec<(String, String)> = vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())];
+        let mut env: Vec<(String, String)> =
+            vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())];
         env.extend(self.azure.identity_env());
         Run {
             kit: self,
@@ -127,7 +128,11 @@ impl<'k> Run<'k> {
 
     /// The command writes its whole environment to a file the test reads back.
     pub fn probe(mut self) -> Self {
-        let file = self.kit.azure.dir().join(format!("probe-{}", fastrand_name()));
+        let file = self
+            .kit
+            .azure
+            .dir()
+            .join(format!("probe-{}", fastrand_name()));
         self.command = vec![
             "sh".into(),
             "-c".into(),
@@ -152,19 +157,32 @@ impl<'k> Run<'k> {
 
     pub fn go(self) -> Outcome {
         let mut cmd = assert_cmd::Command::cargo_bin("kvenv").unwrap();
-        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).args(&self.args);
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(&self.args);
         if !self.command.is_empty() {
             cmd.arg("--").args(&self.command);
         }
-        cmd.write_stdin(self.stdin.clone()).timeout(Duration::from_secs(60));
-        let Output { status, stdout, stderr } = cmd.output().unwrap();
+        cmd.write_stdin(self.stdin.clone())
+            .timeout(Duration::from_secs(60));
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = cmd.output().unwrap();
         let stdout = String::from_utf8_lossy(&stdout).into_owned();
         let stderr = String::from_utf8_lossy(&stderr).into_owned();
         let mut forbidden = self.kit.forbidden();
         forbidden.extend(self.extra_secrets.iter().cloned());
         for value in forbidden.iter().filter(|v| !v.is_empty()) {
-            assert!(!stdout.contains(value.as_str()), "kvenv's stdout holds a secret or token:\n{stdout}");
-            assert!(!stderr.contains(value.as_str()), "kvenv's stderr holds a secret or token:\n{stderr}");
+            assert!(
+                !stdout.contains(value.as_str()),
+                "kvenv's stdout holds a secret or token:\n{stdout}"
+            );
+            assert!(
+                !stderr.contains(value.as_str()),
+                "kvenv's stderr holds a secret or token:\n{stderr}"
+            );
         }
         let child_env = self.probe.as_ref().and_then(|file| {
             let bytes = std::fs::read(file).ok()?;
@@ -175,7 +193,10 @@ impl<'k> Run<'k> {
                     .filter(|e| !e.is_empty())
                     .map(|e| {
                         let at = e.iter().position(|b| *b == b'=').unwrap();
-                        (String::from_utf8(e[..at].to_vec()).unwrap(), e[at + 1..].to_vec())
+                        (
+                            String::from_utf8(e[..at].to_vec()).unwrap(),
+                            e[at + 1..].to_vec(),
+                        )
                     })
                     .collect(),
             )
@@ -192,5 +213,9 @@ impl<'k> Run<'k> {
 fn fastrand_name() -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
