@@ -77,7 +77,7 @@ impl Error {
 /// Untrusted text (variable names, server messages) made safe for a terminal
 /// and a single log line: control characters become spaces, length is bounded.
 pub fn printable(text: &str) -> String {
-    const MAX: usize = 400;
+    const MAX: usize = 1000;
     let mut out: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -93,9 +93,17 @@ pub fn printable(text: &str) -> String {
 pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(error);
+    // Context the SDK's retry policy wraps around errors: it says nothing to a user.
+    const NOISE: [&str; 2] = [
+        "non-transport error occurred which will not be retried",
+        "retry policy expired and the request will no longer be retried",
+    ];
     while let Some(e) = next {
         let text = e.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+        if !text.is_empty()
+            && !NOISE.contains(&text.as_str())
+            && !parts.iter().any(|p| p.contains(&text))
+        {
             parts.push(text);
         }
         next = e.source();
@@ -121,6 +129,6 @@ mod tests {
     #[test]
     fn printable_strips_control_characters() {
         assert_eq!(printable("a\x1b[31mb\nc"), "a [31mb c");
-        assert_eq!(printable(&"x".repeat(500)).chars().count(), 401);
+        assert_eq!(printable(&"x".repeat(1500)).chars().count(), 1001);
     }
 }

@@ -58,7 +58,8 @@ pub fn resolve(refs: &BTreeSet<SecretRef>, settings: &Settings) -> Result<Resolu
         .any(|(trust, _)| *trust == vault::Trust::CloudSuffix);
     let tls = crate::http::tls_config(&settings.ca_files)?;
     let plumbing = identity::Plumbing {
-        http: crate::http::identity_client(&tls)?,
+        local: crate::http::identity_client(&tls)?,
+        remote: crate::http::vault_client(&tls, &[])?,
     };
     let vault_http = crate::http::vault_client(&tls, &settings.resolve)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -92,7 +93,7 @@ pub fn resolve(refs: &BTreeSet<SecretRef>, settings: &Settings) -> Result<Resolu
                         let done = done.clone();
                         async move {
                             let started = Instant::now();
-                            let result = vault::fetch(client, &r, &identity.description).await;
+                            let result = vault::fetch(client, &r, &|| identity.describe()).await;
                             match &result {
                                 Ok(f) => tracing::info!(vault = %r.vault, secret = %r.name, version = f.version.as_deref().unwrap_or("?"), ms = started.elapsed().as_millis() as u64, "resolved"),
                                 Err(e) => tracing::info!(vault = %r.vault, secret = %r.name, status = %e.status, ms = started.elapsed().as_millis() as u64, "failed"),

@@ -111,10 +111,11 @@ pub struct Fetched {
     pub version: Option<String>,
 }
 
+/// `identity` names the credential in use, for messages about access.
 pub async fn fetch(
     client: &SecretClient,
     secret: &SecretRef,
-    identity: &str,
+    identity: &dyn Fn() -> String,
 ) -> Result<Fetched, Failure> {
     let options = SecretClientGetSecretOptions {
         secret_version: secret.version.clone(),
@@ -123,7 +124,7 @@ pub async fn fetch(
     let response = client
         .get_secret(&secret.name, Some(options))
         .await
-        .map_err(|e| classify(&e, secret, identity))?;
+        .map_err(|e| classify(&e, secret, &identity()))?;
     let model = response.into_model().map_err(|e| {
         Failure::new(
             Status::OtherReasons,

@@ -605,7 +605,7 @@ fn no_secret_or_token_at_any_verbosity() {
             .go();
         failed.assert_code(125);
         if flags.contains(&"-v") {
-            assert!(ok.stderr.contains("identity chosen"), "{}", ok.stderr);
+            assert!(ok.stderr.contains("credential chosen"), "{}", ok.stderr);
         }
     }
 }
@@ -688,10 +688,11 @@ fn azure_client_id_selects_the_user_assigned_identity_by_default() {
         .probe()
         .go();
     out.assert_code(0);
-    assert_eq!(
-        kit.azure.identity.requests()[0].param("client_id"),
-        Some("from-env")
-    );
+    // In auto mode the first request is the IMDS probe (no Metadata header).
+    let requests = kit.azure.identity.requests();
+    assert!(!requests[0].metadata_header, "probe first");
+    let token_request = requests.iter().find(|r| r.status == 200).unwrap();
+    assert_eq!(token_request.param("client_id"), Some("from-env"));
 }
 
 #[test]
@@ -703,6 +704,7 @@ fn imds_throttling_and_errors_are_retried() {
     kit.azure.identity.fail_next(410, 1, None);
     let out = kit
         .run()
+        .args(["--credential", "managed-identity"])
         .env("S", kit.azure.vault.reference("s"))
         .probe()
         .go();

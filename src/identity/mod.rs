@@ -1,20 +1,34 @@
-//! Where kvenv's token comes from: the credential the user picked (or the
-//! `auto` chain), wrapped so that each scope is asked for once per run.
+//! Where kvenv's token comes from: the credential the user picked, or the
+//! `auto` chain, wrapped so that each scope is asked for once per run.
+//!
+//! Which code does what: the official `azure_identity` provides the
+//! client-secret, workload-identity, Azure CLI, azd and App Service
+//! credentials; `msi.rs` is kvenv's own for IMDS (with a probe), App Service
+//! with a resource id, Cloud Shell and Azure Arc, which the crate lacks.
 
 mod cache;
+mod chain;
 mod msi;
 
 use crate::cloud::Cloud;
 use crate::error::Error;
-use azure_core::credentials::TokenCredential;
+use azure_core::cloud::CloudConfiguration;
+use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, RetryOptions, Transport};
-use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
+    AzureDeveloperCliCredentialOptions, ClientAssertionCredentialOptions, ClientSecretCredential,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+use chain::{Candidate, Chain};
 use clap::ValueEnum;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
 pub enum CredentialKind {
-    /// The first configured of: environment, workload-identity, managed-identity, azure-cli, azd.
+    /// The first configured one that works of: environment, workload-identity, managed-identity, azure-cli, azd.
     #[default]
     Auto,
     ManagedIdentity,
@@ -44,10 +58,11 @@ impl std::fmt::Display for UserAssigned {
 }
 
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // tenant and cloud are read by the credentials that talk to Entra ID
 pub struct IdentityConfig {
     pub kind: CredentialKind,
+    /// From `--client-id`/`--object-id`/`--resource-id`, else `AZURE_CLIENT_ID`.
     pub user_assigned: Option<UserAssigned>,
+    /// `--tenant-id` only; credentials that need a tenant fall back to `AZURE_TENANT_ID`.
     pub tenant_id: Option<String>,
     pub cloud: Cloud,
 }
@@ -55,93 +70,320 @@ pub struct IdentityConfig {
 /// The credential in use and how to name it in messages (never from the token).
 pub struct Identity {
     pub credential: Arc<dyn TokenCredential>,
-    pub description: String,
+    chosen: Arc<OnceLock<String>>,
+    fallback: String,
+}
+
+impl Identity {
+    /// The credential that issued the token, or what was configured.
+    pub fn describe(&self) -> String {
+        self.chosen
+            .get()
+            .cloned()
+            .unwrap_or_else(|| self.fallback.clone())
+    }
 }
 
 /// HTTP plumbing the credentials share.
 pub struct Plumbing {
-    pub http: reqwest::Client,
+    /// Local identity endpoints: never through a proxy.
+    pub local: reqwest::Client,
+    /// Entra ID over HTTPS: through `HTTPS_PROXY` if set.
+    pub remote: reqwest::Client,
 }
 
 impl Plumbing {
-    fn client_options(&self) -> ClientOptions {
+    fn client_options(&self, http: &reqwest::Client, cloud: Cloud) -> ClientOptions {
+        // The crate consults AZURE_AUTHORITY_HOST only when no cloud is set.
+        let cloud = match (env("AZURE_AUTHORITY_HOST"), cloud) {
+            (Some(_), _) => None,
+            (None, Cloud::Public) => Some(CloudConfiguration::AzurePublic),
+            (None, Cloud::China) => Some(CloudConfiguration::AzureChina),
+            (None, Cloud::UsGov) => Some(CloudConfiguration::AzureGovernment),
+        };
         ClientOptions {
-            transport: Some(Transport::new(Arc::new(self.http.clone()))),
+            transport: Some(Transport::new(Arc::new(http.clone()))),
             retry: RetryOptions::custom(Arc::new(crate::http::Backoff::default())),
+            cloud: cloud.map(Arc::new),
             ..Default::default()
         }
     }
 }
 
 pub fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Result<Identity, Error> {
-    let (credential, description) = match config.kind {
-        CredentialKind::Auto | CredentialKind::ManagedIdentity => {
-            managed_identity(config, plumbing)?
-        }
-        other => {
-            return Err(Error::Usage(format!(
-                "--credential {}: not supported by this build yet; use managed-identity",
-                other
-                    .to_possible_value()
-                    .map(|v| v.get_name().to_string())
-                    .unwrap_or_default()
-            )))
-        }
+    let kinds: &[CredentialKind] = match config.kind {
+        CredentialKind::Auto => &[
+            CredentialKind::Environment,
+            CredentialKind::WorkloadIdentity,
+            CredentialKind::ManagedIdentity,
+            CredentialKind::AzureCli,
+            CredentialKind::Azd,
+        ],
+        CredentialKind::ManagedIdentity => &[CredentialKind::ManagedIdentity],
+        CredentialKind::WorkloadIdentity => &[CredentialKind::WorkloadIdentity],
+        CredentialKind::Environment => &[CredentialKind::Environment],
+        CredentialKind::AzureCli => &[CredentialKind::AzureCli],
+        CredentialKind::Azd => &[CredentialKind::Azd],
     };
-    tracing::info!(credential = %description, "identity chosen");
+    let auto = config.kind == CredentialKind::Auto;
+    let candidates: Vec<Candidate> = kinds
+        .iter()
+        .map(|kind| candidate(*kind, config, plumbing, auto))
+        .collect::<Result<_, _>>()?;
+    let fallback = if auto {
+        "the first working credential of the auto chain".to_string()
+    } else {
+        candidates[0].describe()
+    };
+    let chosen = Arc::new(OnceLock::new());
+    let chain = Chain::new(candidates, chosen.clone());
     Ok(Identity {
-        credential: Arc::new(cache::OncePerScope::new(credential)),
-        description,
+        credential: Arc::new(cache::OncePerScope::new(Arc::new(chain))),
+        chosen,
+        fallback,
     })
 }
 
 fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn managed_identity(
+fn name_of(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::Auto => "auto",
+        CredentialKind::ManagedIdentity => "managed-identity",
+        CredentialKind::WorkloadIdentity => "workload-identity",
+        CredentialKind::Environment => "environment",
+        CredentialKind::AzureCli => "azure-cli",
+        CredentialKind::Azd => "azd",
+    }
+}
+
+/// Builds one candidate. A credential that is not configured becomes a
+/// candidate that says why; with an explicit `--credential` that is an error
+/// for the user only when the token is asked for, with the same words.
+fn candidate(
+    kind: CredentialKind,
     config: &IdentityConfig,
     plumbing: &Plumbing,
-) -> Result<(Arc<dyn TokenCredential>, String), Error> {
+    auto: bool,
+) -> Result<Candidate, Error> {
+    let name = name_of(kind);
+    let built = match kind {
+        CredentialKind::Environment => environment(config, plumbing),
+        CredentialKind::WorkloadIdentity => workload_identity(config, plumbing),
+        CredentialKind::ManagedIdentity => return Ok(managed_identity(config, plumbing, auto)),
+        CredentialKind::AzureCli => developer_tool("az").and_then(|_| {
+            let options = AzureCliCredentialOptions {
+                tenant_id: config.tenant_id.clone(),
+                ..Default::default()
+            };
+            AzureCliCredential::new(Some(options))
+                .map(|c| {
+                    (
+                        c as Arc<dyn TokenCredential>,
+                        "Azure CLI sign-in (az)".to_string(),
+                    )
+                })
+                .map_err(|e| crate::error::chain(&e))
+        }),
+        CredentialKind::Azd => developer_tool("azd").and_then(|_| {
+            let options = AzureDeveloperCliCredentialOptions {
+                tenant_id: config.tenant_id.clone(),
+                ..Default::default()
+            };
+            AzureDeveloperCliCredential::new(Some(options))
+                .map(|c| {
+                    (
+                        c as Arc<dyn TokenCredential>,
+                        "Azure Developer CLI sign-in (azd)".to_string(),
+                    )
+                })
+                .map_err(|e| crate::error::chain(&e))
+        }),
+        CredentialKind::Auto => unreachable!("auto is expanded by build()"),
+    };
+    Ok(match built {
+        Ok((credential, description)) => Candidate::ready(name, credential, description),
+        Err(why) => Candidate::unavailable(name, why),
+    })
+}
+
+fn tenant(config: &IdentityConfig) -> Option<String> {
+    config.tenant_id.clone().or_else(|| env("AZURE_TENANT_ID"))
+}
+
+fn environment(
+    config: &IdentityConfig,
+    plumbing: &Plumbing,
+) -> Result<(Arc<dyn TokenCredential>, String), String> {
+    let tenant = tenant(config).ok_or("AZURE_TENANT_ID not set")?;
+    let client_id = env("AZURE_CLIENT_ID").ok_or("AZURE_CLIENT_ID not set")?;
+    let description = format!("service principal {client_id} (environment)");
+    if let Some(secret) = env("AZURE_CLIENT_SECRET") {
+        let options = ClientSecretCredentialOptions {
+            client_options: plumbing.client_options(&plumbing.remote, config.cloud),
+        };
+        let credential =
+            ClientSecretCredential::new(&tenant, client_id, Secret::new(secret), Some(options))
+                .map_err(|e| crate::error::chain(&e))?;
+        return Ok((credential, description));
+    }
+    if let Some(path) = env("AZURE_CLIENT_CERTIFICATE_PATH") {
+        return certificate(&tenant, client_id, PathBuf::from(path), config, plumbing)
+            .map(|c| (c, description));
+    }
+    Err("AZURE_CLIENT_SECRET not set (nor AZURE_CLIENT_CERTIFICATE_PATH)".into())
+}
+
+#[cfg(feature = "client-certificate")]
+fn certificate(
+    tenant: &str,
+    client_id: String,
+    path: PathBuf,
+    config: &IdentityConfig,
+    plumbing: &Plumbing,
+) -> Result<Arc<dyn TokenCredential>, String> {
+    use azure_identity::{ClientCertificateCredential, ClientCertificateCredentialOptions};
+    const MAX: u64 = 1 << 20;
+    let size = std::fs::metadata(&path)
+        .map_err(|e| format!("AZURE_CLIENT_CERTIFICATE_PATH {}: {e}", path.display()))?
+        .len();
+    if size > MAX {
+        return Err(format!(
+            "AZURE_CLIENT_CERTIFICATE_PATH {}: larger than 1 MiB",
+            path.display()
+        ));
+    }
+    let bytes = std::fs::read(&path)
+        .map_err(|e| format!("AZURE_CLIENT_CERTIFICATE_PATH {}: {e}", path.display()))?;
+    let options = ClientCertificateCredentialOptions {
+        client_options: plumbing.client_options(&plumbing.remote, config.cloud),
+        password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
+        ..Default::default()
+    };
+    ClientCertificateCredential::new(tenant.to_string(), client_id, bytes.into(), Some(options))
+        .map(|c| c as Arc<dyn TokenCredential>)
+        .map_err(|e| {
+            format!(
+                "AZURE_CLIENT_CERTIFICATE_PATH {}: {}",
+                path.display(),
+                crate::error::chain(&e)
+            )
+        })
+}
+
+#[cfg(not(feature = "client-certificate"))]
+fn certificate(
+    _tenant: &str,
+    _client_id: String,
+    _path: PathBuf,
+    _config: &IdentityConfig,
+    _plumbing: &Plumbing,
+) -> Result<Arc<dyn TokenCredential>, String> {
+    Err("AZURE_CLIENT_CERTIFICATE_PATH is set but this kvenv was built without the client-certificate feature (cargo build --features client-certificate; it needs OpenSSL)".into())
+}
+
+fn workload_identity(
+    config: &IdentityConfig,
+    plumbing: &Plumbing,
+) -> Result<(Arc<dyn TokenCredential>, String), String> {
+    let token_file =
+        env("AZURE_FEDERATED_TOKEN_FILE").ok_or("AZURE_FEDERATED_TOKEN_FILE not set")?;
+    let tenant = tenant(config).ok_or("AZURE_TENANT_ID not set")?;
+    let client_id = match &config.user_assigned {
+        Some(UserAssigned::ClientId(id)) => id.clone(),
+        _ => env("AZURE_CLIENT_ID").ok_or("AZURE_CLIENT_ID not set")?,
+    };
+    let description = format!("workload identity {client_id}");
+    let options = WorkloadIdentityCredentialOptions {
+        credential_options: ClientAssertionCredentialOptions {
+            client_options: plumbing.client_options(&plumbing.remote, config.cloud),
+        },
+        client_id: Some(client_id),
+        tenant_id: Some(tenant),
+        token_file_path: Some(PathBuf::from(token_file)),
+    };
+    WorkloadIdentityCredential::new(Some(options))
+        .map(|c| (c as Arc<dyn TokenCredential>, description))
+        .map_err(|e| crate::error::chain(&e))
+}
+
+/// Finds a developer tool on PATH; the crates run it through `/bin/sh`.
+fn developer_tool(tool: &str) -> Result<PathBuf, String> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("`{tool}` not found on PATH"))
+}
+
+fn managed_identity(config: &IdentityConfig, plumbing: &Plumbing, auto: bool) -> Candidate {
+    const NAME: &str = "managed-identity";
     let which = config
         .user_assigned
         .as_ref()
         .map(|id| format!(", user-assigned {id}"))
         .unwrap_or_else(|| ", system-assigned".to_string());
-    if let (Some(endpoint), Some(header)) = (env("IDENTITY_ENDPOINT"), env("IDENTITY_HEADER")) {
-        let description = format!("managed identity (App Service / Container Apps{which})");
-        if let Some(UserAssigned::ResourceId(_)) = config.user_assigned {
-            // The official crate refuses resource ids on App Service; the endpoint takes `mi_res_id`.
-            let flavor = msi::Flavor::AppService {
-                url: endpoint,
-                header,
-            };
-            let credential = msi::MsiCredential::new(
-                plumbing.http.clone(),
-                flavor,
-                config.user_assigned.clone(),
-            );
-            return Ok((Arc::new(credential), description));
-        }
-        let options = ManagedIdentityCredentialOptions {
-            user_assigned_id: config.user_assigned.clone().map(|id| match id {
-                UserAssigned::ClientId(v) => UserAssignedId::ClientId(v),
-                UserAssigned::ObjectId(v) => UserAssignedId::ObjectId(v),
-                UserAssigned::ResourceId(v) => UserAssignedId::ResourceId(v),
-            }),
-            client_options: plumbing.client_options(),
-        };
-        let credential = ManagedIdentityCredential::new(Some(options))
-            .map_err(|e| Error::Usage(format!("managed identity: {}", crate::error::chain(&e))))?;
-        return Ok((credential, description));
-    }
-    let flavor = msi::Flavor::Imds {
-        url: msi::imds_url(),
+    let own = |flavor: msi::Flavor| -> Arc<dyn TokenCredential> {
+        Arc::new(msi::MsiCredential::new(
+            plumbing.local.clone(),
+            flavor,
+            config.user_assigned.clone(),
+        ))
     };
-    let credential =
-        msi::MsiCredential::new(plumbing.http.clone(), flavor, config.user_assigned.clone());
-    Ok((
-        Arc::new(credential),
-        format!("managed identity (IMDS{which})"),
-    ))
+    match (
+        env("IDENTITY_ENDPOINT"),
+        env("IDENTITY_HEADER"),
+        env("IMDS_ENDPOINT"),
+        env("MSI_ENDPOINT"),
+    ) {
+        (Some(endpoint), Some(header), _, _) => {
+            let description = format!("managed identity (App Service / Container Apps{which})");
+            if let Some(UserAssigned::ResourceId(_)) = config.user_assigned {
+                // The official crate refuses resource ids on App Service; the endpoint takes `mi_res_id`.
+                let credential = own(msi::Flavor::AppService {
+                    url: endpoint,
+                    header,
+                });
+                return Candidate::ready(NAME, credential, description);
+            }
+            let options = ManagedIdentityCredentialOptions {
+                user_assigned_id: config.user_assigned.clone().map(|id| match id {
+                    UserAssigned::ClientId(v) => UserAssignedId::ClientId(v),
+                    UserAssigned::ObjectId(v) => UserAssignedId::ObjectId(v),
+                    UserAssigned::ResourceId(v) => UserAssignedId::ResourceId(v),
+                }),
+                client_options: plumbing.client_options(&plumbing.local, config.cloud),
+            };
+            match ManagedIdentityCredential::new(Some(options)) {
+                Ok(credential) => Candidate::ready(NAME, credential, description),
+                Err(e) => Candidate::unavailable(NAME, crate::error::chain(&e)),
+            }
+        }
+        (Some(endpoint), None, Some(_), _) => Candidate::ready(
+            NAME,
+            own(msi::Flavor::Arc { url: endpoint }),
+            format!("managed identity (Azure Arc{which})"),
+        ),
+        (None, _, _, Some(endpoint)) => Candidate::ready(
+            NAME,
+            own(msi::Flavor::CloudShell { url: endpoint }),
+            "managed identity (Cloud Shell)".to_string(),
+        ),
+        _ => {
+            let url = msi::imds_url();
+            let candidate = Candidate::ready(
+                NAME,
+                own(msi::Flavor::Imds { url: url.clone() }),
+                format!("managed identity (IMDS{which})"),
+            );
+            if auto {
+                candidate.with_probe(plumbing.local.clone(), url)
+            } else {
+                candidate
+            }
+        }
+    }
 }

@@ -30,6 +30,43 @@ pub enum Flavor {
     Imds { url: String },
     /// App Service / Container Apps (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`).
     AppService { url: String, header: String },
+    /// Azure Cloud Shell (`MSI_ENDPOINT`): a POST with a form body.
+    CloudShell { url: String },
+    /// Azure Arc (`IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`): a challenge names a key
+    /// file only the agent's group can read; its content authorizes the retry.
+    Arc { url: String },
+}
+
+/// Where the Arc agent keeps its challenge files on Linux; no other file is read.
+const ARC_TOKEN_FOLDER: &str = "/var/opt/azcmagent/tokens";
+/// The agent's key files are small; anything larger is not one.
+const ARC_KEY_MAX: u64 = 4096;
+
+/// Reads the secret the Arc agent's challenge points at, after checking that
+/// the path is a `.key` file directly inside the agent's token folder.
+pub fn read_arc_key(challenge: &str, folder: &std::path::Path) -> Result<String, String> {
+    let realm = challenge
+        .trim()
+        .strip_prefix("Basic realm=")
+        .ok_or("the Azure Arc endpoint sent no 'Basic realm=' challenge")?
+        .trim_matches('"');
+    let path = std::path::Path::new(realm);
+    if path.parent() != Some(folder) || path.extension().and_then(|e| e.to_str()) != Some("key") {
+        return Err(format!(
+            "the Azure Arc challenge file is not a .key file in {}; refusing to read it",
+            folder.display()
+        ));
+    }
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("the Azure Arc challenge file cannot be read: {e}"))?
+        .len();
+    if size > ARC_KEY_MAX {
+        return Err(format!(
+            "the Azure Arc challenge file is larger than {ARC_KEY_MAX} bytes; refusing it"
+        ));
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("the Azure Arc challenge file cannot be read: {e}"))
 }
 
 pub struct MsiCredential {
@@ -44,6 +81,8 @@ impl std::fmt::Debug for MsiCredential {
         let kind = match self.flavor {
             Flavor::Imds { .. } => "IMDS",
             Flavor::AppService { .. } => "App Service",
+            Flavor::CloudShell { .. } => "Cloud Shell",
+            Flavor::Arc { .. } => "Azure Arc",
         };
         f.debug_struct("MsiCredential")
             .field("kind", &kind)
@@ -79,16 +118,34 @@ impl MsiCredential {
     }
 
     fn request(&self, resource: &str) -> azure_core::Result<reqwest::RequestBuilder> {
-        let id = self.id.as_ref().map(|id| match (&self.flavor, id) {
-            (_, UserAssigned::ClientId(v)) => ("client_id", v.as_str()),
-            (Flavor::Imds { .. }, UserAssigned::ObjectId(v)) => ("object_id", v.as_str()),
-            (Flavor::Imds { .. }, UserAssigned::ResourceId(v)) => ("msi_res_id", v.as_str()),
-            (Flavor::AppService { .. }, UserAssigned::ObjectId(v)) => ("principal_id", v.as_str()),
-            (Flavor::AppService { .. }, UserAssigned::ResourceId(v)) => ("mi_res_id", v.as_str()),
+        let id = self.id.as_ref().and_then(|id| match (&self.flavor, id) {
+            // Cloud Shell and Arc have only the system identity.
+            (Flavor::CloudShell { .. } | Flavor::Arc { .. }, _) => None,
+            (_, UserAssigned::ClientId(v)) => Some(("client_id", v.as_str())),
+            (Flavor::Imds { .. }, UserAssigned::ObjectId(v)) => Some(("object_id", v.as_str())),
+            (Flavor::Imds { .. }, UserAssigned::ResourceId(v)) => Some(("msi_res_id", v.as_str())),
+            (Flavor::AppService { .. }, UserAssigned::ObjectId(v)) => {
+                Some(("principal_id", v.as_str()))
+            }
+            (Flavor::AppService { .. }, UserAssigned::ResourceId(v)) => {
+                Some(("mi_res_id", v.as_str()))
+            }
         });
         let (url, api_version) = match &self.flavor {
             Flavor::Imds { url } => (url, "2018-02-01"),
             Flavor::AppService { url, .. } => (url, "2019-08-01"),
+            Flavor::Arc { url } => (url, "2020-06-01"),
+            Flavor::CloudShell { url } => {
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("resource", resource)
+                    .finish();
+                return Ok(self
+                    .client
+                    .post(url.as_str())
+                    .header("Metadata", "true")
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(body));
+            }
         };
         let mut query = vec![("api-version", api_version), ("resource", resource)];
         query.extend(id);
@@ -101,8 +158,8 @@ impl MsiCredential {
         url.query_pairs_mut().extend_pairs(query);
         let request = self.client.get(url);
         Ok(match &self.flavor {
-            Flavor::Imds { .. } => request.header("Metadata", "true"),
             Flavor::AppService { header, .. } => request.header("X-IDENTITY-HEADER", header),
+            _ => request.header("Metadata", "true"),
         })
     }
 
@@ -111,6 +168,12 @@ impl MsiCredential {
         loop {
             let outcome = self.request(resource)?.send().await;
             let retry_after = match outcome {
+                Ok(response)
+                    if response.status().as_u16() == 401
+                        && matches!(self.flavor, Flavor::Arc { .. }) =>
+                {
+                    return self.answer_arc_challenge(resource, &response).await;
+                }
                 Ok(response) => {
                     let status = response.status().as_u16();
                     // IMDS guidance: retry 404 (identity not ready), 410, 429 and 5xx.
@@ -144,6 +207,52 @@ impl MsiCredential {
             attempt += 1;
             let wait = retry_after.unwrap_or_else(|| self.backoff.delay(attempt));
             tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl MsiCredential {
+    async fn answer_arc_challenge(
+        &self,
+        resource: &str,
+        challenge: &reqwest::Response,
+    ) -> azure_core::Result<AccessToken> {
+        let header = challenge
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let key = read_arc_key(header, std::path::Path::new(ARC_TOKEN_FOLDER))
+            .map(crate::secret::SecretBytes::from_string)
+            .map_err(|e| Error::with_message(ErrorKind::Credential, e))?;
+        let mut authorization = crate::secret::SecretBytes::with_capacity(6 + key.len());
+        authorization.push(b"Basic ");
+        authorization.push(key.expose());
+        let value =
+            reqwest::header::HeaderValue::from_bytes(authorization.expose()).map_err(|_| {
+                Error::with_message(
+                    ErrorKind::Credential,
+                    "the Azure Arc key file holds characters a header cannot carry",
+                )
+            })?;
+        let response = self
+            .request(resource)?
+            .header("Authorization", value)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::with_message(
+                    ErrorKind::Credential,
+                    format!(
+                        "cannot reach the Azure Arc endpoint: {}",
+                        crate::error::chain(&e)
+                    ),
+                )
+            })?;
+        if response.status().is_success() {
+            parse_token(response).await
+        } else {
+            Err(failure(response).await)
         }
     }
 }
@@ -238,5 +347,31 @@ impl TokenCredential for MsiCredential {
         };
         let resource = scope.strip_suffix("/.default").unwrap_or(scope);
         self.fetch(resource).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arc_key_must_be_a_small_key_file_in_the_agent_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("abc.key");
+        std::fs::write(&key, "arc-secret").unwrap();
+        let ok = read_arc_key(&format!("Basic realm={}", key.display()), dir.path());
+        assert_eq!(ok.unwrap(), "arc-secret");
+        for bad in [
+            "Bearer realm=/x".to_string(),
+            format!("Basic realm={}/../abc.key", dir.path().display()),
+            format!("Basic realm={}/abc.txt", dir.path().display()),
+            "Basic realm=/etc/shadow".to_string(),
+        ] {
+            assert!(read_arc_key(&bad, dir.path()).is_err(), "{bad}");
+        }
+        let big = dir.path().join("big.key");
+        std::fs::write(&big, vec![b'x'; 5000]).unwrap();
+        let err = read_arc_key(&format!("Basic realm={}", big.display()), dir.path()).unwrap_err();
+        assert!(err.contains("larger"), "{err}");
     }
 }

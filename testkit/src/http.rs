@@ -18,6 +18,7 @@ pub(crate) struct Request {
     pub query: Vec<(String, String)>,
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -30,6 +31,11 @@ impl Request {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
+    }
+
+    /// The body as `application/x-www-form-urlencoded` pairs.
+    pub fn form(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(&self.body).into_owned().collect()
     }
 }
 
@@ -146,8 +152,11 @@ async fn respond(
     handler: Handler,
 ) -> Result<hyper::Response<Full<Bytes>>, HangUp> {
     let (parts, body) = req.into_parts();
-    // Read (and discard) the body so the connection can be reused.
-    let _ = body.collect().await;
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
     let query = parts
         .uri
         .query()
@@ -168,6 +177,7 @@ async fn respond(
         path: parts.uri.path().to_string(),
         query,
         headers,
+        body,
     };
     let reply = handler(request);
     if !reply.delay.is_zero() {

@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub enum IdentityKind {
     AppService,
     Imds,
+    /// Azure Cloud Shell: `MSI_ENDPOINT`, POST with a form body.
+    CloudShell,
 }
 
 /// One token request the endpoint saw (never the identity header's value).
@@ -94,6 +96,9 @@ impl FakeIdentity {
                 ("IDENTITY_HEADER".into(), self.header.clone()),
             ],
             IdentityKind::Imds => vec![("AZURE_POD_IDENTITY_AUTHORITY_HOST".into(), base)],
+            IdentityKind::CloudShell => {
+                vec![("MSI_ENDPOINT".into(), format!("{base}/oauth2/token"))]
+            }
         }
     }
 
@@ -126,8 +131,11 @@ fn handle(
     header: &str,
     state: &Mutex<State>,
     tokens: &TokenBook,
-    req: Request,
+    mut req: Request,
 ) -> Reply {
+    // Cloud Shell sends its parameters as a form body; log them like a query.
+    let form = req.form();
+    req.query.extend(form);
     let identity_header_ok = req.header("x-identity-header") == Some(header);
     let metadata_header = req.header("metadata") == Some("true");
     let mut state = state.lock().unwrap();
@@ -172,7 +180,13 @@ fn answer(
                 json!({"error": "not_found", "error_description": "unknown path"}),
             )
         }
-        IdentityKind::Imds if !metadata_header => {
+        IdentityKind::CloudShell if req.method != "POST" => {
+            return Reply::json(
+                405,
+                json!({"error": "invalid_request", "error_description": "POST only"}),
+            )
+        }
+        IdentityKind::Imds | IdentityKind::CloudShell if !metadata_header => {
             return Reply::json(
                 400,
                 json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),

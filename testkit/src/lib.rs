@@ -5,6 +5,8 @@
 //!
 //! Everything listens on 127.0.0.1 only; nothing here ever connects anywhere.
 
+mod cli;
+mod entra;
 mod http;
 mod identity;
 mod tls;
@@ -13,6 +15,8 @@ mod vault;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use cli::FakeCli;
+pub use entra::{EntraRequest, FakeEntra};
 pub use identity::{FakeIdentity, IdentityKind, IdentityRequest};
 pub use tls::TestCa;
 pub use vault::{FakeVault, Fault, VaultRequest};
@@ -43,6 +47,7 @@ impl TokenBook {
 pub struct FakeAzure {
     pub vault: FakeVault,
     pub identity: FakeIdentity,
+    pub entra: FakeEntra,
     pub ca: TestCa,
     pub tokens: TokenBook,
     dir: tempfile::TempDir,
@@ -56,12 +61,14 @@ impl FakeAzure {
         let tokens = TokenBook::default();
         let vault = FakeVault::start(&ca, tokens.clone());
         let identity = FakeIdentity::start(kind, tokens.clone());
+        let entra = FakeEntra::start(&ca, tokens.clone());
         let dir = tempfile::tempdir().expect("temporary folder for the test CA");
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca.cert_pem()).expect("write the test CA");
         FakeAzure {
             vault,
             identity,
+            entra,
             ca,
             tokens,
             dir,

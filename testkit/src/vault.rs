@@ -85,7 +85,12 @@ impl FakeVault {
             Arc::new(move |req| handle(&state, &tokens, req))
         };
         let server = Server::start(
-            Some(ca.server_config(&["localhost", "*.vault.azure.net"])),
+            Some(ca.server_config(&[
+                "localhost",
+                "*.vault.azure.net",
+                "*.vault.azure.cn",
+                "*.vault.usgovcloudapi.net",
+            ])),
             handler,
         );
         FakeVault { server, state }
@@ -232,6 +237,12 @@ fn answer(
     version: Option<&str>,
 ) -> Reply {
     if !authorized {
+        // The resource is the cloud's Key Vault audience, as the real service names it.
+        let host = req.header("host").unwrap_or_default();
+        let resource = ["vault.azure.cn", "vault.usgovcloudapi.net"]
+            .into_iter()
+            .find(|suffix| host.split(':').next().unwrap_or_default().ends_with(suffix))
+            .unwrap_or("vault.azure.net");
         let reply = Reply::json(
             401,
             json!({"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}}),
@@ -239,7 +250,7 @@ fn answer(
         return reply.header(
             "www-authenticate",
             &format!(
-                "Bearer authorization=\"https://login.microsoftonline.com/{TENANT}\", resource=\"https://vault.azure.net\""
+                "Bearer authorization=\"https://login.microsoftonline.com/{TENANT}\", resource=\"https://{resource}\""
             ),
         );
     }

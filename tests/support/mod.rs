@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use kvenv_testkit::{FakeAzure, IdentityKind};
+use kvenv_testkit::{FakeAzure, FakeCli, IdentityKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Output;
@@ -12,6 +12,8 @@ use std::time::Duration;
 
 pub struct Kit {
     pub azure: FakeAzure,
+    /// Fake `az` and `azd`, first on every run's PATH (absent until a test writes them).
+    pub cli: FakeCli,
 }
 
 impl Kit {
@@ -20,9 +22,9 @@ impl Kit {
     }
 
     pub fn with(kind: IdentityKind) -> Kit {
-        Kit {
-            azure: FakeAzure::start(kind),
-        }
+        let azure = FakeAzure::start(kind);
+        let cli = FakeCli::new(azure.dir(), azure.tokens.clone());
+        Kit { azure, cli }
     }
 
     /// `kvenv run` pointed at the fakes: clean environment with PATH, the
@@ -41,8 +43,9 @@ impl Kit {
 
     /// `kvenv` with only the clean environment (no flags).
     pub fn bare(&self) -> Run<'_> {
-        let mut env: Vec<(String, String)> =
-            vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())];
+        // Only the system folders, after the fake `az`/`azd` folder, so that a
+        // developer's real `az` is never run by a test.
+        let mut env: Vec<(String, String)> = vec![("PATH".into(), self.cli.path("/usr/bin:/bin"))];
         env.extend(self.azure.identity_env());
         Run {
             kit: self,

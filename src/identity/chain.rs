@@ -1,0 +1,131 @@
+//! kvenv's own credential chain (the crate has no DefaultAzureCredential): a
+//! list of candidates, each either ready or saying why it is not configured.
+//! The first that returns a token wins; when none does, the error lists every
+//! candidate in order and why it did not apply or failed.
+
+use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
+use azure_core::error::{Error, ErrorKind};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// How long the IMDS probe waits in `auto` mode before moving on (the other SDKs' order of magnitude).
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+pub struct Candidate {
+    name: &'static str,
+    state: Result<(Arc<dyn TokenCredential>, String), String>,
+    probe: Option<(reqwest::Client, String)>,
+}
+
+impl Candidate {
+    pub fn ready(
+        name: &'static str,
+        credential: Arc<dyn TokenCredential>,
+        description: String,
+    ) -> Candidate {
+        Candidate {
+            name,
+            state: Ok((credential, description)),
+            probe: None,
+        }
+    }
+
+    pub fn unavailable(name: &'static str, why: String) -> Candidate {
+        Candidate {
+            name,
+            state: Err(why),
+            probe: None,
+        }
+    }
+
+    /// Ask `url` first, briefly, whether anything answers there at all.
+    pub fn with_probe(mut self, client: reqwest::Client, url: String) -> Candidate {
+        self.probe = Some((client, url));
+        self
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.state {
+            Ok((_, description)) => description.clone(),
+            Err(_) => self.name.to_string(),
+        }
+    }
+}
+
+pub struct Chain {
+    candidates: Vec<Candidate>,
+    chosen: Arc<OnceLock<String>>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.candidates.iter().map(|c| c.name).collect();
+        f.debug_struct("Chain").field("candidates", &names).finish()
+    }
+}
+
+impl Chain {
+    pub fn new(candidates: Vec<Candidate>, chosen: Arc<OnceLock<String>>) -> Chain {
+        Chain { candidates, chosen }
+    }
+}
+
+/// IMDS answers anything, even a request without `Metadata: true`, at once;
+/// a laptop has nothing there and the connection fails or hangs.
+async fn probe(client: &reqwest::Client, url: &str) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let answer = client.get(url).timeout(PROBE_TIMEOUT).send().await;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        answered = answer.is_ok(),
+        "IMDS probe"
+    );
+    answer.map(|_| ()).map_err(|_| {
+        format!(
+            "no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe got no answer in {:.1} s",
+            PROBE_TIMEOUT.as_secs_f64()
+        )
+    })
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for Chain {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let mut reasons = Vec::new();
+        for candidate in &self.candidates {
+            let (credential, description) = match &candidate.state {
+                Ok(ready) => ready,
+                Err(why) => {
+                    reasons.push(format!("{}: {why}", candidate.name));
+                    continue;
+                }
+            };
+            if let Some((client, url)) = &candidate.probe {
+                if let Err(why) = probe(client, url).await {
+                    reasons.push(format!("{}: {why}", candidate.name));
+                    continue;
+                }
+            }
+            match credential.get_token(scopes, None).await {
+                Ok(token) => {
+                    tracing::info!(credential = %description, "credential chosen");
+                    let _ = self.chosen.set(description.clone());
+                    return Ok(token);
+                }
+                Err(e) => {
+                    tracing::info!(credential = candidate.name, error = %crate::error::chain(&e), "credential failed");
+                    reasons.push(format!("{}: {}", candidate.name, crate::error::chain(&e)));
+                }
+            }
+        }
+        let message = match reasons.as_slice() {
+            [only] => only.clone(),
+            _ => format!("no credential worked: {}", reasons.join("; ")),
+        };
+        Err(Error::with_message(ErrorKind::Credential, message))
+    }
+}

@@ -1,0 +1,355 @@
+//! Credentials: each on its own, the `auto` chain's order and its failure
+//! message, user-assigned selection, clouds. Only loopback fakes: the IMDS
+//! probe is pointed at closed or silent ports on 127.0.0.1, Entra at a fake.
+
+mod support;
+
+use kvenv_testkit::IdentityKind;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+use support::Kit;
+
+/// A port on 127.0.0.1 where nothing listens.
+fn closed_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A kit like a laptop: no managed identity endpoint variables (each test
+/// points the IMDS probe at a closed or silent port) and a secret `s`.
+fn laptop() -> Kit {
+    let kit = Kit::with(IdentityKind::Imds);
+    kit.azure.vault.set_secret("s", "laptop-secret-value-1357");
+    kit
+}
+
+fn service_principal_env(kit: &Kit, secret: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "AZURE_TENANT_ID",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+        ),
+        ("AZURE_CLIENT_ID", "app-client-id-1".into()),
+        ("AZURE_CLIENT_SECRET", secret.into()),
+        ("AZURE_AUTHORITY_HOST", kit.azure.entra.authority()),
+    ]
+}
+
+#[test]
+fn environment_service_principal_with_client_secret() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "sp-secret-value-2468");
+    kit.azure
+        .entra
+        .app("app-client-id-1", "client-secret-ZZ-991");
+    let mut run = kit.run().secret("client-secret-ZZ-991").args(["-v"]);
+    for (k, v) in service_principal_env(&kit, "client-secret-ZZ-991") {
+        run = run.env(k, v);
+    }
+    let out = run.env("S", kit.azure.vault.reference("s")).probe().go();
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "sp-secret-value-2468");
+    let requests = kit.azure.entra.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.tenant, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+    assert_eq!(r.client_id.as_deref(), Some("app-client-id-1"));
+    assert_eq!(r.grant_type.as_deref(), Some("client_credentials"));
+    assert_eq!(r.scope.as_deref(), Some("https://vault.azure.net/.default"));
+    assert!(r.had_secret);
+    // The environment came first in the chain: the managed identity was never asked.
+    assert!(kit.azure.identity.requests().is_empty());
+    assert!(out.stderr.contains("credential chosen"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("service principal app-client-id-1 (environment)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_failing_earlier_credential_is_reported_and_the_next_one_used() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "fallback-value-3579");
+    kit.azure
+        .entra
+        .app("app-client-id-1", "the-right-secret-77");
+    let mut run = kit.run().secret("wrong-secret-88").args(["-v"]);
+    for (k, v) in service_principal_env(&kit, "wrong-secret-88") {
+        run = run.env(k, v);
+    }
+    let out = run.env("S", kit.azure.vault.reference("s")).probe().go();
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "fallback-value-3579");
+    assert!(out.stderr.contains("credential failed"), "{}", out.stderr);
+    assert!(out.stderr.contains("AADSTS7000215"), "{}", out.stderr);
+    assert_eq!(
+        kit.azure.identity.tokens_issued(),
+        1,
+        "managed identity took over"
+    );
+}
+
+#[test]
+fn explicit_environment_credential_with_a_wrong_secret_fails_clearly() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "sp-fail-value-4680");
+    kit.azure
+        .entra
+        .app("app-client-id-1", "the-right-secret-77");
+    let mut run = kit
+        .run()
+        .secret("wrong-secret-99")
+        .args(["--credential", "environment"]);
+    for (k, v) in service_principal_env(&kit, "wrong-secret-99") {
+        run = run.env(k, v);
+    }
+    let out = run.env("S", kit.azure.vault.reference("s")).probe().go();
+    out.assert_code(125);
+    assert!(out.child_env.is_none());
+    assert!(
+        out.stderr.contains("S: MSINotEnabled: no token for vault"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("AADSTS7000215"), "{}", out.stderr);
+    assert!(
+        kit.azure.identity.requests().is_empty(),
+        "no other credential with --credential environment"
+    );
+}
+
+#[test]
+fn workload_identity_rereads_a_rotated_token_file() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "wi-value-5791");
+    let file = kit.azure.dir().join("federated-token");
+    for (i, assertion) in ["federated-token-one", "federated-token-two"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(&file, assertion).unwrap();
+        let out = kit
+            .run()
+            .secret(assertion)
+            .without_env("IDENTITY_ENDPOINT")
+            .without_env("IDENTITY_HEADER")
+            .args(["--credential", "workload-identity"])
+            .env("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string())
+            .env("AZURE_CLIENT_ID", "wi-client-id")
+            .env("AZURE_TENANT_ID", "wi-tenant")
+            .env("AZURE_AUTHORITY_HOST", kit.azure.entra.authority())
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.child("S").unwrap(), "wi-value-5791");
+        let requests = kit.azure.entra.requests();
+        assert_eq!(requests.len(), i + 1);
+        let r = requests.last().unwrap();
+        assert_eq!(r.assertion.as_deref(), Some(*assertion));
+        assert_eq!(r.tenant, "wi-tenant");
+        assert_eq!(r.client_id.as_deref(), Some("wi-client-id"));
+        assert!(!r.had_secret);
+    }
+}
+
+#[test]
+fn azure_cli_after_a_quick_imds_probe_on_a_laptop() {
+    let kit = laptop();
+    kit.cli.az_signed_in();
+    for imds in [closed_port(), silent_port_url()] {
+        let started = Instant::now();
+        let out = kit
+            .run()
+            .args(["-v"])
+            .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds)
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.child("S").unwrap(), "laptop-secret-value-1357");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            out.stderr.contains("Azure CLI sign-in (az)"),
+            "{}",
+            out.stderr
+        );
+    }
+    let calls = kit.cli.calls("az");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        calls[0],
+        "account get-access-token -o json --scope https://vault.azure.net/.default"
+    );
+}
+
+/// A port that accepts connections (the kernel's backlog) but never answers.
+fn silent_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::mem::forget(listener); // kept open, never accepted, for the test's lifetime
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn azd_when_az_is_signed_out() {
+    let kit = laptop();
+    kit.cli.az_signed_out();
+    kit.cli.azd_signed_in();
+    let out = kit
+        .run()
+        .args(["--tenant-id", "my-tenant"])
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", closed_port())
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "laptop-secret-value-1357");
+    assert_eq!(
+        kit.cli.calls("azd"),
+        ["auth token -o json --no-prompt --scope https://vault.azure.net/.default --tenant-id my-tenant"]
+    );
+    assert_eq!(kit.cli.calls("az").len(), 1);
+}
+
+#[test]
+fn when_nothing_works_every_credential_says_why() {
+    let kit = laptop();
+    kit.cli.azd_signed_out();
+    let started = Instant::now();
+    let out = kit
+        .run()
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", closed_port())
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let line = out.stderr.lines().next().unwrap_or_default().to_string();
+    let expected_start = format!(
+        "kvenv: S: MSINotEnabled: no token for vault {} from the first working credential of the auto chain: no credential worked: \
+environment: AZURE_TENANT_ID not set; \
+workload-identity: AZURE_FEDERATED_TOKEN_FILE not set; \
+managed-identity: no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe got no answer in 0.5 s; \
+azure-cli: `az` not found on PATH; \
+azd: ",
+        kit.azure.vault.host()
+    );
+    assert!(line.starts_with(&expected_start), "{line}");
+    assert!(line.contains("not logged in"), "{line}");
+    assert!(kit.azure.vault.requests().iter().all(|r| !r.authorized));
+}
+
+#[test]
+fn explicit_credential_that_is_not_configured() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "unconfigured-value-1");
+    let out = kit
+        .run()
+        .args(["--credential", "azure-cli"])
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(
+        out.stderr.contains("from Azure CLI")
+            || out.stderr.contains("azure-cli: `az` not found on PATH"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        kit.azure.identity.requests().is_empty(),
+        "managed identity not tried"
+    );
+}
+
+#[test]
+fn cloud_shell_posts_a_form() {
+    let kit = Kit::with(IdentityKind::CloudShell);
+    kit.azure.vault.set_secret("s", "cloudshell-value-2");
+    let out = kit
+        .run()
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "cloudshell-value-2");
+    let requests = kit.azure.identity.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "POST");
+    assert!(requests[0].metadata_header);
+    assert_eq!(
+        requests[0].param("resource"),
+        Some("https://vault.azure.net")
+    );
+}
+
+#[test]
+fn clouds_set_the_suffix_and_the_scope() {
+    for (cloud, host, resource) in [
+        ("china", "myvault.vault.azure.cn", "https://vault.azure.cn"),
+        (
+            "usgov",
+            "myvault.vault.usgovcloudapi.net",
+            "https://vault.usgovcloudapi.net",
+        ),
+        (
+            "public",
+            "myvault.vault.azure.net",
+            "https://vault.azure.net",
+        ),
+    ] {
+        let kit = Kit::new();
+        kit.azure.vault.set_secret("s", "cloud-value-3");
+        let port = kit
+            .azure
+            .vault
+            .host()
+            .rsplit_once(':')
+            .unwrap()
+            .1
+            .to_string();
+        let out = kit
+            .bare()
+            .args([
+                "run",
+                "--cloud",
+                cloud,
+                "--ca-file",
+                &kit.azure.ca_file().display().to_string(),
+            ])
+            .args(["--resolve", &format!("{host}=127.0.0.1:{port}")])
+            .env("S", "@Microsoft.KeyVault(VaultName=myvault;SecretName=s)")
+            .probe()
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.child("S").unwrap(), "cloud-value-3");
+        let requests = kit.azure.identity.requests();
+        assert_eq!(requests.len(), 1, "{cloud}: one token");
+        assert_eq!(requests[0].param("resource"), Some(resource), "{cloud}");
+    }
+}
+
+#[test]
+fn a_public_suffix_host_is_not_trusted_in_another_cloud() {
+    let kit = Kit::new();
+    let out = kit
+        .bare()
+        .args(["run", "--cloud", "china"])
+        .env(
+            "S",
+            "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/s)",
+        )
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.stderr.contains("HostNotAllowed"), "{}", out.stderr);
+}
