@@ -777,3 +777,57 @@ fn identity_failure_is_reported_once_per_reference() {
         "401 from the identity endpoint is not retried"
     );
 }
+
+#[test]
+fn the_command_gets_the_original_core_limit_back() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "core-limit-value-8080");
+    let out = kit
+        .bare()
+        .env("S", kit.azure.vault.reference("s"))
+        .env("KVENV", assert_cmd::cargo::cargo_bin("kvenv").display().to_string())
+        .env("HOST", kit.azure.vault.host())
+        .env("CA", kit.azure.ca_file().display().to_string())
+        .go_shell("ulimit -S -c 1234; exec \"$KVENV\" run --allow-host \"$HOST\" --ca-file \"$CA\" -- sh -c 'ulimit -S -c'");
+    assert_eq!(out.stdout.trim(), "1234", "stderr: {}", out.stderr);
+}
+
+#[test]
+fn ssl_cert_file_is_trusted_like_ca_file() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "ssl-cert-file-value-9090");
+    let out = kit
+        .bare()
+        .args(["run", "--allow-host", &kit.azure.vault.host()])
+        .env("SSL_CERT_FILE", kit.azure.ca_file().display().to_string())
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "ssl-cert-file-value-9090");
+
+    // Without either, the fake's private CA is not trusted (bundled roots only).
+    let out = kit
+        .bare()
+        .args(["run", "--allow-host", &kit.azure.vault.host()])
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.stderr.contains("--ca-file"), "{}", out.stderr);
+
+    let out = kit
+        .bare()
+        .args(["run", "--allow-host", &kit.azure.vault.host()])
+        .env("SSL_CERT_FILE", "/nonexistent/ca.pem")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(
+        out.stderr
+            .starts_with("kvenv: SSL_CERT_FILE /nonexistent/ca.pem: cannot read"),
+        "{}",
+        out.stderr
+    );
+}

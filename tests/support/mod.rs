@@ -160,12 +160,23 @@ impl<'k> Run<'k> {
 
     pub fn go(self) -> Outcome {
         let mut cmd = assert_cmd::Command::cargo_bin("kvenv").unwrap();
-        cmd.env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .args(&self.args);
+        cmd.args(&self.args);
         if !self.command.is_empty() {
             cmd.arg("--").args(&self.command);
         }
+        self.finish(cmd)
+    }
+
+    /// Runs `script` with `sh -c` (with this run's environment) instead of
+    /// kvenv directly, for tests that set up process state first.
+    pub fn go_shell(self, script: &str) -> Outcome {
+        let mut cmd = assert_cmd::Command::new("sh");
+        cmd.args(["-c", script]);
+        self.finish(cmd)
+    }
+
+    fn finish(self, mut cmd: assert_cmd::Command) -> Outcome {
+        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.write_stdin(self.stdin.clone())
             .timeout(Duration::from_secs(60));
         let Output {
