@@ -14,6 +14,12 @@ impl SecretBytes {
         SecretBytes(value.into_bytes())
     }
 
+    /// Takes ownership of bytes read by kvenv itself.
+    #[allow(dead_code)] // used by optional features
+    pub fn new(bytes: Vec<u8>) -> SecretBytes {
+        SecretBytes(bytes)
+    }
+
     /// An empty buffer with exactly `capacity` bytes reserved. Callers compute the
     /// final length first so that the buffer never reallocates (a reallocation
     /// would leave an unwiped copy behind).

@@ -353,3 +353,154 @@ fn a_public_suffix_host_is_not_trusted_in_another_cloud() {
     out.assert_code(125);
     assert!(out.stderr.contains("HostNotAllowed"), "{}", out.stderr);
 }
+
+/// Certificate service principals need the `client-certificate` feature (OpenSSL):
+/// `cargo test --features client-certificate --test identity`.
+#[cfg(feature = "client-certificate")]
+#[test]
+fn environment_service_principal_with_a_certificate_pem_or_pkcs12() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "cert-sp-value-6060");
+    let dir = kit.azure.dir();
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.pem",
+        "-subj",
+        "/CN=kvenv-test",
+        "-days",
+        "1",
+    ]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        "key.pem",
+        "-in",
+        "cert.pem",
+        "-out",
+        "cert.pfx",
+        "-passout",
+        "pass:pfx-pass-1",
+    ]);
+    let both = [
+        std::fs::read(dir.join("cert.pem")).unwrap(),
+        std::fs::read(dir.join("key.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.join("both.pem"), both).unwrap();
+
+    for (file, password) in [("both.pem", None), ("cert.pfx", Some("pfx-pass-1"))] {
+        let before = kit.azure.entra.requests().len();
+        let mut run = kit
+            .run()
+            .args(["--credential", "environment"])
+            .env("AZURE_TENANT_ID", "cert-tenant")
+            .env("AZURE_CLIENT_ID", "cert-client-id")
+            .env(
+                "AZURE_CLIENT_CERTIFICATE_PATH",
+                dir.join(file).display().to_string(),
+            )
+            .env("AZURE_AUTHORITY_HOST", kit.azure.entra.authority())
+            .env("S", kit.azure.vault.reference("s"));
+        if let Some(p) = password {
+            run = run.env("AZURE_CLIENT_CERTIFICATE_PASSWORD", p).secret(p);
+        }
+        let out = run.probe().go();
+        out.assert_code(0);
+        assert_eq!(out.child("S").unwrap(), "cert-sp-value-6060", "{file}");
+        let requests = kit.azure.entra.requests();
+        assert_eq!(requests.len(), before + 1, "{file}");
+        let r = requests.last().unwrap();
+        assert_eq!(r.client_id.as_deref(), Some("cert-client-id"));
+        assert!(!r.had_secret);
+        let assertion = r.assertion.as_deref().unwrap_or_default();
+        assert_eq!(assertion.matches('.').count(), 2, "a signed JWT: {file}");
+    }
+}
+
+/// Removes, on drop, the part of the Arc agent's folder the test created.
+struct CreatedFolder(Option<std::path::PathBuf>);
+
+impl Drop for CreatedFolder {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
+}
+
+#[test]
+fn azure_arc_answers_the_challenge_from_the_agent_folder() {
+    use kvenv_testkit::ARC_TOKEN_FOLDER;
+    let folder = std::path::Path::new(ARC_TOKEN_FOLDER);
+    if folder.exists() {
+        eprintln!("skipped: {ARC_TOKEN_FOLDER} exists (a real Arc agent?); not touching it");
+        return;
+    }
+    // The first missing ancestor is what this test creates and removes.
+    let mut top = folder.to_path_buf();
+    while let Some(parent) = top.parent() {
+        if parent.exists() {
+            break;
+        }
+        top = parent.to_path_buf();
+    }
+    if std::fs::create_dir_all(folder).is_err() {
+        eprintln!("skipped: cannot create {ARC_TOKEN_FOLDER} (needs root, as CI has)");
+        return;
+    }
+    let _cleanup = CreatedFolder(Some(top));
+    let kit = Kit::with(IdentityKind::Arc);
+    kit.azure.vault.set_secret("s", "arc-value-7070");
+    let out = kit
+        .run()
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "arc-value-7070");
+    let requests = kit.azure.identity.requests();
+    let statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [401, 200], "challenge, then the answer");
+    assert_eq!(requests[1].param("api-version"), Some("2020-06-01"));
+    assert!(requests.iter().all(|r| r.metadata_header));
+}
+
+#[cfg(not(feature = "client-certificate"))]
+#[test]
+fn a_certificate_without_the_feature_says_how_to_get_it() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "nocert-value-1");
+    let out = kit
+        .run()
+        .args(["--credential", "environment"])
+        .env("AZURE_TENANT_ID", "t")
+        .env("AZURE_CLIENT_ID", "c")
+        .env("AZURE_CLIENT_CERTIFICATE_PATH", "/nonexistent.pem")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(
+        out.stderr
+            .contains("built without the client-certificate feature"),
+        "{}",
+        out.stderr
+    );
+}

@@ -244,33 +244,69 @@ fn certificate(
     config: &IdentityConfig,
     plumbing: &Plumbing,
 ) -> Result<Arc<dyn TokenCredential>, String> {
+    use azure_core::credentials::SecretBytes as CrateSecretBytes;
     use azure_identity::{ClientCertificateCredential, ClientCertificateCredentialOptions};
     const MAX: u64 = 1 << 20;
+    let shown = format!("AZURE_CLIENT_CERTIFICATE_PATH {}", path.display());
     let size = std::fs::metadata(&path)
-        .map_err(|e| format!("AZURE_CLIENT_CERTIFICATE_PATH {}: {e}", path.display()))?
+        .map_err(|e| format!("{shown}: {e}"))?
         .len();
     if size > MAX {
-        return Err(format!(
-            "AZURE_CLIENT_CERTIFICATE_PATH {}: larger than 1 MiB",
-            path.display()
-        ));
+        return Err(format!("{shown}: larger than 1 MiB"));
     }
-    let bytes = std::fs::read(&path)
-        .map_err(|e| format!("AZURE_CLIENT_CERTIFICATE_PATH {}: {e}", path.display()))?;
+    let bytes =
+        crate::secret::SecretBytes::new(std::fs::read(&path).map_err(|e| format!("{shown}: {e}"))?);
+    let password = env("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+    // The crate reads PKCS#12 only; a PEM file (certificate + RSA key) is repacked.
+    let (pkcs12, password) = if bytes.expose().starts_with(b"-----BEGIN") {
+        (
+            pem_to_pkcs12(bytes.expose()).map_err(|e| format!("{shown}: {e}"))?,
+            None,
+        )
+    } else {
+        (bytes, password)
+    };
     let options = ClientCertificateCredentialOptions {
         client_options: plumbing.client_options(&plumbing.remote, config.cloud),
-        password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
-        ..Default::default()
+        password: password.map(Secret::new),
     };
-    ClientCertificateCredential::new(tenant.to_string(), client_id, bytes.into(), Some(options))
-        .map(|c| c as Arc<dyn TokenCredential>)
-        .map_err(|e| {
-            format!(
-                "AZURE_CLIENT_CERTIFICATE_PATH {}: {}",
-                path.display(),
-                crate::error::chain(&e)
-            )
-        })
+    ClientCertificateCredential::new(
+        tenant.to_string(),
+        client_id,
+        CrateSecretBytes::new(pkcs12.expose().to_vec()),
+        Some(options),
+    )
+    .map(|c| c as Arc<dyn TokenCredential>)
+    .map_err(|e| format!("{shown}: {}", crate::error::chain(&e)))
+}
+
+/// Repacks a PEM certificate and private key as an unencrypted PKCS#12 bundle in memory.
+#[cfg(feature = "client-certificate")]
+fn pem_to_pkcs12(pem: &[u8]) -> Result<crate::secret::SecretBytes, String> {
+    let key = openssl::pkey::PKey::private_key_from_pem(pem)
+        .map_err(|_| "no readable private key in the PEM file".to_string())?;
+    let mut certs = openssl::x509::X509::stack_from_pem(pem)
+        .map_err(|_| "no readable certificate in the PEM file".to_string())?;
+    if certs.is_empty() {
+        return Err("no certificate in the PEM file".into());
+    }
+    let cert = certs.remove(0);
+    let mut builder = openssl::pkcs12::Pkcs12::builder();
+    builder.name("kvenv").pkey(&key).cert(&cert);
+    if !certs.is_empty() {
+        let mut chain = openssl::stack::Stack::new().map_err(|e| e.to_string())?;
+        for c in certs {
+            chain.push(c).map_err(|e| e.to_string())?;
+        }
+        builder.ca(chain);
+    }
+    let bundle = builder
+        .build2("")
+        .map_err(|e| format!("cannot repack the PEM file: {e}"))?;
+    bundle
+        .to_der()
+        .map(crate::secret::SecretBytes::new)
+        .map_err(|e| format!("cannot repack the PEM file: {e}"))
 }
 
 #[cfg(not(feature = "client-certificate"))]

@@ -15,7 +15,13 @@ pub enum IdentityKind {
     Imds,
     /// Azure Cloud Shell: `MSI_ENDPOINT`, POST with a form body.
     CloudShell,
+    /// Azure Arc: `IDENTITY_ENDPOINT` + `IMDS_ENDPOINT`; the first request gets a
+    /// `Basic realm=` challenge naming a key file written to [`ARC_TOKEN_FOLDER`].
+    Arc,
 }
+
+/// Where the Arc agent (and this fake) writes challenge key files.
+pub const ARC_TOKEN_FOLDER: &str = "/var/opt/azcmagent/tokens";
 
 /// One token request the endpoint saw (never the identity header's value).
 #[derive(Clone, Debug)]
@@ -41,6 +47,10 @@ impl IdentityRequest {
 }
 
 struct State {
+    /// The content of the last Arc challenge file written.
+    arc_key: Option<String>,
+    /// Challenge files written, removed when the fake stops.
+    arc_files: Vec<String>,
     faults: VecDeque<(u16, Option<String>)>,
     delay: Duration,
     log: Vec<IdentityRequest>,
@@ -57,6 +67,8 @@ impl FakeIdentity {
     pub fn start(kind: IdentityKind, tokens: TokenBook) -> FakeIdentity {
         let header = random_hex(24);
         let state = Arc::new(Mutex::new(State {
+            arc_key: None,
+            arc_files: Vec::new(),
             faults: VecDeque::new(),
             delay: Duration::ZERO,
             log: Vec::new(),
@@ -99,6 +111,13 @@ impl FakeIdentity {
             IdentityKind::CloudShell => {
                 vec![("MSI_ENDPOINT".into(), format!("{base}/oauth2/token"))]
             }
+            IdentityKind::Arc => vec![
+                (
+                    "IDENTITY_ENDPOINT".into(),
+                    format!("{base}/metadata/identity/oauth2/token"),
+                ),
+                ("IMDS_ENDPOINT".into(), base),
+            ],
         }
     }
 
@@ -123,6 +142,16 @@ impl FakeIdentity {
     /// Token requests answered with a token.
     pub fn tokens_issued(&self) -> usize {
         self.requests().iter().filter(|r| r.status == 200).count()
+    }
+}
+
+impl Drop for FakeIdentity {
+    fn drop(&mut self) {
+        if let Ok(state) = self.state.lock() {
+            for file in &state.arc_files {
+                let _ = std::fs::remove_file(file);
+            }
+        }
     }
 }
 
@@ -179,6 +208,28 @@ fn answer(
                 404,
                 json!({"error": "not_found", "error_description": "unknown path"}),
             )
+        }
+        IdentityKind::Arc => {
+            let presented = req
+                .header("authorization")
+                .and_then(|a| a.strip_prefix("Basic "));
+            match (&state.arc_key, presented) {
+                (Some(key), Some(p)) if key == p => {}
+                _ => {
+                    let key = random_hex(32);
+                    let path = format!("{ARC_TOKEN_FOLDER}/{}.key", random_hex(12));
+                    if std::fs::write(&path, &key).is_err() {
+                        return Reply::json(
+                            500,
+                            json!({"error": "cannot write the challenge file"}),
+                        );
+                    }
+                    state.arc_key = Some(key);
+                    state.arc_files.push(path.clone());
+                    return Reply::json(401, json!({"error": "unauthorized"}))
+                        .header("www-authenticate", &format!("Basic realm={path}"));
+                }
+            }
         }
         IdentityKind::CloudShell if req.method != "POST" => {
             return Reply::json(

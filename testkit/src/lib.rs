@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 pub use cli::FakeCli;
 pub use entra::{EntraRequest, FakeEntra};
-pub use identity::{FakeIdentity, IdentityKind, IdentityRequest};
+pub use identity::{FakeIdentity, IdentityKind, IdentityRequest, ARC_TOKEN_FOLDER};
 pub use tls::TestCa;
 pub use vault::{FakeVault, Fault, VaultRequest};
 
