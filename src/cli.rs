@@ -31,6 +31,52 @@ pub struct Cli {
 pub enum Command {
     /// Resolve every reference in the environment, then exec COMMAND with it (same PID).
     Run(RunArgs),
+    /// Print TEMPLATE with its references resolved, or write it to FILE (mode 0600, atomically).
+    Render(RenderArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Leave a reference that fails as its literal text instead of failing.
+    #[arg(long, env = "KVENV_KEEP_UNRESOLVED")]
+    pub keep_unresolved: bool,
+
+    /// Write to FILE (created with mode 0600 via a temporary file and a rename) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// A text file with references in it (at most 1 MiB).
+    #[arg(value_name = "TEMPLATE")]
+    pub template: PathBuf,
+}
+
+/// `--template TEMPLATE=VAR`
+#[derive(Clone, Debug)]
+pub struct TemplateArg {
+    pub path: PathBuf,
+    pub var: String,
+}
+
+fn parse_template_arg(text: &str) -> Result<TemplateArg, String> {
+    let (path, var) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("'{}' is not TEMPLATE=VAR", crate::error::printable(text)))?;
+    let valid_var = !var.is_empty()
+        && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !var.as_bytes()[0].is_ascii_digit();
+    if path.is_empty() || !valid_var {
+        return Err(format!(
+            "'{}' is not TEMPLATE=VAR (VAR is a variable name: letters, digits, '_')",
+            crate::error::printable(text)
+        ));
+    }
+    Ok(TemplateArg {
+        path: PathBuf::from(path),
+        var: var.to_string(),
+    })
 }
 
 #[derive(Args, Debug)]
@@ -41,6 +87,11 @@ pub struct RunArgs {
     /// Leave a reference that fails as its literal text (as App Service does) instead of failing.
     #[arg(long, env = "KVENV_KEEP_UNRESOLVED")]
     pub keep_unresolved: bool,
+
+    /// Render TEMPLATE into an anonymous in-memory file (memfd, mode 0600, sealed)
+    /// inherited by the command, and set VAR=/dev/fd/N. Repeatable.
+    #[arg(long, env = "KVENV_TEMPLATE", value_delimiter = ',', value_name = "TEMPLATE=VAR", value_parser = parse_template_arg)]
+    pub template: Vec<TemplateArg>,
 
     /// The command to run, searched in PATH, and its arguments.
     #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
@@ -57,6 +108,16 @@ pub enum LogFormat {
 /// Options every resolving command shares.
 #[derive(Args, Debug)]
 pub struct Common {
+    /// A dotenv file whose variables join the environment (repeatable); variables
+    /// already in the environment win. Its values may hold references.
+    #[arg(
+        long,
+        env = "KVENV_ENV_FILE",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub env_file: Vec<PathBuf>,
+
     /// Which credential to use.
     #[arg(long, env = "KVENV_CREDENTIAL", value_enum, default_value_t = CredentialKind::Auto)]
     pub credential: CredentialKind,

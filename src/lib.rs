@@ -1,9 +1,10 @@
 //! kvenv resolves Azure Key Vault references (`@Microsoft.KeyVault(...)`) in
-//! the environment with the identity the process already has, then replaces
-//! itself with the command (`execvpe`), leaving nothing behind.
+//! the environment and in template files with the identity the process
+//! already has, then replaces itself with the command (`execve`), leaving
+//! nothing behind.
 //!
-//! Data flows one way: arguments → validated settings → references →
-//! token → secrets → environment → exec.
+//! Data flows one way: arguments → validated settings → plan (references and
+//! where they are) → token → secrets → environment and in-memory files → exec.
 
 #![deny(unsafe_code)]
 
@@ -14,20 +15,25 @@ mod error;
 mod exec;
 mod http;
 mod identity;
+mod memfile;
+mod plan;
 mod reference;
 mod resolve;
 mod secret;
+mod sources;
 mod template;
 mod vault;
 
-use crate::cli::{Cli, Command, Common, LogFormat, RunArgs};
+use crate::cli::{Cli, Command, Common, LogFormat, RenderArgs, RunArgs};
 use crate::error::{printable, Error};
+use crate::plan::{Key, Plan};
+use crate::resolve::{Resolution, Settings};
 use crate::secret::SecretBytes;
 use clap::Parser;
-use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 /// Parses the command line, runs it and returns the process exit code.
 /// The only place that prints kvenv's own errors.
@@ -46,6 +52,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Render(args) => render(args),
     };
     match result {
         Ok(()) => 0,
@@ -78,98 +85,141 @@ fn init_logging(common: &Common) {
     };
 }
 
+/// Env files first (they may configure kvenv too), then settings, then logs.
+fn prepare(common: &Common) -> Result<Settings, Error> {
+    sources::apply_env_files(&common.env_file)?;
+    let settings = common.settings()?;
+    init_logging(common);
+    Ok(settings)
+}
+
+/// Resolves what the plan refers to, with core dumps off while secrets are in
+/// memory. No references: no runtime, no TLS, no credential.
+fn resolve(
+    plan: &Plan,
+    settings: &Settings,
+    keep_unresolved: bool,
+) -> Result<(Resolution, Option<exec::Hardening>), Error> {
+    plan.check_syntax(keep_unresolved)?;
+    let refs = plan.refs();
+    if refs.is_empty() {
+        return Ok((Resolution::default(), None));
+    }
+    let hardening = exec::Hardening::engage();
+    let resolution = resolve::resolve(&refs, settings)?;
+    plan.check_resolution(&resolution, keep_unresolved)?;
+    Ok((resolution, Some(hardening)))
+}
+
 /// `kvenv run`: resolve, then exec. Returns only on failure.
 fn run(args: RunArgs) -> Result<(), Error> {
-    let settings = args.common.settings()?;
-    init_logging(&args.common);
-
+    let settings = prepare(&args.common)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let mut templated = Vec::new();
-    let mut problems = Vec::new();
-    for (i, (name, value)) in vars.iter().enumerate() {
-        let shown = printable(&name.to_string_lossy());
-        match value.to_str() {
-            Some(text) => match template::scan(text, settings.cloud) {
-                Ok(t) if t.has_refs() => templated.push((i, t)),
-                Ok(_) => {}
-                Err(e) => problems.push(format!(
-                    "{shown}: {}: {}",
-                    error::Status::InvalidSyntax,
-                    e.error
-                )),
-            },
-            None if template::mentions_reference(value.as_bytes()) => problems.push(format!(
-                "{shown}: {}: the value is not valid UTF-8",
-                error::Status::InvalidSyntax
-            )),
-            None => {}
-        }
-    }
-    if !problems.is_empty() {
-        if !args.keep_unresolved {
-            return Err(Error::Unresolved(problems));
-        }
-        for p in &problems {
-            tracing::warn!("kept literally: {p}");
-        }
-    }
-    if templated.is_empty() {
-        // Fast path: nothing to resolve, so no runtime, no TLS, no credential.
-        let env = vars
-            .iter()
-            .map(|(n, v)| exec::env_entry(n, v.as_bytes()))
-            .collect();
-        return Err(exec::exec(&args.command, env, None));
-    }
-
-    let hardening = exec::Hardening::engage();
-    let refs: BTreeSet<_> = templated
+    let texts = args
+        .template
         .iter()
-        .flat_map(|(_, t)| t.refs().cloned())
-        .collect();
-    let resolution = resolve::resolve(&refs, &settings)?;
+        .map(|t| sources::template(&t.path))
+        .collect::<Result<Vec<_>, _>>()?;
 
-    let mut failures = Vec::new();
-    for (i, t) in &templated {
-        let shown = printable(&vars[*i].0.to_string_lossy());
-        let mut seen = BTreeSet::new();
-        for r in t.refs() {
-            if let Some(f) = resolution.failures.get(r) {
-                if seen.insert(r) {
-                    failures.push(format!("{shown}: {f}"));
+    let mut plan = Plan::default();
+    for (i, (name, value)) in vars.iter().enumerate() {
+        plan.var(i, name, value, settings.cloud);
+    }
+    for (i, (t, text)) in args.template.iter().zip(&texts).enumerate() {
+        plan.file(i, &t.path, text, settings.cloud);
+    }
+    let (resolution, hardening) = resolve(&plan, &settings, args.keep_unresolved)?;
+
+    let mut values: Vec<Option<SecretBytes>> = (0..vars.len()).map(|_| None).collect();
+    let mut extra: Vec<(OsString, Vec<u8>)> = Vec::new();
+    for item in &plan.items {
+        let rendered = item.render(&resolution);
+        match item.key {
+            Key::Var(i) => {
+                if rendered.expose().contains(&0) {
+                    return Err(Error::Unresolved(vec![format!(
+                        "{}: OtherReasons: a secret in it contains a NUL byte, which an environment variable cannot hold; use --template instead",
+                        printable(&vars[i].0.to_string_lossy())
+                    )]));
                 }
+                values[i] = Some(rendered);
+            }
+            Key::File(i) => {
+                let t = &args.template[i];
+                let fd = memfile::sealed(&t.path.display().to_string(), &rendered)?;
+                extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
             }
         }
     }
-    if !failures.is_empty() {
-        if !args.keep_unresolved {
-            return Err(Error::Unresolved(failures));
-        }
-        for f in &failures {
-            tracing::warn!("kept literally: {f}");
-        }
-    }
-
-    let mut rendered: Vec<Option<SecretBytes>> = (0..vars.len()).map(|_| None).collect();
-    for (i, t) in &templated {
-        let value = t.render(|r| resolution.values.get(r).map(|f| &f.value));
-        if value.expose().contains(&0) {
-            let shown = printable(&vars[*i].0.to_string_lossy());
-            return Err(Error::Unresolved(vec![format!(
-                "{shown}: OtherReasons: a secret in it contains a NUL byte, which an environment variable cannot hold; use a template file instead"
-            )]));
-        }
-        rendered[*i] = Some(value);
-    }
     drop(resolution);
-    let env = vars
+    let mut env: Vec<SecretBytes> = vars
         .iter()
-        .zip(&rendered)
+        .zip(&values)
+        .filter(|((name, _), _)| !extra.iter().any(|(n, _)| n == name))
         .map(|((name, value), rendered)| match rendered {
             Some(r) => exec::env_entry(name, r.expose()),
             None => exec::env_entry(name, value.as_bytes()),
         })
         .collect();
-    drop(rendered);
-    Err(exec::exec(&args.command, env, Some(&hardening)))
+    env.extend(
+        extra
+            .iter()
+            .map(|(name, value)| exec::env_entry(name, value)),
+    );
+    drop(values);
+    Err(exec::exec(&args.command, env, hardening.as_ref()))
+}
+
+/// `kvenv render`: the resolved template to stdout or, atomically, to a file.
+fn render(args: RenderArgs) -> Result<(), Error> {
+    let settings = prepare(&args.common)?;
+    let text = sources::template(&args.template)?;
+    let mut plan = Plan::default();
+    plan.file(0, &args.template, &text, settings.cloud);
+    let (resolution, _hardening) = resolve(&plan, &settings, args.keep_unresolved)?;
+    let rendered = plan.items[0].render(&resolution);
+    drop(resolution);
+    match &args.output {
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(rendered.expose())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::Internal(format!("writing to stdout: {e}")))
+        }
+        Some(path) => write_atomically(path, &rendered),
+    }
+}
+
+/// Creates FILE with mode 0600 through a temporary file in the same folder and
+/// a rename, so that FILE is either complete or untouched.
+fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = path.display();
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Usage(format!("-o {shown}: not a file name")))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.kvenv-{}-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(content.expose())?;
+            f.sync_all()
+        })
+        .and_then(|_| std::fs::rename(&tmp, path));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Usage(format!("-o {shown}: cannot write: {e}"))
+    })
 }

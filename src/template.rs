@@ -30,16 +30,13 @@ pub struct ScanError {
     pub error: RefError,
 }
 
-impl ScanError {
-    /// 1-based line of the error in `text`.
-    #[allow(dead_code)] // for template files
-    pub fn line(&self, text: &str) -> usize {
-        text.as_bytes()[..self.offset.min(text.len())]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
-    }
+/// 1-based line of byte `offset` in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Whether raw bytes (say, a value that is not UTF-8) contain the reference prefix.
@@ -93,8 +90,13 @@ impl Template<'_> {
     }
 
     pub fn refs(&self) -> impl Iterator<Item = &SecretRef> {
+        self.refs_at().map(|(r, _)| r)
+    }
+
+    /// Each reference with the byte offset where it starts.
+    pub fn refs_at(&self) -> impl Iterator<Item = (&SecretRef, usize)> {
         self.pieces.iter().filter_map(|p| match p {
-            Piece::Ref(r, _) => Some(r),
+            Piece::Ref(r, range) => Some((r, range.start)),
             Piece::Text(_) => None,
         })
     }
@@ -183,7 +185,7 @@ mod tests {
         let text = "line1\nline2 @Microsoft.KeyVault(VaultName=v01)";
         let err = scan(text, Cloud::Public).unwrap_err();
         assert_eq!(err.error, RefError::NoSecretName);
-        assert_eq!(err.line(text), 2);
+        assert_eq!(line_of(text, err.offset), 2);
         let err = scan(
             "@microsoft.keyvault(VaultName=v01;SecretName=a",
             Cloud::Public,

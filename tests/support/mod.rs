@@ -41,6 +41,13 @@ impl Kit {
         run
     }
 
+    /// `kvenv render` pointed at the fakes; add the template (and `-o`) as arguments.
+    pub fn run_render(&self) -> Run<'_> {
+        let mut run = self.run();
+        run.args[0] = "render".into();
+        run
+    }
+
     /// `kvenv` with only the clean environment (no flags).
     pub fn bare(&self) -> Run<'_> {
         // Only the system folders, after the fake `az`/`azd` folder, so that a
@@ -55,6 +62,8 @@ impl Kit {
             probe: None,
             stdin: Vec::new(),
             extra_secrets: Vec::new(),
+            stdout_is_output: false,
+            cwd: None,
         }
     }
 
@@ -76,6 +85,8 @@ pub struct Run<'k> {
     probe: Option<PathBuf>,
     stdin: Vec<u8>,
     extra_secrets: Vec<String>,
+    stdout_is_output: bool,
+    cwd: Option<PathBuf>,
 }
 
 pub struct Outcome {
@@ -152,6 +163,18 @@ impl<'k> Run<'k> {
         self
     }
 
+    /// `kvenv render` without `-o`: stdout is the rendered template, so only
+    /// stderr is swept for secrets.
+    pub fn stdout_is_output(mut self) -> Self {
+        self.stdout_is_output = true;
+        self
+    }
+
+    pub fn cwd(mut self, dir: &std::path::Path) -> Self {
+        self.cwd = Some(dir.to_path_buf());
+        self
+    }
+
     /// Another value that must not leak (say, a client secret in the environment).
     pub fn secret(mut self, value: &str) -> Self {
         self.extra_secrets.push(value.into());
@@ -177,6 +200,9 @@ impl<'k> Run<'k> {
 
     fn finish(self, mut cmd: assert_cmd::Command) -> Outcome {
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
         cmd.write_stdin(self.stdin.clone())
             .timeout(Duration::from_secs(60));
         let Output {
@@ -190,7 +216,7 @@ impl<'k> Run<'k> {
         forbidden.extend(self.extra_secrets.iter().cloned());
         for value in forbidden.iter().filter(|v| !v.is_empty()) {
             assert!(
-                !stdout.contains(value.as_str()),
+                self.stdout_is_output || !stdout.contains(value.as_str()),
                 "kvenv's stdout holds a secret or token:\n{stdout}"
             );
             assert!(

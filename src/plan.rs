@@ -1,0 +1,154 @@
+//! What is to be resolved: every text that may hold references (environment
+//! values, template files), scanned before any request, each reference kept
+//! with where it came from so that every message can name the variable or the
+//! file and line, never the content.
+
+use crate::cloud::Cloud;
+use crate::error::{printable, Error, Status};
+use crate::reference::SecretRef;
+use crate::resolve::Resolution;
+use crate::secret::SecretBytes;
+use crate::template::{self, Template};
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Which input an item is, for the caller to put the rendered text back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    /// Index into the caller's list of environment variables.
+    Var(usize),
+    /// Index into the caller's list of template files.
+    File(usize),
+}
+
+pub struct Item<'a> {
+    pub key: Key,
+    label: String,
+    text: &'a str,
+    is_file: bool,
+    /// `None` when the text had a syntax error and is kept literally (`--keep-unresolved`).
+    template: Option<Template<'a>>,
+}
+
+impl Item<'_> {
+    /// The text with every resolved reference in place; unresolved ones stay literal.
+    pub fn render(&self, resolution: &Resolution) -> SecretBytes {
+        match &self.template {
+            Some(t) => t.render(|r| resolution.values.get(r).map(|f| &f.value)),
+            None => {
+                let mut out = SecretBytes::with_capacity(self.text.len());
+                out.push(self.text.as_bytes());
+                out
+            }
+        }
+    }
+
+    /// Where a reference at `offset` is: `NAME`, or `PATH:LINE` for a file.
+    fn location(&self, offset: usize) -> String {
+        if self.is_file {
+            format!("{}:{}", self.label, template::line_of(self.text, offset))
+        } else {
+            self.label.clone()
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Plan<'a> {
+    pub items: Vec<Item<'a>>,
+    problems: Vec<String>,
+}
+
+impl<'a> Plan<'a> {
+    /// An environment variable: kept only if its value holds a reference.
+    pub fn var(&mut self, key: usize, name: &OsStr, value: &'a OsStr, cloud: Cloud) {
+        let label = printable(&name.to_string_lossy());
+        match value.to_str() {
+            Some(text) => self.scan(Key::Var(key), label, text, false, cloud),
+            None if template::mentions_reference(value.as_bytes()) => self.problems.push(format!(
+                "{label}: {}: the value is not valid UTF-8",
+                Status::InvalidSyntax
+            )),
+            None => {}
+        }
+    }
+
+    /// A template file: always kept, since it is rendered even without references.
+    pub fn file(&mut self, key: usize, path: &Path, text: &'a str, cloud: Cloud) {
+        let label = printable(&path.display().to_string());
+        self.scan(Key::File(key), label, text, true, cloud);
+    }
+
+    fn scan(&mut self, key: Key, label: String, text: &'a str, is_file: bool, cloud: Cloud) {
+        let mut item = Item {
+            key,
+            label,
+            text,
+            is_file,
+            template: None,
+        };
+        match template::scan(text, cloud) {
+            Ok(t) if t.has_refs() || is_file => item.template = Some(t),
+            Ok(_) => return,
+            Err(e) => {
+                self.problems.push(format!(
+                    "{}: {}: {}",
+                    item.location(e.offset),
+                    Status::InvalidSyntax,
+                    e.error
+                ));
+            }
+        }
+        self.items.push(item);
+    }
+
+    /// Every unique reference.
+    pub fn refs(&self) -> BTreeSet<SecretRef> {
+        self.items
+            .iter()
+            .filter_map(|i| i.template.as_ref())
+            .flat_map(|t| t.refs().cloned())
+            .collect()
+    }
+
+    /// Syntax problems fail the run (or, kept literally, are warned about).
+    pub fn check_syntax(&self, keep_unresolved: bool) -> Result<(), Error> {
+        settle(self.problems.clone(), keep_unresolved)
+    }
+
+    /// Every reference that did not resolve, one line each, by location.
+    pub fn check_resolution(
+        &self,
+        resolution: &Resolution,
+        keep_unresolved: bool,
+    ) -> Result<(), Error> {
+        let mut lines = Vec::new();
+        for item in &self.items {
+            let Some(t) = &item.template else { continue };
+            let mut seen = BTreeSet::new();
+            for (r, offset) in t.refs_at() {
+                if let Some(failure) = resolution.failures.get(r) {
+                    if seen.insert(r) {
+                        lines.push(format!("{}: {failure}", item.location(offset)));
+                    }
+                }
+            }
+        }
+        settle(lines, keep_unresolved)
+    }
+}
+
+fn settle(lines: Vec<String>, keep_unresolved: bool) -> Result<(), Error> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    if !keep_unresolved {
+        return Err(Error::Unresolved(lines));
+    }
+    for line in &lines {
+        tracing::warn!("kept literally: {line}");
+    }
+    Ok(())
+}
