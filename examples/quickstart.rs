@@ -99,5 +99,7 @@ fn main() {
             }
         );
     }
-    std::process::exit(status.code().unwrap_or(1));
+    let code = status.code().unwrap_or(1);
+    drop(azure); // stop the fakes and remove their temporary folder before exiting
+    std::process::exit(code);
 }

@@ -9,6 +9,7 @@ mod cli;
 mod entra;
 mod http;
 mod identity;
+mod postgres;
 mod tls;
 mod vault;
 
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 pub use cli::FakeCli;
 pub use entra::{EntraRequest, FakeEntra};
 pub use identity::{FakeIdentity, IdentityKind, IdentityRequest, ARC_TOKEN_FOLDER};
+pub use postgres::Postgres;
 pub use tls::TestCa;
 pub use vault::{FakeVault, Fault, VaultRequest};
 
