@@ -31,8 +31,40 @@ pub struct Cli {
 pub enum Command {
     /// Resolve every reference in the environment, then exec COMMAND with it (same PID).
     Run(RunArgs),
+    /// Resolve every reference and print one row per reference (never a value).
+    /// Exit 0 when all resolve, 1 otherwise: a HEALTHCHECK or a CI gate.
+    Check(CheckArgs),
     /// Print TEMPLATE with its references resolved, or write it to FILE (mode 0600, atomically).
     Render(RenderArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Also check the references in TEMPLATE (repeatable; `TEMPLATE=VAR` as for run is accepted).
+    #[arg(long, value_name = "TEMPLATE", value_parser = parse_check_template)]
+    pub template: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+fn parse_check_template(text: &str) -> Result<PathBuf, String> {
+    match parse_template_arg(text) {
+        Ok(t) => Ok(t.path),
+        Err(_) if !text.is_empty() => Ok(PathBuf::from(text)),
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Args, Debug)]

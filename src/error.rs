@@ -8,6 +8,7 @@ use std::fmt;
 /// `HostNotAllowed` for kvenv's token guard).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
+    Resolved,
     InvalidSyntax,
     HostNotAllowed,
     MSINotEnabled,
@@ -58,6 +59,9 @@ pub enum Error {
     /// Anything else of kvenv's own (I/O, runtime).
     #[error("{0}")]
     Internal(String),
+    /// `kvenv check` found references that do not resolve (the table says which).
+    #[error("")]
+    CheckFailed,
     #[error("{0}: command not found")]
     CommandNotFound(String),
     #[error("{0}: cannot execute: {1}")]
@@ -68,6 +72,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Unresolved(_) | Error::Internal(_) => 125,
+            Error::CheckFailed => 1,
             Error::CommandNotExecutable(..) => 126,
             Error::CommandNotFound(_) => 127,
         }

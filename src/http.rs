@@ -84,6 +84,51 @@ pub fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Er
         .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
 }
 
+/// The transport handed to the Azure crates: reqwest, plus one log line per
+/// HTTP exchange at `-vv` (method, host, path, status, duration; never headers,
+/// query values or bodies), and connection failures (refused, DNS, TLS
+/// handshake) made final so that a wrong host fails in milliseconds instead of
+/// after a round of retries.
+#[derive(Debug, Clone)]
+pub struct Wire(pub reqwest::Client);
+
+#[async_trait::async_trait]
+impl azure_core::http::HttpClient for Wire {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        let started = std::time::Instant::now();
+        let url = request.url();
+        let (host, path) = (
+            url.host_str().unwrap_or_default().to_string(),
+            url.path().to_string(),
+        );
+        let result = azure_core::http::HttpClient::execute_request(&self.0, request).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(response) => {
+                let status = u16::from(response.status());
+                tracing::debug!(method = %request.method(), host, path, status, ms, "HTTP");
+                if status == 429 || status >= 500 {
+                    tracing::info!(host, path, status, "retryable answer; backing off");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(method = %request.method(), host, path, ms, error = %crate::error::chain(e), "HTTP failed")
+            }
+        }
+        result.map_err(|e| match e.kind() {
+            azure_core::error::ErrorKind::Connection => azure_core::Error::with_error(
+                azure_core::error::ErrorKind::Other,
+                e,
+                "cannot connect",
+            ),
+            _ => e,
+        })
+    }
+}
+
 /// Exponential backoff with full jitter for 408, 429 and 5xx (the crate's list),
 /// honouring `Retry-After`. The overall `--timeout` bounds it all.
 #[derive(Debug)]

@@ -18,13 +18,14 @@ mod identity;
 mod memfile;
 mod plan;
 mod reference;
+mod report;
 mod resolve;
 mod secret;
 mod sources;
 mod template;
 mod vault;
 
-use crate::cli::{Cli, Command, Common, LogFormat, RenderArgs, RunArgs};
+use crate::cli::{CheckArgs, Cli, Command, Common, LogFormat, Output, RenderArgs, RunArgs};
 use crate::error::{printable, Error};
 use crate::plan::{Key, Plan};
 use crate::resolve::{Resolution, Settings};
@@ -53,6 +54,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Render(args) => render(args),
+        Command::Check(args) => check(args),
     };
     match result {
         Ok(()) => 0,
@@ -168,6 +170,46 @@ fn run(args: RunArgs) -> Result<(), Error> {
     );
     drop(values);
     Err(exec::exec(&args.command, env, hardening.as_ref()))
+}
+
+/// `kvenv check`: every reference with its outcome; exit 1 if any failed.
+fn check(args: CheckArgs) -> Result<(), Error> {
+    let settings = prepare(&args.common)?;
+    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let texts = args
+        .template
+        .iter()
+        .map(|path| sources::template(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut plan = Plan::default();
+    for (i, (name, value)) in vars.iter().enumerate() {
+        plan.var(i, name, value, settings.cloud);
+    }
+    for (i, (path, text)) in args.template.iter().zip(&texts).enumerate() {
+        plan.file(i, path, text, settings.cloud);
+    }
+    let refs = plan.refs();
+    let _hardening = (!refs.is_empty()).then(exec::Hardening::engage);
+    let resolution = if refs.is_empty() {
+        Resolution::default()
+    } else {
+        resolve::resolve(&refs, &settings)?
+    };
+    let rows = plan.rows(&resolution);
+    drop(resolution);
+    let text = match args.output {
+        Output::Table => report::table(&rows),
+        Output::Json => report::json(&rows),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Internal(format!("writing to stdout: {e}")))?;
+    if rows.iter().all(|r| r.status == error::Status::Resolved) {
+        Ok(())
+    } else {
+        Err(Error::CheckFailed)
+    }
 }
 
 /// `kvenv render`: the resolved template to stdout or, atomically, to a file.

@@ -55,10 +55,25 @@ impl Item<'_> {
     }
 }
 
+/// A reference that could not even be parsed, and where.
+struct Problem {
+    location: String,
+    message: String,
+}
+
+/// One reference at one location and what became of it (for `kvenv check`).
+pub struct Row {
+    pub location: String,
+    pub reference: Option<SecretRef>,
+    pub resolved_version: Option<String>,
+    pub status: Status,
+    pub detail: String,
+}
+
 #[derive(Default)]
 pub struct Plan<'a> {
     pub items: Vec<Item<'a>>,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
 }
 
 impl<'a> Plan<'a> {
@@ -67,10 +82,10 @@ impl<'a> Plan<'a> {
         let label = printable(&name.to_string_lossy());
         match value.to_str() {
             Some(text) => self.scan(Key::Var(key), label, text, false, cloud),
-            None if template::mentions_reference(value.as_bytes()) => self.problems.push(format!(
-                "{label}: {}: the value is not valid UTF-8",
-                Status::InvalidSyntax
-            )),
+            None if template::mentions_reference(value.as_bytes()) => self.problems.push(Problem {
+                location: label,
+                message: "the value is not valid UTF-8".into(),
+            }),
             None => {}
         }
     }
@@ -92,14 +107,10 @@ impl<'a> Plan<'a> {
         match template::scan(text, cloud) {
             Ok(t) if t.has_refs() || is_file => item.template = Some(t),
             Ok(_) => return,
-            Err(e) => {
-                self.problems.push(format!(
-                    "{}: {}: {}",
-                    item.location(e.offset),
-                    Status::InvalidSyntax,
-                    e.error
-                ));
-            }
+            Err(e) => self.problems.push(Problem {
+                location: item.location(e.offset),
+                message: e.error.to_string(),
+            }),
         }
         self.items.push(item);
     }
@@ -115,7 +126,12 @@ impl<'a> Plan<'a> {
 
     /// Syntax problems fail the run (or, kept literally, are warned about).
     pub fn check_syntax(&self, keep_unresolved: bool) -> Result<(), Error> {
-        settle(self.problems.clone(), keep_unresolved)
+        let lines = self
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}: {}", p.location, Status::InvalidSyntax, p.message))
+            .collect();
+        settle(lines, keep_unresolved)
     }
 
     /// Every reference that did not resolve, one line each, by location.
@@ -137,6 +153,48 @@ impl<'a> Plan<'a> {
             }
         }
         settle(lines, keep_unresolved)
+    }
+}
+
+impl Plan<'_> {
+    /// Every reference by location with its outcome, syntax errors first.
+    pub fn rows(&self, resolution: &Resolution) -> Vec<Row> {
+        let mut rows: Vec<Row> = self
+            .problems
+            .iter()
+            .map(|p| Row {
+                location: p.location.clone(),
+                reference: None,
+                resolved_version: None,
+                status: Status::InvalidSyntax,
+                detail: p.message.clone(),
+            })
+            .collect();
+        for item in &self.items {
+            let Some(t) = &item.template else { continue };
+            let mut seen = BTreeSet::new();
+            for (r, offset) in t.refs_at() {
+                if !seen.insert(r) {
+                    continue;
+                }
+                let (resolved_version, status, detail) =
+                    match (resolution.values.get(r), resolution.failures.get(r)) {
+                        (Some(fetched), _) => {
+                            (fetched.version.clone(), Status::Resolved, String::new())
+                        }
+                        (None, Some(f)) => (None, f.status, f.detail.clone()),
+                        (None, None) => (None, Status::OtherReasons, "not attempted".into()),
+                    };
+                rows.push(Row {
+                    location: item.location(offset),
+                    reference: Some(r.clone()),
+                    resolved_version,
+                    status,
+                    detail,
+                });
+            }
+        }
+        rows
     }
 }
 

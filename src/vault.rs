@@ -93,7 +93,7 @@ pub fn client(
 ) -> Result<SecretClient, Error> {
     let options = SecretClientOptions {
         client_options: ClientOptions {
-            transport: Some(Transport::new(Arc::new(http.clone()))),
+            transport: Some(Transport::new(Arc::new(crate::http::Wire(http.clone())))),
             retry: RetryOptions::custom(Arc::new(crate::http::Backoff::default())),
             ..Default::default()
         },
@@ -152,6 +152,15 @@ pub async fn fetch(
     })
 }
 
+/// The innermost error's message: the OS's or the TLS library's own words.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    crate::error::printable(&last.to_string())
+}
+
 /// Turns an SDK error into a status and a one-line hint. Response bodies are
 /// never echoed; only Key Vault's error code and inner code are read.
 fn classify(error: &azure_core::Error, secret: &SecretRef, identity: &str) -> Failure {
@@ -207,6 +216,7 @@ fn classify(error: &azure_core::Error, secret: &SecretRef, identity: &str) -> Fa
         ),
         _ => {
             let text = chain(error);
+            let root = root_cause(error);
             let lower = text.to_ascii_lowercase();
             if lower.contains("dns error")
                 || lower.contains("failed to lookup")
@@ -220,7 +230,12 @@ fn classify(error: &azure_core::Error, secret: &SecretRef, identity: &str) -> Fa
                     ),
                 )
             } else if lower.contains("certificate") || lower.contains("tls") {
-                Failure::new(Status::OtherReasons, format!("TLS with {vault} failed: {text}; if a proxy or private CA is in the way, pass its root with --ca-file"))
+                Failure::new(Status::OtherReasons, format!("TLS with {vault} failed: {root}; if a proxy or private CA is in the way, pass its root with --ca-file"))
+            } else if lower.starts_with("cannot connect") {
+                Failure::new(
+                    Status::OtherReasons,
+                    format!("cannot connect to {vault}: {root}; check the host, port and network (firewall, private endpoint)"),
+                )
             } else if lower.contains("challenge resource") {
                 Failure::new(
                     Status::OtherReasons,

@@ -14,7 +14,9 @@ fn setup() -> (Kit, Postgres) {
     pg.create_role("app", APP_PASSWORD);
     let kit = Kit::new();
     kit.azure.vault.set_secret("pg-password", APP_PASSWORD);
-    kit.azure.vault.set_secret("wrong-password", "not-the-pg-password-1");
+    kit.azure
+        .vault
+        .set_secret("wrong-password", "not-the-pg-password-1");
     (kit, pg)
 }
 
@@ -29,7 +31,20 @@ fn pgpassword_from_the_vault_connects() {
     let out = kit
         .run()
         .env("PGPASSWORD", kit.azure.vault.reference("pg-password"))
-        .command([&psql(&pg), "-h", "127.0.0.1", "-p", &port, "-U", "app", "-d", "app", "-w", "-tAc", "select 41 + 1"])
+        .command([
+            &psql(&pg),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "app",
+            "-d",
+            "app",
+            "-w",
+            "-tAc",
+            "select 41 + 1",
+        ])
         .go();
     out.assert_code(0);
     assert_eq!(out.stdout, "42\n");
@@ -42,11 +57,32 @@ fn a_wrong_secret_fails_with_psqls_error_and_exit_code() {
     let out = kit
         .run()
         .env("PGPASSWORD", kit.azure.vault.reference("wrong-password"))
-        .command([&psql(&pg), "-h", "127.0.0.1", "-p", &port, "-U", "app", "-d", "app", "-w", "-tAc", "select 1"])
+        .command([
+            &psql(&pg),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "app",
+            "-d",
+            "app",
+            "-w",
+            "-tAc",
+            "select 1",
+        ])
         .go();
     out.assert_code(2);
-    assert!(out.stderr.contains("password authentication failed for user \"app\""), "{}", out.stderr);
-    assert!(!out.stderr.contains("kvenv:"), "the error is psql's, not kvenv's");
+    assert!(
+        out.stderr
+            .contains("password authentication failed for user \"app\""),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("kvenv:"),
+        "the error is psql's, not kvenv's"
+    );
 }
 
 #[test]
@@ -61,7 +97,11 @@ fn a_connection_string_with_an_embedded_reference() {
         .run()
         .env("DATABASE_URL", url)
         .env("PSQL", psql(&pg))
-        .command(["sh", "-c", "exec \"$PSQL\" \"$DATABASE_URL\" -w -tAc 'select current_user'"])
+        .command([
+            "sh",
+            "-c",
+            "exec \"$PSQL\" \"$DATABASE_URL\" -w -tAc 'select current_user'",
+        ])
         .go();
     out.assert_code(0);
     assert_eq!(out.stdout, "app\n");
@@ -73,16 +113,37 @@ fn a_pgpass_template_in_memory() {
     let template = kit.azure.dir().join("pgpass.tmpl");
     std::fs::write(
         &template,
-        format!("# host:port:db:user:password\n127.0.0.1:{}:app:app:{}\n", pg.port(), kit.azure.vault.reference("pg-password")),
+        format!(
+            "# host:port:db:user:password\n127.0.0.1:{}:app:app:{}\n",
+            pg.port(),
+            kit.azure.vault.reference("pg-password")
+        ),
     )
     .unwrap();
     let port = pg.port().to_string();
     let out = kit
         .run()
         .args(["--template", &format!("{}=PGPASSFILE", template.display())])
-        .command([&psql(&pg), "-h", "127.0.0.1", "-p", &port, "-U", "app", "-d", "app", "-w", "-tAc", "select 'via pgpass'"])
+        .command([
+            &psql(&pg),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "app",
+            "-d",
+            "app",
+            "-w",
+            "-tAc",
+            "select 'via pgpass'",
+        ])
         .go();
     out.assert_code(0);
     assert_eq!(out.stdout, "via pgpass\n");
-    assert!(!out.stderr.contains("WARNING"), "libpq accepted the file's mode: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("WARNING"),
+        "libpq accepted the file's mode: {}",
+        out.stderr
+    );
 }

@@ -45,11 +45,16 @@ fn is_root() -> bool {
 impl Postgres {
     /// Starts a cluster; panics with a clear message if PostgreSQL is not installed.
     pub fn start() -> Postgres {
-        let bin = find_bin().expect("PostgreSQL is not installed (initdb not found): apt-get install postgresql");
+        let bin = find_bin()
+            .expect("PostgreSQL is not installed (initdb not found): apt-get install postgresql");
         let dir = tempfile::tempdir().expect("temporary folder for PostgreSQL");
         let run_as = is_root().then(|| "postgres".to_string());
         if let Some(user) = &run_as {
-            let status = Command::new("chown").args(["-R", user]).arg(dir.path()).status().unwrap();
+            let status = Command::new("chown")
+                .args(["-R", user])
+                .arg(dir.path())
+                .status()
+                .unwrap();
             assert!(status.success(), "chown the PostgreSQL folder");
         }
         let port = {
@@ -66,7 +71,11 @@ impl Postgres {
         let pwfile = pg.dir.path().join("pwfile");
         std::fs::write(&pwfile, &pg.superuser_password).unwrap();
         if let Some(user) = &pg.run_as {
-            Command::new("chown").arg(user).arg(&pwfile).status().unwrap();
+            Command::new("chown")
+                .arg(user)
+                .arg(&pwfile)
+                .status()
+                .unwrap();
         }
         let data = pg.data();
         pg.tool(
@@ -90,7 +99,10 @@ impl Postgres {
             pg.dir.path().display()
         );
         let log = pg.dir.path().join("server.log").display().to_string();
-        pg.tool("pg_ctl", &["-D", &data, "-o", &options, "-l", &log, "-w", "start"]);
+        pg.tool(
+            "pg_ctl",
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        );
         pg
     }
 
@@ -108,7 +120,11 @@ impl Postgres {
             }
             None => Command::new(&program),
         };
-        let out = cmd.args(args).current_dir(self.dir.path()).output().unwrap();
+        let out = cmd
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{name} failed: {}{}",
@@ -125,16 +141,37 @@ impl Postgres {
     /// Runs SQL as the superuser (whose password is not a vault secret).
     pub fn sql(&self, sql: &str) {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", "postgres", "-w", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-w",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
             .env("PGPASSWORD", &self.superuser_password)
             .output()
             .unwrap();
-        assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Creates a login role with a database of the same name.
     pub fn create_role(&self, name: &str, password: &str) {
-        self.sql(&format!("CREATE ROLE {name} LOGIN PASSWORD '{}'", password.replace('\'', "''")));
+        self.sql(&format!(
+            "CREATE ROLE {name} LOGIN PASSWORD '{}'",
+            password.replace('\'', "''")
+        ));
         self.sql(&format!("CREATE DATABASE {name} OWNER {name}"));
     }
 
@@ -156,7 +193,9 @@ impl Drop for Postgres {
             }
             None => Command::new(&program),
         };
-        let _ = cmd.args(["-D", &data, "-m", "immediate", "-w", "stop"]).output();
+        let _ = cmd
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .output();
         // The TempDir removes the folder when it drops, right after this.
     }
 }

@@ -48,6 +48,13 @@ impl Kit {
         run
     }
 
+    /// `kvenv check` pointed at the fakes: use with [`Run::go_check`].
+    pub fn check(&self) -> Run<'_> {
+        let mut run = self.run();
+        run.args[0] = "check".into();
+        run
+    }
+
     /// `kvenv` with only the clean environment (no flags).
     pub fn bare(&self) -> Run<'_> {
         // Only the system folders, after the fake `az`/`azd` folder, so that a
@@ -188,6 +195,12 @@ impl<'k> Run<'k> {
             cmd.arg("--").args(&self.command);
         }
         self.finish(cmd)
+    }
+
+    /// Turns a `run()` builder into `kvenv check` with the same flags.
+    pub fn go_check(mut self) -> Outcome {
+        self.args[0] = "check".into();
+        self.go()
     }
 
     /// Runs `script` with `sh -c` (with this run's environment) instead of

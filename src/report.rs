@@ -1,0 +1,84 @@
+//! `kvenv check`'s output: one row per reference as an aligned table or as
+//! JSON with stable field names. Never a value.
+
+use crate::plan::Row;
+use serde_json::json;
+
+/// Field names of `--output json`, in order; a contract for scripts.
+pub const JSON_FIELDS: [&str; 7] = [
+    "location",
+    "vault",
+    "secret",
+    "requested_version",
+    "resolved_version",
+    "status",
+    "detail",
+];
+
+pub fn json(rows: &[Row]) -> String {
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            let r = row.reference.as_ref();
+            json!({
+                JSON_FIELDS[0]: row.location,
+                JSON_FIELDS[1]: r.map(|r| r.vault.to_string()),
+                JSON_FIELDS[2]: r.map(|r| r.name.clone()),
+                JSON_FIELDS[3]: r.and_then(|r| r.version.clone()),
+                JSON_FIELDS[4]: row.resolved_version,
+                JSON_FIELDS[5]: row.status.to_string(),
+                JSON_FIELDS[6]: row.detail,
+            })
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&items).expect("JSON of strings");
+    out.push('\n');
+    out
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let header = [
+        "LOCATION", "VAULT", "SECRET", "VERSION", "RESOLVED", "STATUS", "DETAIL",
+    ];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|row| {
+            let r = row.reference.as_ref();
+            let dash = || "-".to_string();
+            [
+                row.location.clone(),
+                r.map(|r| r.vault.to_string()).unwrap_or_else(dash),
+                r.map(|r| r.name.clone()).unwrap_or_else(dash),
+                r.map(|r| r.version.clone().unwrap_or_else(|| "latest".into()))
+                    .unwrap_or_else(dash),
+                row.resolved_version.clone().unwrap_or_else(dash),
+                row.status.to_string(),
+                row.detail.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: [&str; 7]| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header);
+    for row in &cells {
+        line(row.each_ref().map(String::as_str));
+    }
+    out
+}
