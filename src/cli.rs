@@ -36,6 +36,13 @@ pub enum Command {
     Check(CheckArgs),
     /// Print TEMPLATE with its references resolved, or write it to FILE (mode 0600, atomically).
     Render(RenderArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -217,7 +224,7 @@ pub struct Common {
     pub concurrency: usize,
 
     /// More logging on stderr: -v what was resolved and how, -vv HTTP detail. Never values or tokens.
-    #[arg(short, long, action = clap::ArgAction::Count)]
+    #[arg(short, long, action = clap::ArgAction::Count, env = "KVENV_VERBOSE")]
     pub verbose: u8,
 
     /// Only fatal errors on stderr.

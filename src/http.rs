@@ -53,6 +53,9 @@ fn read_pem(origin: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, E
 
 fn builder(tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
+        // hickory reads /etc/resolv.conf and /etc/hosts itself: no NSS, so a
+        // static binary in a `scratch` image resolves names too.
+        .hickory_dns(true)
         .tls_backend_preconfigured(tls.clone())
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)

@@ -55,6 +55,18 @@ pub fn main() -> i32 {
         Command::Run(args) => run(args),
         Command::Render(args) => render(args),
         Command::Check(args) => check(args),
+        Command::Completions { shell } => print(|out| {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "kvenv",
+                out,
+            );
+            Ok(())
+        }),
+        Command::Man => {
+            print(|out| clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out))
+        }
     };
     match result {
         Ok(()) => 0,
@@ -85,6 +97,14 @@ fn init_logging(common: &Common) {
             .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Writes generated text (completions, man page) to stdout.
+fn print(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    write(&mut out)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Internal(format!("writing to stdout: {e}")))
 }
 
 /// Env files first (they may configure kvenv too), then settings, then logs.

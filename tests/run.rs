@@ -581,7 +581,11 @@ fn no_secret_or_token_at_any_verbosity() {
         .vault
         .set_secret("locked", "verbose-locked-value-2718");
     kit.azure.vault.deny("locked");
+    kit.azure
+        .vault
+        .fault("s", kvenv_testkit::Fault::status(503, 1));
     for flags in [
+        vec!["-q"],
         vec![],
         vec!["-v"],
         vec!["-vv"],
@@ -604,10 +608,58 @@ fn no_secret_or_token_at_any_verbosity() {
             .probe()
             .go();
         failed.assert_code(125);
-        if flags.contains(&"-v") {
-            assert!(ok.stderr.contains("credential chosen"), "{}", ok.stderr);
+        let level = flags.first().copied().unwrap_or("");
+        match level {
+            "-q" | "" => {
+                assert_eq!(ok.stderr, "", "{flags:?}");
+                assert!(
+                    failed.stderr.lines().all(|l| l.starts_with("kvenv: L: ")),
+                    "{}",
+                    failed.stderr
+                );
+            }
+            _ => {
+                assert!(ok.stderr.contains("credential chosen"), "{}", ok.stderr);
+                assert!(ok.stderr.contains("resolved"), "{}", ok.stderr);
+            }
+        }
+        if level == "-vv" || level == "-vvv" {
+            // HTTP detail: method, host, path, status, duration.
+            assert!(ok.stderr.contains("HTTP"), "{}", ok.stderr);
+            assert!(ok.stderr.contains("/secrets/s/"), "{}", ok.stderr);
+            assert!(ok.stderr.contains("200"), "{}", ok.stderr);
+        }
+        if flags.contains(&"json") {
+            for line in ok.stderr.lines() {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .unwrap_or_else(|_| panic!("not JSON: {line}"));
+            }
         }
     }
+    // A 503 was retried at every level, and the retry is visible from -v on.
+    let retried = kit
+        .run()
+        .args(["-v"])
+        .env("S", kit.azure.vault.reference("s"))
+        .probe();
+    kit.azure
+        .vault
+        .fault("s", kvenv_testkit::Fault::status(503, 1));
+    let out = retried.go();
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("retryable answer") && out.stderr.contains("503"),
+        "{}",
+        out.stderr
+    );
+    // KVENV_VERBOSE works like -v.
+    let out = kit
+        .run()
+        .env("KVENV_VERBOSE", "1")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    assert!(out.stderr.contains("credential chosen"), "{}", out.stderr);
 }
 
 #[test]
