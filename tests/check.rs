@@ -164,3 +164,40 @@ fn check_usage_errors_are_125() {
         .go();
     out.assert_code(125);
 }
+
+#[test]
+fn run_prints_the_same_failures_one_line_each() {
+    // The same scene through `run`: the command never starts.
+    let s = scene();
+    let v = &s.kit.azure.vault;
+    let out = s
+        .kit
+        .bare()
+        .args(["run", "--timeout", "3"])
+        .args(["--allow-host", &v.host(), "--allow-host", &s.unreachable])
+        .args(["--ca-file", &s.kit.azure.ca_file().display().to_string()])
+        .env("A_RESOLVED", v.reference("db-password"))
+        .env("C_MISSING", v.reference("no-such-secret"))
+        .env("E_DENIED", v.reference("locked"))
+        .env("F_DISABLED", v.reference("retired"))
+        .env(
+            "H_UNREACHABLE",
+            format!(
+                "@Microsoft.KeyVault(SecretUri=https://{}/secrets/x)",
+                s.unreachable
+            ),
+        )
+        .env(
+            "I_NOT_ALLOWED",
+            "@Microsoft.KeyVault(SecretUri=https://evil.example/secrets/x)",
+        )
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.child_env.is_none());
+    let versions: Vec<&str> = s.versions.iter().map(String::as_str).collect();
+    insta::assert_snapshot!(
+        "run_failures",
+        normalize(&out.stderr, v, &s.unreachable, &versions)
+    );
+}
