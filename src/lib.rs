@@ -128,7 +128,7 @@ fn resolve(
         return Ok((Resolution::default(), None));
     }
     let hardening = exec::Hardening::engage();
-    let resolution = resolve::resolve(&refs, settings)?;
+    let resolution = resolve::resolve(&refs, settings, !keep_unresolved)?;
     plan.check_resolution(&resolution, keep_unresolved)?;
     Ok((resolution, Some(hardening)))
 }
@@ -213,7 +213,7 @@ fn check(args: CheckArgs) -> Result<(), Error> {
     let resolution = if refs.is_empty() {
         Resolution::default()
     } else {
-        resolve::resolve(&refs, &settings)?
+        resolve::resolve(&refs, &settings, false)?
     };
     let rows = plan.rows(&resolution);
     drop(resolution);

@@ -34,7 +34,15 @@ pub struct Resolution {
     pub failures: HashMap<SecretRef, Failure>,
 }
 
-pub fn resolve(refs: &BTreeSet<SecretRef>, settings: &Settings) -> Result<Resolution, Error> {
+/// Resolves `refs`. A reference to a host that may not receive the token is
+/// refused before any connection; with `all_or_nothing` (run, render) such a
+/// refusal also means nothing else is fetched, since the command would not
+/// start anyway.
+pub fn resolve(
+    refs: &BTreeSet<SecretRef>,
+    settings: &Settings,
+    all_or_nothing: bool,
+) -> Result<Resolution, Error> {
     let mut resolution = Resolution::default();
     let mut by_vault: BTreeMap<VaultAddr, (vault::Trust, Vec<SecretRef>)> = BTreeMap::new();
     for r in refs {
@@ -49,7 +57,7 @@ pub fn resolve(refs: &BTreeSet<SecretRef>, settings: &Settings) -> Result<Resolu
             }
         }
     }
-    if by_vault.is_empty() {
+    if by_vault.is_empty() || (all_or_nothing && !resolution.failures.is_empty()) {
         return Ok(resolution);
     }
 

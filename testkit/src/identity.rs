@@ -46,12 +46,24 @@ impl IdentityRequest {
     }
 }
 
+/// What the next token request gets instead of a token.
+#[derive(Clone, Debug)]
+enum Misbehaviour {
+    Status(u16, Option<String>),
+    /// 200 with a body that is not JSON.
+    Garbage,
+    /// Close the connection without answering.
+    HangUp,
+    /// A token that expired an hour ago.
+    Expired,
+}
+
 struct State {
     /// The content of the last Arc challenge file written.
     arc_key: Option<String>,
     /// Challenge files written, removed when the fake stops.
     arc_files: Vec<String>,
-    faults: VecDeque<(u16, Option<String>)>,
+    faults: VecDeque<Misbehaviour>,
     delay: Duration,
     log: Vec<IdentityRequest>,
 }
@@ -125,10 +137,38 @@ impl FakeIdentity {
     pub fn fail_next(&self, status: u16, times: usize, retry_after: Option<&str>) {
         let mut state = self.state.lock().unwrap();
         for _ in 0..times {
-            state
-                .faults
-                .push_back((status, retry_after.map(str::to_string)));
+            state.faults.push_back(Misbehaviour::Status(
+                status,
+                retry_after.map(str::to_string),
+            ));
         }
+    }
+
+    /// The next token request gets `200` with a body that is not JSON.
+    pub fn garbage_next(&self) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push_back(Misbehaviour::Garbage);
+    }
+
+    /// The next token request has its connection closed without an answer.
+    pub fn hang_up_next(&self) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push_back(Misbehaviour::HangUp);
+    }
+
+    /// The next token request gets a token that expired an hour ago.
+    pub fn expired_next(&self) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push_back(Misbehaviour::Expired);
     }
 
     pub fn delay(&self, delay: Duration) {
@@ -245,15 +285,30 @@ fn answer(
         }
         _ => {}
     }
-    if let Some((status, retry_after)) = state.faults.pop_front() {
-        let reply = Reply::json(
-            status,
-            json!({"error": "temporarily_unavailable", "error_description": "injected fault"}),
-        );
-        return match retry_after {
-            Some(after) => reply.header("retry-after", &after),
-            None => reply,
-        };
+    let mut expired = false;
+    match state.faults.pop_front() {
+        Some(Misbehaviour::Status(status, retry_after)) => {
+            let reply = Reply::json(
+                status,
+                json!({"error": "temporarily_unavailable", "error_description": "injected fault"}),
+            );
+            return match retry_after {
+                Some(after) => reply.header("retry-after", &after),
+                None => reply,
+            };
+        }
+        Some(Misbehaviour::Garbage) => {
+            let mut reply = Reply::json(200, json!(null));
+            reply.body = b"<html>502 Bad Gateway</html>".to_vec();
+            return reply;
+        }
+        Some(Misbehaviour::HangUp) => {
+            let mut reply = Reply::json(500, json!(null));
+            reply.hang_up = true;
+            return reply;
+        }
+        Some(Misbehaviour::Expired) => expired = true,
+        None => {}
     }
     let Some(resource) = req.query("resource") else {
         return Reply::json(
@@ -261,11 +316,11 @@ fn answer(
             json!({"error": "invalid_request", "error_description": "Required query variable 'resource' is missing"}),
         );
     };
-    let expires_on = SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
-        .as_secs()
-        + 86_399;
+        .as_secs();
+    let expires_on = if expired { now - 3600 } else { now + 86_399 };
     let client_id = req
         .query("client_id")
         .unwrap_or("11111111-1111-1111-1111-111111111111");

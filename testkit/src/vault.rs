@@ -38,6 +38,8 @@ pub struct Fault {
     pub retry_after: Option<String>,
     /// Wait this long, then close the connection without answering.
     pub hang_up_after: Option<Duration>,
+    /// Answer with this `Location` (a redirect).
+    pub location: Option<String>,
 }
 
 impl Fault {
@@ -47,6 +49,23 @@ impl Fault {
             times,
             retry_after: None,
             hang_up_after: None,
+            location: None,
+        }
+    }
+
+    /// `times` answers of `302 Found` pointing at `location`.
+    pub fn redirect(location: &str, times: usize) -> Fault {
+        Fault {
+            location: Some(location.to_string()),
+            ..Fault::status(302, times)
+        }
+    }
+
+    /// Wait `after`, then close the connection without an answer, `times` times.
+    pub fn hang_up(after: Duration, times: usize) -> Fault {
+        Fault {
+            hang_up_after: Some(after),
+            ..Fault::status(500, times)
         }
     }
 
@@ -285,6 +304,9 @@ fn answer(
             );
             if let Some(after) = &current.retry_after {
                 reply = reply.header("retry-after", after);
+            }
+            if let Some(location) = &current.location {
+                reply = reply.header("location", location);
             }
             return reply;
         }
