@@ -25,6 +25,33 @@ mod sources;
 mod template;
 mod vault;
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::cloud::Cloud;
+
+    /// Scans a text for references and renders it with every reference unresolved.
+    pub fn scan(text: &str) {
+        if let Ok(t) = crate::template::scan(text, Cloud::Public) {
+            let rendered = t.render(|_| None);
+            assert_eq!(rendered.expose(), text.as_bytes(), "unresolved text must come back unchanged");
+        }
+    }
+
+    /// Parses the inside of one `@Microsoft.KeyVault(...)`.
+    pub fn reference(body: &str) {
+        if let Ok(r) = crate::reference::parse(body, Cloud::Public) {
+            assert!(!r.name.is_empty() && r.name.len() <= 127);
+            let _ = crate::vault::trust(&r.vault, Cloud::Public, &[]);
+        }
+    }
+
+    /// Parses a dotenv text as `--env-file` does.
+    pub fn dotenv(text: &str) {
+        let _ = crate::sources::parse_dotenv(std::path::Path::new("fuzz.env"), text);
+    }
+}
+
 use crate::cli::{CheckArgs, Cli, Command, Common, LogFormat, Output, RenderArgs, RunArgs};
 use crate::error::{printable, Error};
 use crate::plan::{Key, Plan};

@@ -50,9 +50,16 @@ impl SecretBytes {
     }
 }
 
+impl SecretBytes {
+    /// Overwrites every byte of the allocation (length and spare capacity) with zeros.
+    fn wipe(&mut self) {
+        self.0.zeroize();
+    }
+}
+
 impl Drop for SecretBytes {
     fn drop(&mut self) {
-        self.0.zeroize();
+        self.wipe();
     }
 }
 
@@ -81,6 +88,22 @@ mod tests {
         s.push(b"def");
         assert_eq!(s.0.as_ptr(), before);
         assert_eq!(s.expose(), b"abcdef");
+    }
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn drop_wipes_the_whole_allocation() {
+        let mut s = SecretBytes::with_capacity(48);
+        s.push(b"top-secret-value");
+        let (ptr, cap) = (s.0.as_ptr(), s.0.capacity());
+        // What Drop runs, without the free, so that the memory can be inspected.
+        s.wipe();
+        assert_eq!((s.0.as_ptr(), s.0.capacity()), (ptr, cap), "wiped in place");
+        // SAFETY: `ptr` points at the allocation of `cap` bytes that `s` still owns
+        // (wipe neither frees nor reallocates it), and zeroize wrote every byte of
+        // it, spare capacity included, so all `cap` bytes are initialized.
+        let memory = unsafe { std::slice::from_raw_parts(ptr, cap) };
+        assert!(memory.iter().all(|b| *b == 0), "{memory:?}");
     }
 
     #[test]

@@ -35,8 +35,7 @@ pub fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
         let bytes = read_bounded("--env-file", path, MAX_ENV_FILE)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Usage(format!("--env-file {}: not valid UTF-8", path.display())))?;
-        for item in dotenvy::from_read_iter(text.as_bytes()) {
-            let (name, value) = item.map_err(|e| env_file_error(path, &text, e))?;
+        for (name, value) in parse_dotenv(path, &text)? {
             if std::env::var_os(&name).is_some() || out.iter().any(|(n, _)| *n == name) {
                 continue; // the environment (and earlier files) win
             }
@@ -44,6 +43,13 @@ pub fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
         }
     }
     Ok(out)
+}
+
+/// Every `NAME=value` of a dotenv text, in order. `path` only names the file in errors.
+pub fn parse_dotenv(path: &Path, text: &str) -> Result<Vec<(String, String)>, Error> {
+    dotenvy::from_read_iter(text.as_bytes())
+        .map(|item| item.map_err(|e| env_file_error(path, text, e)))
+        .collect()
 }
 
 /// A parse error names the file and line, never the line's content (it may hold a secret).
@@ -94,4 +100,39 @@ pub fn template(path: &Path) -> Result<String, Error> {
             path.display()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn dotenv_forms() {
+        let text = "# c\nexport A=1\nB='x $Y'\nC=\"l1\nl2\"\n\nD=plain # comment\n";
+        let got = parse_dotenv(Path::new("f"), text).unwrap();
+        let want = [("A", "1"), ("B", "x $Y"), ("C", "l1\nl2"), ("D", "plain")];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((n, v), (wn, wv)) in got.iter().zip(want) {
+            assert_eq!((n.as_str(), v.as_str()), (wn, wv));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn dotenv_never_panics_and_errors_never_echo_content(text in "[ -~\n]{0,200}") {
+            if let Err(e) = parse_dotenv(Path::new("f.env"), &text) {
+                let message = e.to_string();
+                prop_assert!(message.starts_with("--env-file f.env"));
+                // Only the file, a line number and a fixed description.
+                prop_assert!(message.len() < 120, "{}", message);
+            }
+        }
+
+        #[test]
+        fn single_quoted_values_round_trip(name in "[A-Z_][A-Z0-9_]{0,20}", value in "[^'\n\\\\]{0,60}") {
+            let got = parse_dotenv(Path::new("f"), &format!("{name}='{value}'\n")).unwrap();
+            prop_assert_eq!(got, vec![(name, value)]);
+        }
+    }
 }
