@@ -34,7 +34,11 @@ pub mod fuzzing {
     pub fn scan(text: &str) {
         if let Ok(t) = crate::template::scan(text, Cloud::Public) {
             let rendered = t.render(|_| None);
-            assert_eq!(rendered.expose(), text.as_bytes(), "unresolved text must come back unchanged");
+            assert_eq!(
+                rendered.expose(),
+                text.as_bytes(),
+                "unresolved text must come back unchanged"
+            );
         }
     }
 
