@@ -6,30 +6,10 @@
 //!     cargo run --example quickstart
 
 use kvenv_testkit::{FakeAzure, IdentityKind};
-use std::path::PathBuf;
 use std::process::Command;
 
-fn kvenv_binary() -> PathBuf {
-    // Examples do not get the binary built for them: build it (a no-op when fresh).
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let profile_dir = std::env::current_exe()
-        .expect("own path")
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("target/<profile>")
-        .to_path_buf();
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "--bin", "kvenv"]);
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("run cargo build");
-    assert!(status.success(), "cargo build --bin kvenv failed");
-    profile_dir.join("kvenv")
-}
-
 fn main() {
-    let kvenv = kvenv_binary();
+    let kvenv = kvenv_testkit::kvenv_binary();
     let azure = FakeAzure::start(IdentityKind::AppService);
     azure
         .vault

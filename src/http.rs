@@ -152,9 +152,9 @@ impl Default for Backoff {
                     RETRY_AFTER,
                 ],
             },
-            max_retries: 6,
+            max_retries: 8,
             base: Duration::from_millis(100),
-            cap: Duration::from_secs(8),
+            cap: Duration::from_secs(4),
         }
     }
 }
@@ -171,6 +171,12 @@ impl Backoff {
 
     pub fn max_retries(&self) -> u32 {
         self.max_retries
+    }
+
+    /// Never before the server's `Retry-After`, spread over as long again, so
+    /// that a fleet throttled together does not come back together.
+    pub fn after(&self, retry_after: Duration) -> Duration {
+        retry_after + retry_after.mul_f64(fastrand::f64())
     }
 }
 
@@ -194,7 +200,7 @@ impl RetryPolicy for Backoff {
 
     async fn wait(&self, retry_count: u32, retry_after: Option<AzDuration>) {
         let wait = match retry_after {
-            Some(after) => Duration::try_from(after).unwrap_or_default(),
+            Some(after) => self.after(Duration::try_from(after).unwrap_or_default()),
             None => self.delay(retry_count),
         };
         tracing::debug!(

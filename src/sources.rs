@@ -47,9 +47,63 @@ pub fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
 
 /// Every `NAME=value` of a dotenv text, in order. `path` only names the file in errors.
 pub fn parse_dotenv(path: &Path, text: &str) -> Result<Vec<(String, String)>, Error> {
+    if let Some(line) = expansion_exceeds(text, MAX_ENV_FILE as usize) {
+        return Err(Error::Usage(format!(
+            "--env-file {}:{line}: variable expansion ($NAME) would grow the values past {} KiB",
+            path.display(),
+            MAX_ENV_FILE / 1024
+        )));
+    }
     dotenvy::from_read_iter(text.as_bytes())
         .map(|item| item.map_err(|e| env_file_error(path, text, e)))
         .collect()
+}
+
+/// dotenv expands `$NAME` and `${NAME}` with earlier values, so a few hundred
+/// bytes like `p=$p$p` repeated can grow to gigabytes inside the parser (found
+/// by fuzzing). Before parsing, this bounds every value's size from above,
+/// counting every `$NAME` as the referenced value's bound (quotes ignored:
+/// the bound only needs to be safe), and returns the first line past `max`.
+fn expansion_exceeds(text: &str, max: usize) -> Option<usize> {
+    let mut sizes: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut current: Option<&str> = None;
+    let name_end = |s: &str| {
+        s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len())
+    };
+    for (number, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let assignment = trimmed.strip_prefix("export ").unwrap_or(trimmed);
+        let name_len = name_end(assignment);
+        let assigns = name_len > 0 && assignment[name_len..].trim_start().starts_with('=');
+        let mut bound = line.len() + 1;
+        let mut rest = line;
+        while let Some(at) = rest.find('$') {
+            rest = &rest[at + 1..];
+            let name = match rest.strip_prefix('{') {
+                Some(braced) => &braced[..braced.find('}').unwrap_or(braced.len())],
+                None => &rest[..name_end(rest)],
+            };
+            let referenced = sizes
+                .get(name)
+                .copied()
+                .unwrap_or_else(|| std::env::var_os(name).map_or(0, |v| v.len()));
+            bound = bound.saturating_add(referenced);
+        }
+        // References use the earlier value, so the new one starts only now.
+        if assigns {
+            current = Some(&assignment[..name_len]);
+            sizes.insert(&assignment[..name_len], 0);
+        }
+        if let Some(name) = current {
+            let size = sizes.entry(name).or_insert(0);
+            *size = size.saturating_add(bound);
+            if *size > max {
+                return Some(number + 1);
+            }
+        }
+    }
+    None
 }
 
 /// A parse error names the file and line, never the line's content (it may hold a secret).
@@ -116,6 +170,20 @@ mod tests {
         for ((n, v), (wn, wv)) in got.iter().zip(want) {
             assert_eq!((n.as_str(), v.as_str()), (wn, wv));
         }
+    }
+
+    // Regression: a 602-byte file found by fuzzing (tests/fixtures) made the
+    // dotenv parser allocate 2 GB through self-referencing expansion.
+    #[test]
+    fn expansion_bombs_are_refused_before_parsing() {
+        let bomb = std::fs::read("tests/fixtures/dotenv-expansion-bomb.env").unwrap();
+        let err = parse_dotenv(Path::new("bomb.env"), &String::from_utf8_lossy(&bomb)).unwrap_err();
+        assert!(err.to_string().contains("variable expansion"), "{err}");
+        let doubling: String = (0..40).map(|_| "P=$P$P\n").collect();
+        assert!(parse_dotenv(Path::new("d.env"), &format!("P=xx\n{doubling}")).is_err());
+        // Ordinary expansion still works.
+        let ok = parse_dotenv(Path::new("ok.env"), "A=1\nB=${A}2\n").unwrap();
+        assert_eq!(ok[1], ("B".to_string(), "12".to_string()));
     }
 
     proptest! {

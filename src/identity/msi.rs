@@ -205,7 +205,10 @@ impl MsiCredential {
                 }
             };
             attempt += 1;
-            let wait = retry_after.unwrap_or_else(|| self.backoff.delay(attempt));
+            let wait = match retry_after {
+                Some(after) => self.backoff.after(after),
+                None => self.backoff.delay(attempt),
+            };
             tokio::time::sleep(wait).await;
         }
     }

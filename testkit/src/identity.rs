@@ -59,6 +59,8 @@ enum Misbehaviour {
 }
 
 struct State {
+    /// At most this many token requests per second; beyond, 429 with Retry-After: 1.
+    per_second: Option<crate::vault::RateLimit>,
     /// The content of the last Arc challenge file written.
     arc_key: Option<String>,
     /// Challenge files written, removed when the fake stops.
@@ -79,6 +81,7 @@ impl FakeIdentity {
     pub fn start(kind: IdentityKind, tokens: TokenBook) -> FakeIdentity {
         let header = random_hex(24);
         let state = Arc::new(Mutex::new(State {
+            per_second: None,
             arc_key: None,
             arc_files: Vec::new(),
             faults: VecDeque::new(),
@@ -142,6 +145,12 @@ impl FakeIdentity {
                 retry_after.map(str::to_string),
             ));
         }
+    }
+
+    /// At most `limit` token requests per second (IMDS allows about 20 per VM).
+    pub fn rate_limit(&self, limit: usize) {
+        self.state.lock().unwrap().per_second =
+            Some(crate::vault::RateLimit::new(limit, Duration::from_secs(1)));
     }
 
     /// The next token request gets `200` with a body that is not JSON.
@@ -284,6 +293,13 @@ fn answer(
             )
         }
         _ => {}
+    }
+    if let Some(seconds) = state.per_second.as_mut().and_then(|l| l.check()) {
+        return Reply::json(
+            429,
+            json!({"error": "too_many_requests", "error_description": "throttled"}),
+        )
+        .header("retry-after", &seconds.to_string());
     }
     let mut expired = false;
     match state.faults.pop_front() {

@@ -21,7 +21,27 @@ pub use entra::{EntraRequest, FakeEntra};
 pub use identity::{FakeIdentity, IdentityKind, IdentityRequest, ARC_TOKEN_FOLDER};
 pub use postgres::Postgres;
 pub use tls::TestCa;
-pub use vault::{FakeVault, Fault, VaultRequest};
+pub use vault::{FakeVault, Fault, RateLimit, VaultRequest};
+
+/// Builds the `kvenv` binary in the profile of the running example (a no-op
+/// when it is fresh) and returns its path: examples do not get it built for them.
+pub fn kvenv_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let profile_dir = std::env::current_exe()
+        .expect("own path")
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target/<profile>")
+        .to_path_buf();
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--quiet", "--bin", "kvenv"]);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "cargo build --bin kvenv failed");
+    profile_dir.join("kvenv")
+}
 
 /// The tokens the fake identity endpoints issued; the fake vault accepts exactly these.
 #[derive(Clone, Default, Debug)]

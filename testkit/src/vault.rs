@@ -88,7 +88,48 @@ struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     delays: HashMap<String, Duration>,
     delay_all: Duration,
+    limit: Option<RateLimit>,
     log: Vec<VaultRequest>,
+}
+
+/// A Key Vault-like service limit: at most `limit` requests per `window`;
+/// beyond it, 429 with `Retry-After` (whole seconds until the window ends).
+/// Throttled requests do not count against the limit.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimit {
+    pub limit: usize,
+    pub window: Duration,
+    started: Option<std::time::Instant>,
+    used: usize,
+}
+
+impl RateLimit {
+    pub fn new(limit: usize, window: Duration) -> RateLimit {
+        RateLimit {
+            limit,
+            window,
+            started: None,
+            used: 0,
+        }
+    }
+
+    /// `None` if the request may pass, else the seconds to wait.
+    pub(crate) fn check(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let started = *self.started.get_or_insert(now);
+        if now.duration_since(started) >= self.window {
+            self.started = Some(now);
+            self.used = 0;
+        }
+        if self.used < self.limit {
+            self.used += 1;
+            return None;
+        }
+        let left = self
+            .window
+            .saturating_sub(now.duration_since(self.started.unwrap()));
+        Some(left.as_secs_f64().ceil().max(1.0) as u64)
+    }
 }
 
 pub struct FakeVault {
@@ -191,6 +232,11 @@ impl FakeVault {
             .insert(name.to_string(), delay);
     }
 
+    /// Enforce a service limit (see [`RateLimit`]).
+    pub fn rate_limit(&self, limit: RateLimit) {
+        self.state.lock().unwrap().limit = Some(limit);
+    }
+
     /// Every answer is delayed this long (network latency).
     pub fn delay_all(&self, delay: Duration) {
         self.state.lock().unwrap().delay_all = delay;
@@ -233,7 +279,15 @@ fn handle(state: &Mutex<State>, tokens: &TokenBook, req: Request) -> Reply {
         _ => (None, None),
     };
     let mut state = state.lock().unwrap();
-    let mut reply = answer(&mut state, authorized, &req, name, version);
+    let throttled = state.limit.as_mut().and_then(RateLimit::check);
+    let mut reply = match throttled {
+        Some(seconds) => Reply::json(
+            429,
+            json!({"error": {"code": "Throttled", "message": "Operations per second is over the limit."}}),
+        )
+        .header("retry-after", &seconds.to_string()),
+        None => answer(&mut state, authorized, &req, name, version),
+    };
     reply.delay += state.delay_all
         + name
             .and_then(|n| state.delays.get(n).copied())

@@ -1,0 +1,302 @@
+//! Whole-process benchmark of kvenv against the loopback fakes, with 20 ms
+//! added to every vault response, beside `env true` (the floor of an exec
+//! wrapper) and the entrypoint users would otherwise write with the official
+//! Python SDK (`bench/entrypoint.py`, installed into `target/bench-venv`).
+//! Runs are interleaved (A B C A B C ...) and medians reported; peak RSS comes
+//! from GNU time, request counts from the fakes' logs. Writes BENCHMARKS.md.
+//!
+//!     cargo run --release --example bench [-- RUNS]
+
+use kvenv_testkit::{FakeAzure, FakeVault, IdentityKind};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const LATENCY: Duration = Duration::from_millis(20);
+const VAULTS: usize = 3;
+
+struct Scenario {
+    name: String,
+    refs: usize,
+    program: Vec<String>,
+    env: Vec<(String, String)>,
+    python: bool,
+    times: Vec<f64>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn python_venv(root: &Path) -> Option<PathBuf> {
+    let venv = root.join("target/bench-venv");
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import azure.identity, azure.keyvault.secrets"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        eprintln!(
+            "bench: installing azure-identity and azure-keyvault-secrets into {}",
+            venv.display()
+        );
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .ok()?
+            .success()
+            && Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "azure-identity",
+                    "azure-keyvault-secrets",
+                ])
+                .status()
+                .ok()?
+                .success();
+        if !ok {
+            eprintln!("bench: could not install the Python SDK; its rows are skipped");
+            return None;
+        }
+    }
+    Some(python)
+}
+
+fn run(s: &Scenario, base: &[(String, String)]) -> (f64, bool) {
+    let started = Instant::now();
+    let status = Command::new(&s.program[0])
+        .args(&s.program[1..])
+        .env_clear()
+        .envs(base.iter().cloned())
+        .envs(s.env.iter().cloned())
+        .status()
+        .expect("spawn");
+    (started.elapsed().as_secs_f64() * 1000.0, status.success())
+}
+
+fn peak_rss_kib(s: &Scenario, base: &[(String, String)]) -> Option<u64> {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .args(&s.program)
+        .env_clear()
+        .envs(base.iter().cloned())
+        .envs(s.env.iter().cloned())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn requests(vaults: &[FakeVault]) -> (usize, usize, usize) {
+    let all: Vec<_> = vaults.iter().flat_map(|v| v.requests()).collect();
+    let challenges = all.iter().filter(|r| r.status == 401).count();
+    let gets = all.iter().filter(|r| r.authorized).count();
+    (all.len(), challenges, gets)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let kernel = Command::new("uname")
+        .arg("-r")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{cores} cores, {cpu}, Linux {kernel}, {rustc}")
+}
+
+fn main() {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(7);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let kvenv = kvenv_testkit::kvenv_binary().display().to_string();
+    let azure = FakeAzure::start(IdentityKind::AppService);
+    let vaults: Vec<FakeVault> = (0..VAULTS).map(|_| azure.another_vault()).collect();
+    for v in &vaults {
+        v.delay_all(LATENCY);
+    }
+    for i in 0..1000 {
+        vaults[i % VAULTS].set_secret(&format!("s{i}"), &format!("benchmark-value-{i}"));
+    }
+    let ca = azure.ca_file().display().to_string();
+    let mut base: Vec<(String, String)> = vec![("PATH".into(), "/usr/bin:/bin".into())];
+    base.extend(azure.identity_env());
+
+    let mut kvenv_cmd = vec![kvenv.clone(), "run".into(), "--ca-file".into(), ca.clone()];
+    for (k, v) in vaults.iter().enumerate() {
+        let port = v.host().rsplit_once(':').unwrap().1.to_string();
+        kvenv_cmd.extend([
+            "--resolve".into(),
+            format!("bench{k}.vault.azure.net=127.0.0.1:{port}"),
+        ]);
+    }
+    kvenv_cmd.extend(["--".into(), "true".into()]);
+
+    let mut scenarios = vec![Scenario {
+        name: "env true".into(),
+        refs: 0,
+        program: vec!["env".into(), "true".into()],
+        env: vec![],
+        python: false,
+        times: vec![],
+    }];
+    for n in [0usize, 1, 10, 100, 1000] {
+        scenarios.push(Scenario {
+            name: format!("kvenv, {n} refs"),
+            refs: n,
+            program: kvenv_cmd.clone(),
+            env: (0..n)
+                .map(|i| {
+                    (
+                        format!("SECRET_{i}"),
+                        format!(
+                            "@Microsoft.KeyVault(VaultName=bench{};SecretName=s{i})",
+                            i % VAULTS
+                        ),
+                    )
+                })
+                .collect(),
+            python: false,
+            times: vec![],
+        });
+    }
+    if let Some(python) = python_venv(&root) {
+        for n in [1usize, 10, 100] {
+            let mut env: Vec<(String, String)> = (0..n)
+                .map(|i| {
+                    (
+                        format!("SECRET_{i}"),
+                        format!(
+                            "@Microsoft.KeyVault(SecretUri={})",
+                            vaults[i % VAULTS].secret_uri(&format!("s{i}"))
+                        ),
+                    )
+                })
+                .collect();
+            env.push(("REQUESTS_CA_BUNDLE".into(), ca.clone()));
+            scenarios.push(Scenario {
+                name: format!("Python SDK, {n} refs"),
+                refs: n,
+                program: vec![
+                    python.display().to_string(),
+                    root.join("bench/entrypoint.py").display().to_string(),
+                    "true".into(),
+                ],
+                env,
+                python: true,
+                times: vec![],
+            });
+        }
+    }
+
+    // Warm up (page cache, venv imports), then interleave.
+    for s in &scenarios {
+        let (_, ok) = run(s, &base);
+        assert!(ok, "{} failed", s.name);
+    }
+    for round in 0..runs {
+        eprintln!("bench: round {}/{runs}", round + 1);
+        for s in scenarios.iter_mut() {
+            let (ms, ok) = run(s, &base);
+            assert!(ok, "{} failed", s.name);
+            s.times.push(ms);
+        }
+    }
+
+    let floor = median(&scenarios[0].times);
+    let mut rows = Vec::new();
+    let mut summary = Vec::new();
+    for s in &scenarios {
+        let before = requests(&vaults);
+        let tokens_before = azure.identity.tokens_issued();
+        run(s, &base);
+        let after = requests(&vaults);
+        let tokens = azure.identity.tokens_issued() - tokens_before;
+        let rss = peak_rss_kib(s, &base)
+            .map(|k| format!("{:.1}", k as f64 / 1024.0))
+            .unwrap_or_else(|| "?".into());
+        let m = median(&s.times);
+        let python_ratio = scenarios
+            .iter()
+            .find(|p| p.python && p.refs == s.refs && !s.python && s.name.starts_with("kvenv"))
+            .map(|p| format!("{:.1}×", median(&p.times) / m))
+            .unwrap_or_else(|| "".into());
+        rows.push(format!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.2}× | {} | {} | {} / {} / {} | {} |",
+            s.name,
+            m,
+            s.times.iter().cloned().fold(f64::INFINITY, f64::min),
+            s.times.iter().cloned().fold(0.0, f64::max),
+            m / floor,
+            python_ratio,
+            rss,
+            after.0 - before.0,
+            after.1 - before.1,
+            after.2 - before.2,
+            tokens
+        ));
+        if s.name == "kvenv, 0 refs" {
+            summary.push(format!(
+                "- No references: {:.2}× `env true` (target ≤ 1.15×).",
+                m / floor
+            ));
+        }
+        if s.name == "kvenv, 100 refs" {
+            summary.push(format!(
+                "- 100 references over 3 vaults, 20 ms per vault response: {m:.1} ms (target ≤ {} ms){}.",
+                6 * LATENCY.as_millis() + 50,
+                if python_ratio.is_empty() { String::new() } else { format!("; {python_ratio} faster than the Python SDK entrypoint (target ≥ 10×)") }
+            ));
+        }
+    }
+    let size = std::fs::metadata(&kvenv).map(|m| m.len()).unwrap_or(0);
+    summary.push(format!(
+        "- Release binary (stripped): {:.1} MB (target ≤ 8 MB).",
+        size as f64 / 1e6
+    ));
+
+    let table = format!(
+        "| scenario | median ms | min ms | max ms | × env true | × faster than Python | peak RSS MB | vault requests / 401 challenges / GETs | token requests |\n|---|---|---|---|---|---|---|---|---|\n{}\n",
+        rows.join("\n")
+    );
+    println!("{table}");
+    for line in &summary {
+        println!("{line}");
+    }
+    let doc = format!(
+        "# Benchmarks\n\nMeasured by `cargo run --release --example bench` ({runs} interleaved rounds after a warm-up; medians) on {}.\n\
+The fakes run in the benchmark process on 127.0.0.1; every vault response is delayed {} ms. kvenv uses `VaultName=` references \
+(hosts under `.vault.azure.net`, pinned to the fakes with `--resolve`); the Python entrypoint (`bench/entrypoint.py`: \
+`ManagedIdentityCredential` + `SecretClient.get_secret` in sequence, then `os.execvp`) uses the same secrets by `SecretUri`. \
+Request counts come from one extra run of each scenario; peak RSS from GNU time (`%M`), which includes what kvenv used before it exec'd `true`.\n\n{table}\n{}\n",
+        machine(),
+        LATENCY.as_millis(),
+        summary.join("\n")
+    );
+    std::fs::write(root.join("BENCHMARKS.md"), doc).expect("write BENCHMARKS.md");
+    eprintln!("bench: wrote BENCHMARKS.md");
+}
