@@ -92,8 +92,37 @@ pub fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Er
 /// query values or bodies), and connection failures (refused, DNS, TLS
 /// handshake) made final so that a wrong host fails in milliseconds instead of
 /// after a round of retries.
-#[derive(Debug, Clone)]
-pub struct Wire(pub reqwest::Client);
+///
+/// For a vault under the cloud's Key Vault suffix the token's scope is known
+/// in advance, so `preauth` puts the token on a request the SDK sends without
+/// one (its first, which would only collect the 401 challenge): the secret
+/// comes back in one round trip. If the vault answers 401 anyway, that answer
+/// goes to the SDK, which follows the challenge with its resource check on.
+#[derive(Clone)]
+pub struct Wire {
+    pub client: reqwest::Client,
+    pub preauth: Option<(
+        std::sync::Arc<dyn azure_core::credentials::TokenCredential>,
+        &'static str,
+    )>,
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire")
+            .field("preauth", &self.preauth.as_ref().map(|(_, scope)| scope))
+            .finish()
+    }
+}
+
+impl Wire {
+    pub fn plain(client: &reqwest::Client) -> Wire {
+        Wire {
+            client: client.clone(),
+            preauth: None,
+        }
+    }
+}
 
 #[async_trait::async_trait]
 impl azure_core::http::HttpClient for Wire {
@@ -107,7 +136,26 @@ impl azure_core::http::HttpClient for Wire {
             url.host_str().unwrap_or_default().to_string(),
             url.path().to_string(),
         );
-        let result = azure_core::http::HttpClient::execute_request(&self.0, request).await;
+        let authorized;
+        let request = match &self.preauth {
+            Some((credential, scope))
+                if request
+                    .headers()
+                    .get_optional_str(&azure_core::http::headers::AUTHORIZATION)
+                    .is_none() =>
+            {
+                let token = credential.get_token(&[scope], None).await?;
+                let mut with_token = request.clone();
+                with_token.insert_header(
+                    azure_core::http::headers::AUTHORIZATION,
+                    format!("Bearer {}", token.token.secret()),
+                );
+                authorized = with_token;
+                &authorized
+            }
+            _ => request,
+        };
+        let result = azure_core::http::HttpClient::execute_request(&self.client, request).await;
         let ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(response) => {

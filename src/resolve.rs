@@ -61,9 +61,6 @@ pub fn resolve(
         return Ok(resolution);
     }
 
-    let any_suffix = by_vault
-        .values()
-        .any(|(trust, _)| *trust == vault::Trust::CloudSuffix);
     let tls = crate::http::tls_config(&settings.ca_files)?;
     let plumbing = identity::Plumbing {
         local: crate::http::identity_client(&tls)?,
@@ -86,7 +83,7 @@ pub fn resolve(
             let vaults = by_vault.into_iter().map(|(addr, (trust, refs))| {
                 let done = done.clone();
                 async move {
-                    let client = match vault::client(&addr, trust, vault_http, identity.credential.clone()) {
+                    let client = match vault::client(&addr, trust, settings.cloud, vault_http, identity.credential.clone()) {
                         Ok(client) => client,
                         Err(e) => {
                             let failure = Failure::new(Status::OtherReasons, e.to_string());
@@ -110,10 +107,14 @@ pub fn resolve(
                         }
                     };
                     let mut refs = refs.into_iter();
-                    // The first request learns the vault's challenge (and gets the token);
-                    // the rest then go out together instead of all drawing a 401 first.
-                    if let Some(first) = refs.next() {
-                        fetch_one(first).await;
+                    // Under the cloud's suffix the token goes on the first request
+                    // (see `http::Wire`). Elsewhere the first request learns the
+                    // vault's challenge alone; the rest then go out together instead
+                    // of all drawing a 401 first.
+                    if trust == vault::Trust::AllowListed {
+                        if let Some(first) = refs.next() {
+                            fetch_one(first).await;
+                        }
                     }
                     futures::stream::iter(refs)
                         .map(fetch_one)
@@ -122,17 +123,7 @@ pub fn resolve(
                         .await;
                 }
             });
-            // For vaults under the cloud's suffix the scope is known: ask for the token
-            // while the first request collects the vault's challenge, not after it.
-            let prefetch = async {
-                if any_suffix {
-                    let _ = identity
-                        .credential
-                        .get_token(&[settings.cloud.vault_scope()], None)
-                        .await;
-                }
-            };
-            futures::future::join(prefetch, futures::future::join_all(vaults)).await;
+            futures::future::join_all(vaults).await;
         }
     };
     let timed_out =

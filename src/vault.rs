@@ -88,12 +88,17 @@ pub fn trust(vault: &VaultAddr, cloud: Cloud, allowed: &[AllowedHost]) -> Result
 pub fn client(
     vault: &VaultAddr,
     trust: Trust,
+    cloud: Cloud,
     http: &reqwest::Client,
     credential: Arc<dyn TokenCredential>,
 ) -> Result<SecretClient, Error> {
+    let wire = crate::http::Wire {
+        client: http.clone(),
+        preauth: (trust == Trust::CloudSuffix).then(|| (credential.clone(), cloud.vault_scope())),
+    };
     let options = SecretClientOptions {
         client_options: ClientOptions {
-            transport: Some(Transport::new(Arc::new(crate::http::Wire(http.clone())))),
+            transport: Some(Transport::new(Arc::new(wire))),
             retry: RetryOptions::custom(Arc::new(crate::http::Backoff::default())),
             ..Default::default()
         },

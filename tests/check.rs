@@ -187,10 +187,6 @@ fn run_prints_the_same_failures_one_line_each() {
                 s.unreachable
             ),
         )
-        .env(
-            "I_NOT_ALLOWED",
-            "@Microsoft.KeyVault(SecretUri=https://evil.example/secrets/x)",
-        )
         .probe()
         .go();
     out.assert_code(125);

@@ -883,3 +883,105 @@ fn ssl_cert_file_is_trusted_like_ca_file() {
         out.stderr
     );
 }
+
+#[test]
+fn suffix_hosts_get_the_token_on_the_first_request() {
+    let kit = Kit::new();
+    for i in 0..5 {
+        kit.azure
+            .vault
+            .set_secret(&format!("s{i}"), &format!("preauth-value-{i}"));
+    }
+    let port = kit
+        .azure
+        .vault
+        .host()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_string();
+    let mut run = kit
+        .bare()
+        .args([
+            "run",
+            "--ca-file",
+            &kit.azure.ca_file().display().to_string(),
+        ])
+        .args([
+            "--resolve",
+            &format!("myvault.vault.azure.net=127.0.0.1:{port}"),
+        ]);
+    for i in 0..5 {
+        run = run.env(
+            &format!("S{i}"),
+            format!("@Microsoft.KeyVault(VaultName=myvault;SecretName=s{i})"),
+        );
+    }
+    let out = run.probe().go();
+    out.assert_code(0);
+    let requests = kit.azure.vault.requests();
+    assert_eq!(
+        requests.len(),
+        5,
+        "one GET per secret, no challenge round trip: {requests:?}"
+    );
+    assert!(requests.iter().all(|r| r.authorized && r.status == 200));
+    assert_eq!(kit.azure.identity.tokens_issued(), 1);
+}
+
+#[test]
+fn a_401_on_a_suffix_host_is_answered_through_the_verified_challenge() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "challenge-value-1");
+    let port = kit
+        .azure
+        .vault
+        .host()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_string();
+    let run = |kit: &Kit| {
+        kit.bare()
+            .args([
+                "run",
+                "--ca-file",
+                &kit.azure.ca_file().display().to_string(),
+            ])
+            .args([
+                "--resolve",
+                &format!("myvault.vault.azure.net=127.0.0.1:{port}"),
+            ])
+            .env("S", "@Microsoft.KeyVault(VaultName=myvault;SecretName=s)")
+            .probe()
+            .go()
+    };
+    kit.azure
+        .vault
+        .fault("s", Fault::challenge("https://vault.azure.net", 1));
+    let out = run(&kit);
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "challenge-value-1");
+    let statuses: Vec<u16> = kit
+        .azure
+        .vault
+        .requests()
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [401, 200]);
+
+    // A challenge for another domain is refused by the SDK's resource check.
+    kit.azure
+        .vault
+        .fault("s", Fault::challenge("https://evil.example", 1));
+    let out = run(&kit);
+    out.assert_code(125);
+    assert!(
+        out.stderr.contains(
+            "S: OtherReasons: vault myvault.vault.azure.net asked for a token for another resource"
+        ),
+        "{}",
+        out.stderr
+    );
+}

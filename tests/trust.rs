@@ -306,7 +306,7 @@ fn identity_endpoint_faults() {
         scenario(
             &format!("{kind:?} identity answers 500 forever"),
             &kit,
-            10.0,
+            20.0,
             125,
             "MSINotEnabled",
         );
@@ -329,7 +329,7 @@ fn vault_faults() {
 
     let kit = fault_kit(IdentityKind::AppService);
     kit.azure.vault.fault("s", Fault::status(500, 1000));
-    scenario("vault answers 500 forever", &kit, 15.0, 125, "HTTP 500");
+    scenario("vault answers 500 forever", &kit, 20.0, 125, "HTTP 500");
 
     let kit = fault_kit(IdentityKind::AppService);
     kit.azure

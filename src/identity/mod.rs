@@ -102,7 +102,7 @@ impl Plumbing {
             (None, Cloud::UsGov) => Some(CloudConfiguration::AzureGovernment),
         };
         ClientOptions {
-            transport: Some(Transport::new(Arc::new(crate::http::Wire(http.clone())))),
+            transport: Some(Transport::new(Arc::new(crate::http::Wire::plain(http)))),
             retry: RetryOptions::custom(Arc::new(crate::http::Backoff::default())),
             cloud: cloud.map(Arc::new),
             ..Default::default()

@@ -40,6 +40,8 @@ pub struct Fault {
     pub hang_up_after: Option<Duration>,
     /// Answer with this `Location` (a redirect).
     pub location: Option<String>,
+    /// Answer 401 with a bearer challenge naming this resource.
+    pub challenge: Option<String>,
 }
 
 impl Fault {
@@ -50,6 +52,16 @@ impl Fault {
             retry_after: None,
             hang_up_after: None,
             location: None,
+            challenge: None,
+        }
+    }
+
+    /// `times` answers of 401 with a challenge for `resource` (e.g. `https://vault.azure.net`),
+    /// even to a request that carries a valid token.
+    pub fn challenge(resource: &str, times: usize) -> Fault {
+        Fault {
+            challenge: Some(resource.to_string()),
+            ..Fault::status(401, times)
         }
     }
 
@@ -361,6 +373,12 @@ fn answer(
             }
             if let Some(location) = &current.location {
                 reply = reply.header("location", location);
+            }
+            if let Some(resource) = &current.challenge {
+                reply = reply.header(
+                    "www-authenticate",
+                    &format!("Bearer authorization=\"https://login.microsoftonline.com/{TENANT}\", resource=\"{resource}\""),
+                );
             }
             return reply;
         }
