@@ -30,7 +30,11 @@ fn main() {
 
     let kvenv = kvenv_testkit::kvenv_binary();
     let azure = FakeAzure::start(IdentityKind::AppService);
-    azure.vault.set_secret("db-password", "fleet-value-1");
+    // Each pod needs three secrets (a database password, an API key, a certificate password).
+    const SECRETS: [&str; 3] = ["db-password", "api-key", "cert-password"];
+    for name in SECRETS {
+        azure.vault.set_secret(name, &format!("fleet-{name}"));
+    }
     azure.vault.rate_limit(RateLimit::new(vault_limit, window));
     azure.identity.rate_limit(identity_limit);
     let port = azure.vault.host().rsplit_once(':').unwrap().1.to_string();
@@ -50,10 +54,12 @@ fn main() {
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .envs(azure.identity_env())
-            .env(
-                "DB_PASSWORD",
-                "@Microsoft.KeyVault(VaultName=fleet;SecretName=db-password)",
-            )
+            .envs(SECRETS.map(|name| {
+                (
+                    name.to_uppercase().replace('-', "_"),
+                    format!("@Microsoft.KeyVault(VaultName=fleet;SecretName={name})"),
+                )
+            }))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -90,8 +96,9 @@ fn main() {
     let vault_429 = vault.iter().filter(|r| r.status == 429).count();
     let identity = azure.identity.requests();
     let identity_429 = identity.iter().filter(|r| r.status == 429).count();
-    // What each process must do: one token request, one challenge, one GET.
-    let necessary_vault = 2 * processes;
+    // What each process must do: one token request and one GET per secret (the
+    // token goes on the first request: no challenge round trip for suffix hosts).
+    let necessary_vault = SECRETS.len() * processes;
     let necessary_identity = processes;
     let drain = (necessary_vault as f64 / vault_limit as f64)
         .ceil()
