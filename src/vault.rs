@@ -322,6 +322,45 @@ mod tests {
         );
     }
 
+    fn failure_for(message: &str) -> Failure {
+        let secret = SecretRef {
+            vault: addr("myvault.vault.azure.net", None),
+            name: "s".into(),
+            version: None,
+        };
+        let error = azure_core::Error::with_message(ErrorKind::Other, message.to_string());
+        classify(&error, &secret, "the identity")
+    }
+
+    // Connection-level failures, as the HTTP stack words them, get the status and
+    // hint an operator needs (a real DNS failure cannot be produced offline).
+    #[test]
+    fn connection_failures_are_named() {
+        let dns = failure_for("cannot connect: dns error: no record found for Query { name: Name(\"myvault.vault.azure.net.\") }");
+        assert_eq!(dns.status, Status::VaultNotFound);
+        assert_eq!(
+            dns.detail,
+            "myvault.vault.azure.net does not resolve; check the vault name and private DNS"
+        );
+        let tls = failure_for("cannot connect: invalid peer certificate: UnknownIssuer");
+        assert_eq!(tls.status, Status::OtherReasons);
+        assert!(
+            tls.detail
+                .contains("TLS with myvault.vault.azure.net failed")
+                && tls.detail.contains("--ca-file"),
+            "{}",
+            tls.detail
+        );
+        let refused = failure_for("cannot connect: Connection refused (os error 111)");
+        assert!(
+            refused
+                .detail
+                .starts_with("cannot connect to myvault.vault.azure.net"),
+            "{}",
+            refused.detail
+        );
+    }
+
     #[test]
     fn allow_host_rejects_urls() {
         for bad in ["", "https://x", "x/y", "u@x", "x y"] {
