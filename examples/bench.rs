@@ -148,7 +148,7 @@ fn main() {
 
     let mut kvenv_cmd = vec![kvenv.clone(), "run".into(), "--ca-file".into(), ca.clone()];
     for (k, v) in vaults.iter().enumerate() {
-        let port = v.host().rsplit_once(':').unwrap().1.to_string();
+        let port = v.port();
         kvenv_cmd.extend([
             "--resolve".into(),
             format!("bench{k}.vault.azure.net=127.0.0.1:{port}"),

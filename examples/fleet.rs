@@ -37,7 +37,7 @@ fn main() {
     }
     azure.vault.rate_limit(RateLimit::new(vault_limit, window));
     azure.identity.rate_limit(identity_limit);
-    let port = azure.vault.host().rsplit_once(':').unwrap().1.to_string();
+    let port = azure.vault.port();
 
     eprintln!("fleet: {processes} processes; vault limit {vault_limit} requests / 10 s; identity limit {identity_limit} / s");
     let started = Instant::now();

@@ -9,14 +9,6 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 use support::Kit;
 
-/// A port on 127.0.0.1 where nothing listens.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
-
 /// A kit like a laptop: no managed identity endpoint variables (each test
 /// points the IMDS probe at a closed or silent port) and a secret `s`.
 fn laptop() -> Kit {
@@ -161,7 +153,7 @@ fn workload_identity_rereads_a_rotated_token_file() {
 fn azure_cli_after_a_quick_imds_probe_on_a_laptop() {
     let kit = laptop();
     kit.cli.az_signed_in();
-    for imds in [closed_port(), silent_port_url()] {
+    for imds in [support::closed_port_url(), silent_port_url()] {
         let started = Instant::now();
         let out = kit
             .run()
@@ -207,7 +199,10 @@ fn azd_when_az_is_signed_out() {
     let out = kit
         .run()
         .args(["--tenant-id", "my-tenant"])
-        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", closed_port())
+        .env(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            support::closed_port_url(),
+        )
         .env("S", kit.azure.vault.reference("s"))
         .probe()
         .go();
@@ -227,7 +222,10 @@ fn when_nothing_works_every_credential_says_why() {
     let started = Instant::now();
     let out = kit
         .run()
-        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", closed_port())
+        .env(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+            support::closed_port_url(),
+        )
         .env("S", kit.azure.vault.reference("s"))
         .probe()
         .go();
@@ -309,14 +307,7 @@ fn clouds_set_the_suffix_and_the_scope() {
     ] {
         let kit = Kit::new();
         kit.azure.vault.set_secret("s", "cloud-value-3");
-        let port = kit
-            .azure
-            .vault
-            .host()
-            .rsplit_once(':')
-            .unwrap()
-            .1
-            .to_string();
+        let port = kit.azure.vault.port();
         let out = kit
             .bare()
             .args([

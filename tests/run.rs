@@ -48,14 +48,7 @@ fn vault_name_syntax_goes_to_the_cloud_suffix_host() {
     kit.azure
         .vault
         .set_secret("db-password", "db-password-NEW-9912");
-    let port = kit
-        .azure
-        .vault
-        .host()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .to_string();
+    let port = kit.azure.vault.port();
     let out = kit
         .bare()
         .args(["run", "--ca-file", &kit.azure.ca_file().display().to_string()])
@@ -689,21 +682,22 @@ fn a_slow_vault_is_bounded_by_timeout() {
     assert!(out.child_env.is_none());
 }
 
-#[test]
-fn imds_with_user_assigned_identities() {
-    let kit = Kit::with(IdentityKind::Imds);
-    kit.azure.vault.set_secret("s", "imds-value-5150");
-    let cases: [(&[&str], &str, &str); 4] = [
-        (&[], "", ""),
-        (&["--client-id", "cid-1"], "client_id", "cid-1"),
-        (&["--object-id", "oid-2"], "object_id", "oid-2"),
-        (
-            &["--resource-id", "/subscriptions/x/rid-3"],
-            "msi_res_id",
-            "/subscriptions/x/rid-3",
-        ),
-    ];
-    for (flags, param, value) in cases {
+/// Runs kvenv once per set of user-assigned flags with `--credential
+/// managed-identity` and checks the one token request each run made: the
+/// platform's parameter carries the id, and no other id parameter is sent.
+fn check_user_assigned_selection(
+    kind: IdentityKind,
+    cases: [(&[&str], &str); 4],
+    each: impl Fn(&kvenv_testkit::IdentityRequest),
+) {
+    let kit = Kit::with(kind);
+    kit.azure.vault.set_secret("s", "user-assigned-value-5150");
+    let all_params: Vec<&str> = cases
+        .iter()
+        .map(|(_, p)| *p)
+        .filter(|p| !p.is_empty())
+        .collect();
+    for (flags, param) in cases {
         let before = kit.azure.identity.requests().len();
         let out = kit
             .run()
@@ -713,20 +707,33 @@ fn imds_with_user_assigned_identities() {
             .probe()
             .go();
         out.assert_code(0);
-        assert_eq!(out.child("S").unwrap(), "imds-value-5150");
+        assert_eq!(out.child("S").unwrap(), "user-assigned-value-5150");
         let requests = kit.azure.identity.requests();
         let seen = &requests[before..];
         assert_eq!(seen.len(), 1, "one token request");
         let req = &seen[0];
-        assert_eq!(req.path, "/metadata/identity/oauth2/token");
-        assert!(req.metadata_header, "Metadata: true");
-        assert_eq!(req.param("api-version"), Some("2018-02-01"));
         assert_eq!(req.param("resource"), Some("https://vault.azure.net"));
-        for other in ["client_id", "object_id", "msi_res_id"] {
-            let want = (other == param).then_some(value);
+        each(req);
+        for other in &all_params {
+            let want = (*other == param).then(|| flags[1]);
             assert_eq!(req.param(other), want, "{other} with {flags:?}");
         }
     }
+}
+
+#[test]
+fn imds_with_user_assigned_identities() {
+    let cases: [(&[&str], &str); 4] = [
+        (&[], ""),
+        (&["--client-id", "cid-1"], "client_id"),
+        (&["--object-id", "oid-2"], "object_id"),
+        (&["--resource-id", "/subscriptions/x/rid-3"], "msi_res_id"),
+    ];
+    check_user_assigned_selection(IdentityKind::Imds, cases, |req| {
+        assert_eq!(req.path, "/metadata/identity/oauth2/token");
+        assert!(req.metadata_header, "Metadata: true");
+        assert_eq!(req.param("api-version"), Some("2018-02-01"));
+    });
 }
 
 #[test]
@@ -773,38 +780,18 @@ fn imds_throttling_and_errors_are_retried() {
 
 #[test]
 fn app_service_identity_header_and_user_assigned_ids() {
-    let kit = Kit::new();
-    kit.azure.vault.set_secret("s", "appsvc-value-6161");
-    let cases: [(&[&str], &str, &str); 4] = [
-        (&[], "", ""),
-        (&["--client-id", "cid-1"], "client_id", "cid-1"),
-        (&["--object-id", "oid-2"], "object_id", "oid-2"),
-        (
-            &["--resource-id", "/subscriptions/x/rid-3"],
-            "mi_res_id",
-            "/subscriptions/x/rid-3",
-        ),
+    // The crate sends object_id (App Service's alias of principal_id); kvenv's
+    // own request carries mi_res_id, which the crate refuses there.
+    let cases: [(&[&str], &str); 4] = [
+        (&[], ""),
+        (&["--client-id", "cid-1"], "client_id"),
+        (&["--object-id", "oid-2"], "object_id"),
+        (&["--resource-id", "/subscriptions/x/rid-3"], "mi_res_id"),
     ];
-    for (flags, param, value) in cases {
-        let before = kit.azure.identity.requests().len();
-        let out = kit
-            .run()
-            .args(flags.iter().copied())
-            .env("S", kit.azure.vault.reference("s"))
-            .probe()
-            .go();
-        out.assert_code(0);
-        let requests = kit.azure.identity.requests();
-        let seen = &requests[before..];
-        assert_eq!(seen.len(), 1);
-        let req = &seen[0];
+    check_user_assigned_selection(IdentityKind::AppService, cases, |req| {
         assert!(req.identity_header_ok, "X-IDENTITY-HEADER sent");
         assert_eq!(req.param("api-version"), Some("2019-08-01"));
-        assert_eq!(req.param("resource"), Some("https://vault.azure.net"));
-        if !param.is_empty() {
-            assert_eq!(req.param(param), Some(value), "{flags:?}");
-        }
-    }
+    });
 }
 
 #[test]
@@ -892,14 +879,7 @@ fn suffix_hosts_get_the_token_on_the_first_request() {
             .vault
             .set_secret(&format!("s{i}"), &format!("preauth-value-{i}"));
     }
-    let port = kit
-        .azure
-        .vault
-        .host()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .to_string();
+    let port = kit.azure.vault.port();
     let mut run = kit
         .bare()
         .args([
@@ -933,14 +913,7 @@ fn suffix_hosts_get_the_token_on_the_first_request() {
 fn a_401_on_a_suffix_host_is_answered_through_the_verified_challenge() {
     let kit = Kit::new();
     kit.azure.vault.set_secret("s", "challenge-value-1");
-    let port = kit
-        .azure
-        .vault
-        .host()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .to_string();
+    let port = kit.azure.vault.port();
     let run = |kit: &Kit| {
         kit.bare()
             .args([

@@ -351,14 +351,7 @@ fn vault_faults() {
 #[test]
 fn a_certificate_for_another_name_is_refused() {
     let kit = fault_kit(IdentityKind::AppService);
-    let port = kit
-        .azure
-        .vault
-        .host()
-        .rsplit_once(':')
-        .unwrap()
-        .1
-        .to_string();
+    let port = kit.azure.vault.port();
     let started = Instant::now();
     let out = kit
         .bare()

@@ -170,7 +170,11 @@ impl FakeVault {
 
     /// `127.0.0.1:PORT`, what `--allow-host` takes.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.server.addr.port())
+        format!("127.0.0.1:{}", self.port())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.addr.port()
     }
 
     /// `https://127.0.0.1:PORT`
