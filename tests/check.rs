@@ -197,3 +197,50 @@ fn run_prints_the_same_failures_one_line_each() {
         normalize(&out.stderr, v, &s.unreachable, &versions)
     );
 }
+
+#[test]
+fn completions_and_man_page() {
+    let kit = Kit::new();
+    for (shell, marker) in [
+        ("bash", "_kvenv()"),
+        ("zsh", "#compdef kvenv"),
+        ("fish", "complete -c kvenv"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = kit.bare().args(["completions", shell]).go();
+        out.assert_code(0);
+        assert!(
+            out.stdout.contains(marker),
+            "{shell}: {}",
+            &out.stdout[..out.stdout.len().min(200)]
+        );
+        assert!(
+            out.stdout.contains("allow-host"),
+            "{shell} completes the options"
+        );
+    }
+    let out = kit.bare().args(["man"]).go();
+    out.assert_code(0);
+    assert!(
+        out.stdout.starts_with(".ie") || out.stdout.contains(".TH kvenv 1"),
+        "{}",
+        &out.stdout[..200]
+    );
+    assert!(
+        out.stdout.contains("kvenv\\-run") || out.stdout.contains("run"),
+        "subcommands are listed"
+    );
+    let out = kit.bare().args(["completions", "tcsh"]).go();
+    out.assert_code(125);
+    let out = kit.bare().args(["run", "--help"]).go();
+    out.assert_code(0);
+    for flag in [
+        "--allow-host",
+        "--ca-file",
+        "KVENV_ALLOW_HOST",
+        "--template",
+        "--keep-unresolved",
+    ] {
+        assert!(out.stdout.contains(flag), "--help shows {flag}");
+    }
+}
