@@ -65,7 +65,7 @@ use clap::Parser;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Parses the command line, runs it and returns the process exit code.
 /// The only place that prints kvenv's own errors.
@@ -130,7 +130,19 @@ fn init_logging(common: &Common) {
     };
 }
 
-/// Writes generated text (completions, man page) to stdout.
+fn read_templates(paths: &[&Path]) -> Result<Vec<String>, Error> {
+    paths.iter().map(|path| sources::template(path)).collect()
+}
+
+fn with_texts<'a>(paths: &[&'a Path], texts: &'a [String]) -> Vec<(&'a Path, &'a str)> {
+    paths
+        .iter()
+        .copied()
+        .zip(texts.iter().map(String::as_str))
+        .collect()
+}
+
+/// Writes output (a report, a rendered template, completions, a man page) to stdout.
 fn print(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     write(&mut out)
@@ -168,19 +180,9 @@ fn resolve(
 fn run(args: RunArgs) -> Result<(), Error> {
     let settings = prepare(&args.common)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let texts = args
-        .template
-        .iter()
-        .map(|t| sources::template(&t.path))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let mut plan = Plan::default();
-    for (i, (name, value)) in vars.iter().enumerate() {
-        plan.var(i, name, value, settings.cloud);
-    }
-    for (i, (t, text)) in args.template.iter().zip(&texts).enumerate() {
-        plan.file(i, &t.path, text, settings.cloud);
-    }
+    let paths: Vec<&Path> = args.template.iter().map(|t| t.path.as_path()).collect();
+    let texts = read_templates(&paths)?;
+    let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
     let (resolution, hardening) = resolve(&plan, &settings, args.keep_unresolved)?;
 
     let mut values: Vec<Option<SecretBytes>> = (0..vars.len()).map(|_| None).collect();
@@ -227,18 +229,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
 fn check(args: CheckArgs) -> Result<(), Error> {
     let settings = prepare(&args.common)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let texts = args
-        .template
-        .iter()
-        .map(|path| sources::template(path))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut plan = Plan::default();
-    for (i, (name, value)) in vars.iter().enumerate() {
-        plan.var(i, name, value, settings.cloud);
-    }
-    for (i, (path, text)) in args.template.iter().zip(&texts).enumerate() {
-        plan.file(i, path, text, settings.cloud);
-    }
+    let paths: Vec<&Path> = args.template.iter().map(PathBuf::as_path).collect();
+    let texts = read_templates(&paths)?;
+    let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
     let refs = plan.refs();
     let _hardening = (!refs.is_empty()).then(exec::Hardening::engage);
     let resolution = if refs.is_empty() {
@@ -252,10 +245,7 @@ fn check(args: CheckArgs) -> Result<(), Error> {
         Output::Table => report::table(&rows),
         Output::Json => report::json(&rows),
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::Internal(format!("writing to stdout: {e}")))?;
+    print(|out| out.write_all(text.as_bytes()))?;
     if rows.iter().all(|r| r.status == error::Status::Resolved) {
         Ok(())
     } else {
@@ -267,18 +257,12 @@ fn check(args: CheckArgs) -> Result<(), Error> {
 fn render(args: RenderArgs) -> Result<(), Error> {
     let settings = prepare(&args.common)?;
     let text = sources::template(&args.template)?;
-    let mut plan = Plan::default();
-    plan.file(0, &args.template, &text, settings.cloud);
+    let plan = Plan::of(&[], &[(&args.template, &text)], settings.cloud);
     let (resolution, _hardening) = resolve(&plan, &settings, args.keep_unresolved)?;
     let rendered = plan.items[0].render(&resolution);
     drop(resolution);
     match &args.output {
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(rendered.expose())
-                .and_then(|_| out.flush())
-                .map_err(|e| Error::Internal(format!("writing to stdout: {e}")))
-        }
+        None => print(|out| out.write_all(rendered.expose())),
         Some(path) => write_atomically(path, &rendered),
     }
 }

@@ -10,7 +10,7 @@ use crate::resolve::Resolution;
 use crate::secret::SecretBytes;
 use crate::template::{self, Template};
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -77,6 +77,22 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
+    /// The plan for the whole environment and the given template files (path, text).
+    pub fn of(
+        vars: &'a [(OsString, OsString)],
+        files: &[(&Path, &'a str)],
+        cloud: Cloud,
+    ) -> Plan<'a> {
+        let mut plan = Plan::default();
+        for (i, (name, value)) in vars.iter().enumerate() {
+            plan.var(i, name, value, cloud);
+        }
+        for (i, (path, text)) in files.iter().enumerate() {
+            plan.file(i, path, text, cloud);
+        }
+        plan
+    }
+
     /// An environment variable: kept only if its value holds a reference.
     pub fn var(&mut self, key: usize, name: &OsStr, value: &'a OsStr, cloud: Cloud) {
         let label = printable(&name.to_string_lossy());

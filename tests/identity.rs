@@ -36,11 +36,14 @@ fn environment_service_principal_with_client_secret() {
     kit.azure
         .entra
         .app("app-client-id-1", "client-secret-ZZ-991");
-    let mut run = kit.run().secret("client-secret-ZZ-991").args(["-v"]);
-    for (k, v) in service_principal_env(&kit, "client-secret-ZZ-991") {
-        run = run.env(k, v);
-    }
-    let out = run.env("S", kit.azure.vault.reference("s")).probe().go();
+    let out = kit
+        .run()
+        .secret("client-secret-ZZ-991")
+        .args(["-v"])
+        .envs(service_principal_env(&kit, "client-secret-ZZ-991"))
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
     out.assert_code(0);
     assert_eq!(out.child("S").unwrap(), "sp-secret-value-2468");
     let requests = kit.azure.entra.requests();
@@ -69,11 +72,14 @@ fn a_failing_earlier_credential_is_reported_and_the_next_one_used() {
     kit.azure
         .entra
         .app("app-client-id-1", "the-right-secret-77");
-    let mut run = kit.run().secret("wrong-secret-88").args(["-v"]);
-    for (k, v) in service_principal_env(&kit, "wrong-secret-88") {
-        run = run.env(k, v);
-    }
-    let out = run.env("S", kit.azure.vault.reference("s")).probe().go();
+    let out = kit
+        .run()
+        .secret("wrong-secret-88")
+        .args(["-v"])
+        .envs(service_principal_env(&kit, "wrong-secret-88"))
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
     out.assert_code(0);
     assert_eq!(out.child("S").unwrap(), "fallback-value-3579");
     assert!(out.stderr.contains("credential failed"), "{}", out.stderr);
@@ -92,14 +98,14 @@ fn explicit_environment_credential_with_a_wrong_secret_fails_clearly() {
     kit.azure
         .entra
         .app("app-client-id-1", "the-right-secret-77");
-    let mut run = kit
+    let out = kit
         .run()
         .secret("wrong-secret-99")
-        .args(["--credential", "environment"]);
-    for (k, v) in service_principal_env(&kit, "wrong-secret-99") {
-        run = run.env(k, v);
-    }
-    let out = run.env("S", kit.azure.vault.reference("s")).probe().go();
+        .args(["--credential", "environment"])
+        .envs(service_principal_env(&kit, "wrong-secret-99"))
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
     out.assert_code(125);
     assert!(out.child_env.is_none());
     assert!(

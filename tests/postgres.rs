@@ -24,27 +24,34 @@ fn psql(pg: &Postgres) -> String {
     pg.bin().join("psql").display().to_string()
 }
 
+/// `psql` as user `app` on the test server, never prompting, running `sql`.
+fn psql_app(pg: &Postgres, sql: &str) -> Vec<String> {
+    let port = pg.port().to_string();
+    [
+        psql(pg).as_str(),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-U",
+        "app",
+        "-d",
+        "app",
+        "-w",
+        "-tAc",
+        sql,
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
 #[test]
 fn pgpassword_from_the_vault_connects() {
     let (kit, pg) = setup();
-    let port = pg.port().to_string();
     let out = kit
         .run()
         .env("PGPASSWORD", kit.azure.vault.reference("pg-password"))
-        .command([
-            &psql(&pg),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "app",
-            "-d",
-            "app",
-            "-w",
-            "-tAc",
-            "select 41 + 1",
-        ])
+        .command(psql_app(&pg, "select 41 + 1"))
         .go();
     out.assert_code(0);
     assert_eq!(out.stdout, "42\n");
@@ -53,24 +60,10 @@ fn pgpassword_from_the_vault_connects() {
 #[test]
 fn a_wrong_secret_fails_with_psqls_error_and_exit_code() {
     let (kit, pg) = setup();
-    let port = pg.port().to_string();
     let out = kit
         .run()
         .env("PGPASSWORD", kit.azure.vault.reference("wrong-password"))
-        .command([
-            &psql(&pg),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "app",
-            "-d",
-            "app",
-            "-w",
-            "-tAc",
-            "select 1",
-        ])
+        .command(psql_app(&pg, "select 1"))
         .go();
     out.assert_code(2);
     assert!(
@@ -120,24 +113,10 @@ fn a_pgpass_template_in_memory() {
         ),
     )
     .unwrap();
-    let port = pg.port().to_string();
     let out = kit
         .run()
         .args(["--template", &format!("{}=PGPASSFILE", template.display())])
-        .command([
-            &psql(&pg),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "app",
-            "-d",
-            "app",
-            "-w",
-            "-tAc",
-            "select 'via pgpass'",
-        ])
+        .command(psql_app(&pg, "select 'via pgpass'"))
         .go();
     out.assert_code(0);
     assert_eq!(out.stdout, "via pgpass\n");

@@ -126,6 +126,16 @@ impl<'k> Run<'k> {
         self
     }
 
+    pub fn envs<I: IntoIterator<Item = (K, V)>, K: AsRef<str>, V: Into<String>>(
+        mut self,
+        vars: I,
+    ) -> Self {
+        for (k, v) in vars {
+            self = self.env(k.as_ref(), v);
+        }
+        self
+    }
+
     pub fn without_env(mut self, name: &str) -> Self {
         self.env.retain(|(k, _)| k != name);
         self
