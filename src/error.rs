@@ -66,6 +66,9 @@ pub enum Error {
     CommandNotFound(String),
     #[error("{0}: cannot execute: {1}")]
     CommandNotExecutable(String, String),
+    /// exec said "no such file" for a command that exists: something it needs is missing.
+    #[error("{0}: cannot run it: {1}")]
+    CommandNotRunnable(String, String),
 }
 
 impl Error {
@@ -74,18 +77,29 @@ impl Error {
             Error::Usage(_) | Error::Unresolved(_) | Error::Internal(_) => 125,
             Error::CheckFailed => 1,
             Error::CommandNotExecutable(..) => 126,
-            Error::CommandNotFound(_) => 127,
+            Error::CommandNotFound(_) | Error::CommandNotRunnable(..) => 127,
         }
     }
 }
 
+/// Characters that change how a terminal shows the text around them: C0, DEL
+/// and C1 controls (escape sequences, newlines), direction overrides and
+/// isolates (U+202E "Trojan Source"), zero-width and line-separator characters.
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// Untrusted text (variable names, server messages) made safe for a terminal
-/// and a single log line: control characters become spaces, length is bounded.
+/// and a single log line: control and direction characters become spaces,
+/// length is bounded.
 pub fn printable(text: &str) -> String {
     const MAX: usize = 1000;
     let mut out: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_deceptive(c) { ' ' } else { c })
         .take(MAX)
         .collect();
     if text.chars().count() > MAX {
@@ -134,6 +148,7 @@ mod tests {
     #[test]
     fn printable_strips_control_characters() {
         assert_eq!(printable("a\x1b[31mb\nc"), "a [31mb c");
+        assert_eq!(printable("x\u{202E}y\u{9b}z\u{2028}"), "x y z ");
         assert_eq!(printable(&"x".repeat(1500)).chars().count(), 1001);
     }
 }

@@ -1,12 +1,13 @@
-//! The process boundary, and the only module with `unsafe`: core-dump
-//! protection while secrets are in memory, and `execvpe(3)` with the resolved
-//! environment so the command keeps kvenv's PID, fds, signal state and limits.
+//! The process boundary: core-dump protection while secrets are in memory,
+//! SIGPIPE kept away from the network work, and `execvpe(3)` with the
+//! resolved environment so the command keeps kvenv's PID, fds, signal state
+//! and limits.
 
 use crate::error::Error;
 use crate::secret::SecretBytes;
 use nix::sys::prctl;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 /// What kvenv changed to keep secrets out of core dumps, to be put back before exec.
@@ -44,20 +45,37 @@ impl Hardening {
     }
 }
 
-/// One `NAME=VALUE\0` entry for the command's environment.
-pub fn env_entry(name: &OsStr, value: &[u8]) -> SecretBytes {
-    let mut entry = SecretBytes::with_capacity(name.len() + 1 + value.len() + 1);
-    entry.push(name.as_bytes());
-    entry.push(b"=");
-    entry.push(value);
-    entry.push(b"\0");
-    entry
+/// Runs `work` (all of kvenv's network I/O) on a helper thread that blocks
+/// SIGPIPE. rustls and hyper write with `writev`, which has no `MSG_NOSIGNAL`,
+/// so a peer that resets the connection would otherwise kill kvenv with the
+/// inherited default disposition. Blocked, the write fails with `EPIPE` and is
+/// handled like any other transport failure; a SIGPIPE left pending is
+/// thread-directed and is discarded with the thread. Neither the process's
+/// dispositions nor the main thread's mask change, so the command still
+/// inherits exactly what kvenv was given.
+pub fn without_sigpipe<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let helper = scope.spawn(|| {
+            let mut pipe = nix::sys::signal::SigSet::empty();
+            pipe.add(nix::sys::signal::Signal::SIGPIPE);
+            if let Err(e) = pipe.thread_block() {
+                tracing::warn!("could not block SIGPIPE while resolving: {e}");
+            }
+            work()
+        });
+        match helper.join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Replaces this process with `command`, searched in `PATH` like `execvp(3)`,
 /// with exactly `env` as its environment. Returns only on failure, with the
-/// exit code `env(1)` uses: 127 when the command is not found, 126 otherwise.
-/// `env` entries must come from [`env_entry`]; they are wiped if exec fails.
+/// exit code `env(1)` uses: 127 when exec said `ENOENT`, 126 for any other
+/// reason (not executable, a directory, `ENOTDIR`, ...).
+/// `env` entries are `NAME=VALUE\0` (see `environment::entry`); they are
+/// wiped if exec fails.
 pub fn exec(command: &[OsString], env: Vec<SecretBytes>, hardening: Option<&Hardening>) -> Error {
     let name = crate::error::printable(&command[0].to_string_lossy());
     let args: Result<Vec<CString>, _> =
@@ -65,29 +83,62 @@ pub fn exec(command: &[OsString], env: Vec<SecretBytes>, hardening: Option<&Hard
     let Ok(args) = args else {
         return Error::Usage(format!("{name}: an argument contains a NUL byte"));
     };
-    let mut argv: Vec<*const nix::libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const nix::libc::c_char> = env
+    let entries: Result<Vec<&CStr>, _> = env
         .iter()
-        .map(|e| {
-            debug_assert_eq!(e.expose().last(), Some(&0));
-            e.expose().as_ptr().cast()
-        })
+        .map(|e| CStr::from_bytes_with_nul(e.expose()))
         .collect();
-    envp.push(std::ptr::null());
+    let Ok(entries) = entries else {
+        return Error::Internal("an environment entry holds a NUL byte".into());
+    };
     if let Some(h) = hardening {
         h.restore();
     }
-    // SAFETY: `argv` and `envp` are null-terminated arrays of pointers to
-    // NUL-terminated strings (`CString`s and `env_entry` buffers) that outlive
-    // the call; execvpe only returns on failure and then leaves them untouched.
-    unsafe {
-        nix::libc::execvpe(args[0].as_ptr(), argv.as_ptr(), envp.as_ptr());
-    }
-    let errno = nix::errno::Errno::last();
+    let Err(errno) = nix::unistd::execvpe(&args[0], &args, &entries);
+    drop(entries);
     drop(env); // wiped on drop
     match errno {
-        nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => Error::CommandNotFound(name),
+        nix::errno::Errno::ENOENT => match missing_helper(&command[0]) {
+            Some(why) => Error::CommandNotRunnable(name, why),
+            None => Error::CommandNotFound(name),
+        },
         other => Error::CommandNotExecutable(name, other.desc().to_string()),
     }
+}
+
+/// When exec says `ENOENT` for a command that exists, what is missing is what
+/// it needs to run: a script's interpreter, or an executable's loader.
+fn missing_helper(command: &OsStr) -> Option<String> {
+    let found = find_in_path(command)?;
+    let head = crate::files::read_regular(&found, 1 << 20, crate::files::Links::Follow).ok()?;
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    Some(match line.strip_prefix(b"#!") {
+        Some(rest) => {
+            let interpreter = String::from_utf8_lossy(rest);
+            let interpreter = interpreter.split_whitespace().next().unwrap_or_default();
+            format!(
+                "its interpreter {} was not found",
+                crate::error::printable(interpreter)
+            )
+        }
+        None => "a file it needs to start (its program loader) was not found".to_string(),
+    })
+}
+
+/// Where `execvp` would have found `command`: as given when it has a `/`,
+/// else the first regular file in a `PATH` folder (an empty entry is the
+/// current folder).
+fn find_in_path(command: &OsStr) -> Option<std::path::PathBuf> {
+    let is_file = |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file());
+    if command.as_bytes().contains(&b'/') {
+        let path = std::path::PathBuf::from(command);
+        return is_file(&path).then_some(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    path.as_bytes()
+        .split(|b| *b == b':')
+        .map(|dir| match dir {
+            b"" => std::path::Path::new(".").join(command),
+            dir => std::path::Path::new(OsStr::from_bytes(dir)).join(command),
+        })
+        .find(|p| is_file(p))
 }

@@ -6,13 +6,17 @@
 //! Data flows one way: arguments → validated settings → plan (references and
 //! where they are) → token → secrets → environment and in-memory files → exec.
 
-#![deny(unsafe_code)]
+#![cfg_attr(not(test), forbid(unsafe_code))]
+#![cfg_attr(test, deny(unsafe_code))]
 
+mod audience;
 mod cli;
 mod cloud;
+mod dns;
+mod environment;
 mod error;
-#[allow(unsafe_code)]
 mod exec;
+mod files;
 mod http;
 mod identity;
 mod memfile;
@@ -56,8 +60,10 @@ pub mod fuzzing {
     }
 }
 
-use crate::cli::{CheckArgs, Cli, Command, Common, LogFormat, Output, RenderArgs, RunArgs};
-use crate::error::{printable, Error};
+use crate::cli::{
+    CheckArgs, Cli, Command, Common, LogFormat, Output, RenderArgs, RunArgs, TemplateArg,
+};
+use crate::error::Error;
 use crate::plan::{Key, Plan};
 use crate::resolve::{Resolution, Settings};
 use crate::secret::SecretBytes;
@@ -176,52 +182,92 @@ fn resolve(
     Ok((resolution, Some(hardening)))
 }
 
+/// Rendered templates are configuration files; past this they are not.
+const TEMPLATE_RENDERED_MAX: usize = 16 << 20;
+
+/// Each `--template` VAR once, and never a variable that holds a reference
+/// (the reference would be dropped silently).
+fn check_template_vars(
+    templates: &[TemplateArg],
+    vars: &[(OsString, OsString)],
+) -> Result<(), Error> {
+    for (i, t) in templates.iter().enumerate() {
+        if templates[..i].iter().any(|earlier| earlier.var == t.var) {
+            return Err(Error::Usage(format!(
+                "--template: {} is given to two templates; each VAR takes one",
+                t.var
+            )));
+        }
+        let holds_reference = vars.iter().any(|(name, value)| {
+            name.as_bytes() == t.var.as_bytes() && template::mentions_reference(value.as_bytes())
+        });
+        if holds_reference {
+            return Err(Error::Usage(format!(
+                "--template {}={}: {} already holds a Key Vault reference; name another variable for the template",
+                t.path.display(),
+                t.var,
+                t.var
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `kvenv run`: resolve, then exec. Returns only on failure.
 fn run(args: RunArgs) -> Result<(), Error> {
     let settings = prepare(&args.common)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    check_template_vars(&args.template, &vars)?;
     let paths: Vec<&Path> = args.template.iter().map(|t| t.path.as_path()).collect();
     let texts = read_templates(&paths)?;
     let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
     let (resolution, hardening) = resolve(&plan, &settings, args.keep_unresolved)?;
 
-    let mut values: Vec<Option<SecretBytes>> = (0..vars.len()).map(|_| None).collect();
+    // Sizes first, from lengths alone: nothing is rendered that exec would refuse.
+    let mut lens: Vec<usize> = vars.iter().map(|(_, v)| v.len()).collect();
     let mut extra: Vec<(OsString, Vec<u8>)> = Vec::new();
     for item in &plan.items {
-        let rendered = item.render(&resolution);
+        let len = item.rendered_len(&resolution);
+        match item.key {
+            Key::Var(i) => lens[i] = len,
+            Key::File(_) if len > TEMPLATE_RENDERED_MAX => {
+                return Err(Error::Usage(format!(
+                    "template {}: with its secrets in place it would be larger than {} MiB",
+                    item.label(),
+                    TEMPLATE_RENDERED_MAX >> 20
+                )))
+            }
+            // `/dev/fd/N` with the largest N: a bound for the size check.
+            Key::File(i) => extra.push((OsString::from(&args.template[i].var), vec![b'x'; 18])),
+        }
+    }
+    environment::check_size(&vars, &lens, &extra, &args.command)?;
+    extra.clear();
+
+    let mut rendered: Vec<Option<SecretBytes>> = (0..vars.len()).map(|_| None).collect();
+    for item in &plan.items {
+        let value = item.render(&resolution);
         match item.key {
             Key::Var(i) => {
-                if rendered.expose().contains(&0) {
+                if value.expose().contains(&0) {
                     return Err(Error::Unresolved(vec![format!(
-                        "{}: OtherReasons: a secret in it contains a NUL byte, which an environment variable cannot hold; use --template instead",
-                        printable(&vars[i].0.to_string_lossy())
+                        "{}: OtherReasons: {}",
+                        item.label(),
+                        plan::NUL_IN_VARIABLE
                     )]));
                 }
-                values[i] = Some(rendered);
+                rendered[i] = Some(value);
             }
             Key::File(i) => {
                 let t = &args.template[i];
-                let fd = memfile::sealed(&t.path.display().to_string(), &rendered)?;
+                let fd = memfile::sealed(&t.path.display().to_string(), &value)?;
                 extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
             }
         }
     }
     drop(resolution);
-    let mut env: Vec<SecretBytes> = vars
-        .iter()
-        .zip(&values)
-        .filter(|((name, _), _)| !extra.iter().any(|(n, _)| n == name))
-        .map(|((name, value), rendered)| match rendered {
-            Some(r) => exec::env_entry(name, r.expose()),
-            None => exec::env_entry(name, value.as_bytes()),
-        })
-        .collect();
-    env.extend(
-        extra
-            .iter()
-            .map(|(name, value)| exec::env_entry(name, value)),
-    );
-    drop(values);
+    let env = environment::build(&vars, &rendered, &extra);
+    drop(rendered);
     Err(exec::exec(&args.command, env, hardening.as_ref()))
 }
 
@@ -256,47 +302,79 @@ fn check(args: CheckArgs) -> Result<(), Error> {
 /// `kvenv render`: the resolved template to stdout or, atomically, to a file.
 fn render(args: RenderArgs) -> Result<(), Error> {
     let settings = prepare(&args.common)?;
+    let destination = args.output.as_deref().filter(|p| *p != Path::new("-"));
+    if let Some(path) = destination {
+        check_destination(path)?;
+    }
     let text = sources::template(&args.template)?;
     let plan = Plan::of(&[], &[(&args.template, &text)], settings.cloud);
     let (resolution, _hardening) = resolve(&plan, &settings, args.keep_unresolved)?;
+    if plan.items[0].rendered_len(&resolution) > TEMPLATE_RENDERED_MAX {
+        return Err(Error::Usage(format!(
+            "template {}: with its secrets in place it would be larger than {} MiB",
+            args.template.display(),
+            TEMPLATE_RENDERED_MAX >> 20
+        )));
+    }
     let rendered = plan.items[0].render(&resolution);
     drop(resolution);
-    match &args.output {
+    match destination {
         None => print(|out| out.write_all(rendered.expose())),
         Some(path) => write_atomically(path, &rendered),
     }
 }
 
-/// Creates FILE with mode 0600 through a temporary file in the same folder and
-/// a rename, so that FILE is either complete or untouched.
-fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
-    use std::os::unix::fs::OpenOptionsExt;
+/// `-o FILE` replaces FILE only if it is a regular file (or absent): never a
+/// device such as `/dev/stdout`, a FIFO, a directory, or a symbolic link,
+/// which a rename would replace instead of writing through.
+fn check_destination(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::FileTypeExt;
     let shown = path.display();
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Usage(format!("-o {shown}: not a file name")))?;
+    let kind = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta.file_type(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::Usage(format!("-o {shown}: cannot be checked: {e}"))),
+    };
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a device"
+    };
+    Err(Error::Usage(format!(
+        "-o {shown}: is {what}, not a regular file; refusing to replace it (use -o - for stdout)"
+    )))
+}
+
+/// Creates FILE with mode 0600 (whatever the umask) through a temporary file
+/// in the same folder and a rename, so that FILE is either complete or untouched.
+fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmp = dir.join(format!(
-        ".{}.kvenv-{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(content.expose())?;
-            f.sync_all()
-        })
-        .and_then(|_| std::fs::rename(&tmp, path));
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Usage(format!("-o {shown}: cannot write: {e}"))
-    })
+    let fail = |e: std::io::Error| Error::Usage(format!("-o {shown}: cannot write: {e}"));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kvenv-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    // fchmod, so the umask plays no part.
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(fail)?;
+    tmp.write_all(content.expose()).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    check_destination(path)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }

@@ -45,6 +45,19 @@ impl Item<'_> {
         }
     }
 
+    /// The length [`Item::render`] would give.
+    pub fn rendered_len(&self, resolution: &Resolution) -> usize {
+        match &self.template {
+            Some(t) => t.rendered_len(|r| resolution.values.get(r).map(|f| &f.value)),
+            None => self.text.len(),
+        }
+    }
+
+    /// Where this item is: `NAME` or `PATH`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// Where a reference at `offset` is: `NAME`, or `PATH:LINE` for a file.
     fn location(&self, offset: usize) -> String {
         if self.is_file {
@@ -195,9 +208,21 @@ impl Plan<'_> {
                 }
                 let (resolved_version, status, detail) =
                     match (resolution.values.get(r), resolution.failures.get(r)) {
-                        (Some(fetched), _) => {
-                            (fetched.version.clone(), Status::Resolved, String::new())
+                        // What `run` refuses, `check` must not call resolved.
+                        (Some(fetched), _)
+                            if !item.is_file && fetched.value.expose().contains(&0) =>
+                        {
+                            (
+                                fetched.version.clone(),
+                                Status::OtherReasons,
+                                NUL_IN_VARIABLE.to_string(),
+                            )
                         }
+                        (Some(fetched), _) => (
+                            fetched.version.clone(),
+                            Status::Resolved,
+                            fetched.warning.clone().unwrap_or_default(),
+                        ),
                         (None, Some(f)) => (None, f.status, f.detail.clone()),
                         (None, None) => (None, Status::OtherReasons, "not attempted".into()),
                     };
@@ -213,6 +238,9 @@ impl Plan<'_> {
         rows
     }
 }
+
+/// Why a secret cannot go into an environment variable.
+pub const NUL_IN_VARIABLE: &str = "the secret contains a NUL byte, which an environment variable cannot hold; use --template instead";
 
 fn settle(lines: Vec<String>, keep_unresolved: bool) -> Result<(), Error> {
     if lines.is_empty() {

@@ -1,6 +1,7 @@
 //! `kvenv check`'s output: one row per reference as an aligned table or as
 //! JSON with stable field names. Never a value.
 
+use crate::error::printable;
 use crate::plan::Row;
 use serde_json::json;
 
@@ -57,6 +58,12 @@ pub fn table(rows: &[Row]) -> String {
             ]
         })
         .collect();
+    // Every cell may hold text from a server or the environment: one line,
+    // no control or direction characters, bounded length.
+    let cells: Vec<[String; 7]> = cells
+        .into_iter()
+        .map(|row| row.map(|cell| printable(&cell)))
+        .collect();
     let mut widths = header.map(str::len);
     for row in &cells {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -67,10 +74,11 @@ pub fn table(rows: &[Row]) -> String {
     let mut line = |cells: [&str; 7]| {
         let mut text = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            text.push_str(cell);
+            if i + 1 < cells.len() {
+                // Padded by hand: `format!` widths above 65535 panic.
+                let pad = widths[i] - cell.chars().count() + 2;
+                text.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push_str(text.trim_end());

@@ -10,7 +10,6 @@ use crate::vault::{self, AllowedHost, Fetched};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Everything resolution needs, validated.
@@ -60,7 +59,28 @@ pub fn resolve(
     if by_vault.is_empty() || (all_or_nothing && !resolution.failures.is_empty()) {
         return Ok(resolution);
     }
+    let fetched = crate::exec::without_sigpipe(|| fetch_all(by_vault, settings))?;
+    for (r, outcome) in fetched {
+        match outcome {
+            Ok(value) => {
+                resolution.values.insert(r, value);
+            }
+            Err(failure) => {
+                resolution.failures.insert(r, failure);
+            }
+        }
+    }
+    Ok(resolution)
+}
 
+type Outcome = (SecretRef, Result<Fetched, Failure>);
+
+/// Fetches every reference, vaults in parallel, inside a runtime that exists
+/// only for this; each fetch carries the one `--timeout` deadline.
+fn fetch_all(
+    by_vault: BTreeMap<VaultAddr, (vault::Trust, Vec<SecretRef>)>,
+    settings: &Settings,
+) -> Result<Vec<Outcome>, Error> {
     let tls = crate::http::tls_config(&settings.ca_files)?;
     let plumbing = identity::Plumbing {
         local: crate::http::identity_client(&tls)?,
@@ -71,93 +91,102 @@ pub fn resolve(
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    // Credentials are built inside the runtime: some crates spawn on it.
-    let identity = runtime.block_on(async { identity::build(&settings.identity, &plumbing) })?;
+    let deadline = tokio::time::Instant::now() + settings.timeout;
+    let outcomes = runtime.block_on(async {
+        // Credentials are built inside the runtime: some crates spawn on it.
+        let identity = identity::build(&settings.identity, &plumbing)?;
+        let vaults = by_vault.into_iter().map(|(addr, (trust, refs))| {
+            fetch_vault(
+                addr,
+                trust,
+                refs,
+                &identity,
+                &vault_http,
+                settings,
+                deadline,
+            )
+        });
+        let outcomes: Vec<Vec<Outcome>> = futures::future::join_all(vaults).await;
+        Ok::<_, Error>(outcomes.into_iter().flatten().collect())
+    });
+    drop(runtime);
+    outcomes
+}
 
-    let done: Arc<Mutex<HashMap<SecretRef, Result<Fetched, Failure>>>> = Arc::default();
-    let work = {
-        let done = done.clone();
-        let identity = &identity;
-        let vault_http = &vault_http;
-        async move {
-            let vaults = by_vault.into_iter().map(|(addr, (trust, refs))| {
-                let done = done.clone();
-                async move {
-                    let client = match vault::client(&addr, trust, settings.cloud, vault_http, identity.credential.clone()) {
-                        Ok(client) => client,
-                        Err(e) => {
-                            let failure = Failure::new(Status::OtherReasons, e.to_string());
-                            for r in refs {
-                                done.lock().unwrap().insert(r, Err(failure.clone()));
-                            }
-                            return;
-                        }
-                    };
-                    let fetch_one = |r: SecretRef| {
-                        let client = &client;
-                        let done = done.clone();
-                        async move {
-                            let started = Instant::now();
-                            let result = vault::fetch(client, &r, &|| identity.describe()).await;
-                            match &result {
-                                Ok(f) => tracing::info!(vault = %r.vault, secret = %r.name, version = f.version.as_deref().unwrap_or("?"), ms = started.elapsed().as_millis() as u64, "resolved"),
-                                Err(e) => tracing::info!(vault = %r.vault, secret = %r.name, status = %e.status, ms = started.elapsed().as_millis() as u64, "failed"),
-                            }
-                            done.lock().unwrap().insert(r, result);
-                        }
-                    };
-                    let mut refs = refs.into_iter();
-                    // Under the cloud's suffix the token goes on the first request
-                    // (see `http::Wire`). Elsewhere the first request learns the
-                    // vault's challenge alone; the rest then go out together instead
-                    // of all drawing a 401 first.
-                    if trust == vault::Trust::AllowListed {
-                        if let Some(first) = refs.next() {
-                            fetch_one(first).await;
-                        }
-                    }
-                    futures::stream::iter(refs)
-                        .map(fetch_one)
-                        .buffer_unordered(settings.concurrency)
-                        .collect::<Vec<()>>()
-                        .await;
-                }
-            });
-            futures::future::join_all(vaults).await;
+/// One vault's references, a bounded number in flight at once.
+async fn fetch_vault(
+    addr: VaultAddr,
+    trust: vault::Trust,
+    refs: Vec<SecretRef>,
+    identity: &identity::Identity,
+    http: &reqwest::Client,
+    settings: &Settings,
+    deadline: tokio::time::Instant,
+) -> Vec<Outcome> {
+    let client = match vault::client(
+        &addr,
+        trust,
+        settings.cloud,
+        http,
+        identity.credential.clone(),
+    ) {
+        Ok(client) => client,
+        Err(e) => {
+            let failure = Failure::new(Status::OtherReasons, e.to_string());
+            return refs
+                .into_iter()
+                .map(|r| (r, Err(failure.clone())))
+                .collect();
         }
     };
-    let timed_out =
-        runtime.block_on(async { tokio::time::timeout(settings.timeout, work).await.is_err() });
-    drop(runtime);
-
-    let mut done = std::mem::take(&mut *done.lock().unwrap());
-    for r in refs {
-        if resolution.failures.contains_key(r) {
-            continue;
+    let fetch_one = |r: SecretRef| {
+        let client = &client;
+        async move {
+            let started = Instant::now();
+            let fetched = tokio::time::timeout_at(
+                deadline,
+                vault::fetch(client, &r, &|| identity.describe()),
+            )
+            .await;
+            let result = fetched.unwrap_or_else(|_| Err(timed_out(&r, settings.timeout)));
+            match &result {
+                Ok(f) => {
+                    tracing::info!(vault = %r.vault, secret = %r.name, version = f.version.as_deref().unwrap_or("?"), ms = started.elapsed().as_millis() as u64, "resolved")
+                }
+                Err(e) => {
+                    tracing::info!(vault = %r.vault, secret = %r.name, status = %e.status, ms = started.elapsed().as_millis() as u64, "failed")
+                }
+            }
+            (r, result)
         }
-        match done.remove(r) {
-            Some(Ok(fetched)) => {
-                resolution.values.insert(r.clone(), fetched);
-            }
-            Some(Err(failure)) => {
-                resolution.failures.insert(r.clone(), failure);
-            }
-            None => {
-                debug_assert!(timed_out);
-                resolution.failures.insert(
-                    r.clone(),
-                    Failure::new(
-                        Status::FetchTimedOut,
-                        format!(
-                            "no answer for secret '{}' from {} within {:.1} s (--timeout); the vault or the identity endpoint is slow or unreachable",
-                            r.name,
-                            r.vault,
-                            settings.timeout.as_secs_f64()
-                        ),
-                    ),
-                );
-            }
+    };
+    let mut refs = refs.into_iter();
+    let mut outcomes = Vec::new();
+    // Under the cloud's suffix the token goes on the first request (see
+    // `http::Wire`). Elsewhere the first request learns the vault's challenge
+    // alone; the rest then go out together instead of all drawing a 401 first.
+    if trust == vault::Trust::AllowListed {
+        if let Some(first) = refs.next() {
+            outcomes.push(fetch_one(first).await);
         }
     }
-    Ok(resolution)
+    let rest: Vec<Outcome> = futures::stream::iter(refs)
+        .map(fetch_one)
+        .buffer_unordered(settings.concurrency)
+        .collect()
+        .await;
+    outcomes.extend(rest);
+    outcomes
+}
+
+fn timed_out(r: &SecretRef, timeout: Duration) -> Failure {
+    Failure::new(
+        Status::FetchTimedOut,
+        format!(
+            "no answer for secret '{}' from {} within {:.1} s (--timeout); the vault or the identity endpoint is slow or unreachable",
+            r.name,
+            r.vault,
+            timeout.as_secs_f64()
+        ),
+    )
 }

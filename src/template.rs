@@ -101,6 +101,21 @@ impl Template<'_> {
         })
     }
 
+    /// How long [`Template::render`] with the same `lookup` would be, without
+    /// rendering: sizes are checked before any memory is spent on them.
+    pub fn rendered_len<'s>(
+        &self,
+        lookup: impl Fn(&SecretRef) -> Option<&'s SecretBytes>,
+    ) -> usize {
+        self.pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Text(range) => range.len(),
+                Piece::Ref(r, range) => lookup(r).map_or(range.len(), SecretBytes::len),
+            })
+            .fold(0usize, usize::saturating_add)
+    }
+
     /// The text with each reference replaced by its secret. A reference that
     /// `lookup` cannot answer stays as its literal text (`--keep-unresolved`).
     pub fn render<'s>(
@@ -113,15 +128,7 @@ impl Template<'_> {
                 Piece::Ref(r, range) => (lookup(r), range.clone()),
             }
         };
-        let len: usize = self
-            .pieces
-            .iter()
-            .map(|p| match part(p) {
-                (Some(value), _) => value.len(),
-                (None, range) => range.len(),
-            })
-            .sum();
-        let mut out = SecretBytes::with_capacity(len);
+        let mut out = SecretBytes::with_capacity(self.rendered_len(&lookup));
         for piece in &self.pieces {
             match part(piece) {
                 (Some(value), _) => out.push(value.expose()),

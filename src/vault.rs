@@ -2,13 +2,14 @@
 //! request), one official `SecretClient` per vault over the shared transport,
 //! and turning the service's answers into actionable failures.
 
+use crate::audience::{same_audience, WrongAudience};
 use crate::cloud::Cloud;
 use crate::error::{chain, Error, Failure, Status};
+use crate::http::TransportFailure;
 use crate::reference::{SecretRef, VaultAddr};
 use crate::secret::SecretBytes;
 use azure_core::credentials::TokenCredential;
 use azure_core::error::ErrorKind;
-use azure_core::http::{ClientOptions, RetryOptions, Transport};
 use azure_security_keyvault_secrets::models::SecretClientGetSecretOptions;
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use std::sync::Arc;
@@ -85,6 +86,38 @@ pub fn trust(vault: &VaultAddr, cloud: Cloud, allowed: &[AllowedHost]) -> Result
     ))
 }
 
+/// The credential the Key Vault client gets: whatever scope the SDK asks for,
+/// only the cloud's Key Vault scope is ever requested from the identity.
+#[derive(Debug)]
+struct VaultScopeOnly {
+    inner: Arc<dyn TokenCredential>,
+    scope: &'static str,
+    host: String,
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for VaultScopeOnly {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        match scopes {
+            [asked] if same_audience(asked, self.scope) => {
+                self.inner.get_token(&[self.scope], options).await
+            }
+            _ => Err(azure_core::Error::new(
+                ErrorKind::Other,
+                WrongAudience {
+                    host: self.host.clone(),
+                    asked: crate::error::printable(&scopes.join(" ")),
+                    allowed: self.scope,
+                },
+            )),
+        }
+    }
+}
+
 pub fn client(
     vault: &VaultAddr,
     trust: Trust,
@@ -92,16 +125,18 @@ pub fn client(
     http: &reqwest::Client,
     credential: Arc<dyn TokenCredential>,
 ) -> Result<SecretClient, Error> {
-    let wire = crate::http::Wire {
-        client: http.clone(),
-        preauth: (trust == Trust::CloudSuffix).then(|| (credential.clone(), cloud.vault_scope())),
-    };
+    let credential: Arc<dyn TokenCredential> = Arc::new(VaultScopeOnly {
+        inner: credential,
+        scope: cloud.vault_scope(),
+        host: vault.to_string(),
+    });
+    let mut wire = crate::http::Wire::new(http, crate::http::REMOTE_BODY_MAX)
+        .with_audience(cloud.vault_scope());
+    if trust == Trust::CloudSuffix {
+        wire = wire.with_preauth(credential.clone(), cloud.vault_scope());
+    }
     let options = SecretClientOptions {
-        client_options: ClientOptions {
-            transport: Some(Transport::new(Arc::new(wire))),
-            retry: RetryOptions::custom(Arc::new(crate::http::Backoff::default())),
-            ..Default::default()
-        },
+        client_options: crate::http::client_options(wire),
         verify_challenge_resource: Some(trust == Trust::CloudSuffix),
         ..Default::default()
     };
@@ -113,7 +148,71 @@ pub fn client(
 #[derive(Debug)]
 pub struct Fetched {
     pub value: SecretBytes,
+    /// The version from the returned `id`, when it is one Key Vault issues.
     pub version: Option<String>,
+    /// Something odd about the answer that did not stop it (for `check`).
+    pub warning: Option<String>,
+}
+
+/// What Key Vault issues as a version: 32 hexadecimal characters.
+fn is_version(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Reads the version out of the `id` the vault returned, and checks that the
+/// id names the vault and secret that were asked for.
+fn version_of(
+    id: Option<&str>,
+    secret: &SecretRef,
+) -> Result<(Option<String>, Option<String>), Failure> {
+    let Some(id) = id else {
+        return Ok((
+            None,
+            Some("the vault's answer has no id, so the version is unknown".into()),
+        ));
+    };
+    let wrong = || {
+        Failure::new(
+            Status::OtherReasons,
+            format!(
+                "vault {} answered for another vault or secret than '{}' (its id does not match); refused",
+                secret.vault, secret.name
+            ),
+        )
+    };
+    let url = url::Url::parse(id).map_err(|_| wrong())?;
+    let same_vault = url
+        .host_str()
+        .is_some_and(|h| h.eq_ignore_ascii_case(&secret.vault.host))
+        && url.port_or_known_default() == Some(secret.vault.port.unwrap_or(443));
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|p| !p.is_empty()).collect())
+        .unwrap_or_default();
+    let (name, version) = match segments.as_slice() {
+        ["secrets", name] => (*name, None),
+        ["secrets", name, version] => (*name, Some(*version)),
+        _ => return Err(wrong()),
+    };
+    if !same_vault || !name.eq_ignore_ascii_case(&secret.name) {
+        return Err(wrong());
+    }
+    if let (Some(asked), Some(got)) = (&secret.version, version) {
+        if !asked.eq_ignore_ascii_case(got) {
+            return Err(wrong());
+        }
+    }
+    Ok(match version {
+        Some(v) if is_version(v) => (Some(v.to_ascii_lowercase()), None),
+        Some(_) => (
+            None,
+            Some(
+                "the vault returned a version that is not 32 hexadecimal characters; not shown"
+                    .into(),
+            ),
+        ),
+        None => (None, Some("the vault's id names no version".into())),
+    })
 }
 
 /// `identity` names the credential in use, for messages about access.
@@ -139,37 +238,36 @@ pub async fn fetch(
             ),
         )
     })?;
-    let version = model
-        .id
-        .as_deref()
-        .and_then(|id| id.trim_end_matches('/').rsplit('/').next())
-        .filter(|v| *v != secret.name)
-        .map(str::to_string);
-    let Some(value) = model.value else {
+    // The crate hands the value over as a plain String: ours at once.
+    let value = model.value.map(SecretBytes::from_string);
+    let (version, warning) = version_of(model.id.as_deref(), secret)?;
+    let Some(value) = value else {
         return Err(Failure::new(
             Status::OtherReasons,
             format!("the vault returned no value for {secret}"),
         ));
     };
     Ok(Fetched {
-        value: SecretBytes::from_string(value),
+        value,
         version,
+        warning,
     })
 }
 
-/// The innermost error's message: the OS's or the TLS library's own words.
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = error;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    crate::error::printable(&last.to_string())
-}
-
 /// Turns an SDK error into a status and a one-line hint. Response bodies are
-/// never echoed; only Key Vault's error code and inner code are read.
+/// never echoed; only Key Vault's error code and inner code are read. Below
+/// HTTP, the failure is found by type (see `http::TransportFailure`).
 fn classify(error: &azure_core::Error, secret: &SecretRef, identity: &str) -> Failure {
     let vault = &secret.vault;
+    if let Some(wrong) = crate::http::find::<WrongAudience>(error) {
+        return Failure::new(
+            Status::AccessToKeyVaultDenied,
+            format!("refused: {wrong}; a vault that asks for another audience is not Key Vault"),
+        );
+    }
+    if let Some(failure) = crate::http::find::<TransportFailure>(error) {
+        return transport_failure(failure, secret);
+    }
     match error.kind() {
         ErrorKind::HttpResponse {
             status,
@@ -219,42 +317,62 @@ fn classify(error: &azure_core::Error, secret: &SecretRef, identity: &str) -> Fa
                 chain(error)
             ),
         ),
-        _ => {
-            let text = chain(error);
-            let root = root_cause(error);
-            let lower = text.to_ascii_lowercase();
-            if lower.contains("dns error")
-                || lower.contains("failed to lookup")
-                || lower.contains("name or service not known")
-            {
-                Failure::new(
-                    Status::VaultNotFound,
-                    format!(
-                        "{} does not resolve; check the vault name and private DNS",
-                        vault.host
-                    ),
-                )
-            } else if lower.contains("certificate") || lower.contains("tls") {
-                Failure::new(Status::OtherReasons, format!("TLS with {vault} failed: {root}; if a proxy or private CA is in the way, pass its root with --ca-file"))
-            } else if lower.starts_with("cannot connect") {
-                Failure::new(
-                    Status::OtherReasons,
-                    format!("cannot connect to {vault}: {root}; check the host, port and network (firewall, private endpoint)"),
-                )
-            } else if lower.contains("challenge resource") {
-                Failure::new(
-                    Status::OtherReasons,
-                    format!(
-                        "vault {vault} asked for a token for another resource; refused: {text}"
-                    ),
-                )
-            } else {
-                Failure::new(
-                    Status::OtherReasons,
-                    format!("cannot get secret '{}' from {vault}: {text}", secret.name),
-                )
-            }
+        _ => Failure::new(
+            Status::OtherReasons,
+            format!(
+                "cannot get secret '{}' from {vault}: {}",
+                secret.name,
+                chain(error)
+            ),
+        ),
+    }
+}
+
+/// The status and hint for a failure below HTTP.
+fn transport_failure(failure: &TransportFailure, secret: &SecretRef) -> Failure {
+    let vault = &secret.vault;
+    match failure {
+        TransportFailure::Dns(dns)
+            if dns.reason == crate::dns::DnsReason::NotFound
+                && dns.name.eq_ignore_ascii_case(&vault.host) =>
+        {
+            Failure::new(
+                Status::VaultNotFound,
+                format!(
+                    "{} does not resolve; check the vault name and private DNS",
+                    vault.host
+                ),
+            )
         }
+        TransportFailure::Dns(dns) if dns.name.eq_ignore_ascii_case(&vault.host) => Failure::new(
+            Status::OtherReasons,
+            format!("{dns}; check /etc/resolv.conf and the network"),
+        ),
+        TransportFailure::Dns(dns) => Failure::new(
+            Status::OtherReasons,
+            format!(
+                "the proxy for {vault} ({}) {}; check HTTPS_PROXY",
+                dns.name, dns.reason
+            ),
+        ),
+        TransportFailure::Tls { .. } => Failure::new(
+            Status::OtherReasons,
+            format!(
+                "{failure}; if a proxy or private CA is in the way, pass its root with --ca-file"
+            ),
+        ),
+        TransportFailure::Connect { .. } => Failure::new(
+            Status::OtherReasons,
+            format!("{failure}; check the host, port and network (firewall, private endpoint)"),
+        ),
+        TransportFailure::Timeout { .. } => Failure::new(
+            Status::FetchTimedOut,
+            format!("{failure} for secret '{}'", secret.name),
+        ),
+        _ => Failure::new(
+            Status::OtherReasons,
+            format!("{failure} (secret '{}')", secret.name),
+        ),
     }
 }
 
@@ -322,43 +440,136 @@ mod tests {
         );
     }
 
-    fn failure_for(message: &str) -> Failure {
+    fn failure_for(failure: TransportFailure, name: &str) -> Failure {
         let secret = SecretRef {
             vault: addr("myvault.vault.azure.net", None),
-            name: "s".into(),
+            name: name.into(),
             version: None,
         };
-        let error = azure_core::Error::with_message(ErrorKind::Other, message.to_string());
+        let error = azure_core::Error::new(ErrorKind::Other, failure)
+            .with_context("non-transport error occurred which will not be retried");
         classify(&error, &secret, "the identity")
     }
 
-    // Connection-level failures, as the HTTP stack words them, get the status and
-    // hint an operator needs (a real DNS failure cannot be produced offline).
+    // Regression: failures were classified by searching the error text, which
+    // holds the URL, so a secret named `tls-cert` on a closed port was "TLS".
     #[test]
-    fn connection_failures_are_named() {
-        let dns = failure_for("cannot connect: dns error: no record found for Query { name: Name(\"myvault.vault.azure.net.\") }");
+    fn failures_are_classified_by_type_whatever_the_names_say() {
+        let host = "myvault.vault.azure.net".to_string();
+        let refused = failure_for(
+            TransportFailure::Connect {
+                host: host.clone(),
+                reason: "connection refused".into(),
+            },
+            "tls-dns-timeout-certificate",
+        );
+        assert_eq!(refused.status, Status::OtherReasons);
+        assert!(
+            refused
+                .detail
+                .starts_with("cannot connect to myvault.vault.azure.net: connection refused"),
+            "{}",
+            refused.detail
+        );
+        let dns = failure_for(
+            TransportFailure::Dns(crate::dns::DnsFailure {
+                name: host.clone(),
+                reason: crate::dns::DnsReason::NotFound,
+            }),
+            "connect-tls",
+        );
         assert_eq!(dns.status, Status::VaultNotFound);
         assert_eq!(
             dns.detail,
             "myvault.vault.azure.net does not resolve; check the vault name and private DNS"
         );
-        let tls = failure_for("cannot connect: invalid peer certificate: UnknownIssuer");
-        assert_eq!(tls.status, Status::OtherReasons);
+        let proxy = failure_for(
+            TransportFailure::Dns(crate::dns::DnsFailure {
+                name: "proxy.corp".into(),
+                reason: crate::dns::DnsReason::NotFound,
+            }),
+            "s",
+        );
+        assert!(
+            proxy.detail.contains("the proxy") && proxy.detail.contains("proxy.corp"),
+            "{}",
+            proxy.detail
+        );
+        let tls = failure_for(
+            TransportFailure::Tls {
+                host: host.clone(),
+                reason: "invalid peer certificate: UnknownIssuer".into(),
+            },
+            "dns-connect",
+        );
         assert!(
             tls.detail
-                .contains("TLS with myvault.vault.azure.net failed")
+                .starts_with("TLS with myvault.vault.azure.net failed")
                 && tls.detail.contains("--ca-file"),
             "{}",
             tls.detail
         );
-        let refused = failure_for("cannot connect: Connection refused (os error 111)");
+        let timeout = failure_for(TransportFailure::Timeout { host: host.clone() }, "tls");
+        assert_eq!(timeout.status, Status::FetchTimedOut);
+        let big = failure_for(TransportFailure::TooLarge { host, cap: 1 << 20 }, "timeout");
         assert!(
-            refused
-                .detail
-                .starts_with("cannot connect to myvault.vault.azure.net"),
+            big.detail.contains("larger than 1024 KiB"),
             "{}",
-            refused.detail
+            big.detail
         );
+    }
+
+    fn secret(name: &str, version: Option<&str>) -> SecretRef {
+        SecretRef {
+            vault: addr("v.vault.azure.net", None),
+            name: name.into(),
+            version: version.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn returned_ids_must_name_what_was_asked_for() {
+        let v = "ec96f02080254f109c51a1f14cdb1931";
+        let ok = version_of(
+            Some(&format!("https://v.vault.azure.net/secrets/db/{v}")),
+            &secret("db", None),
+        )
+        .unwrap();
+        assert_eq!(ok, (Some(v.to_string()), None));
+        for id in [
+            format!("https://other.vault.azure.net/secrets/db/{v}"),
+            format!("https://v.vault.azure.net:8443/secrets/db/{v}"),
+            format!("https://v.vault.azure.net/secrets/other/{v}"),
+            format!("https://v.vault.azure.net/keys/db/{v}"),
+            "not a url".to_string(),
+        ] {
+            assert_eq!(
+                version_of(Some(&id), &secret("db", None))
+                    .unwrap_err()
+                    .status,
+                Status::OtherReasons,
+                "{id}"
+            );
+        }
+        let pinned = secret("db", Some("0123456789abcdef0123456789abcdef"));
+        assert!(version_of(
+            Some(&format!("https://v.vault.azure.net/secrets/db/{v}")),
+            &pinned
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn odd_versions_are_not_shown() {
+        for odd in ["\u{1b}]0;pwned\u{7}", "x".repeat(70_000).as_str(), "0123"] {
+            let id = format!(
+                "https://v.vault.azure.net/secrets/db/{}",
+                url::form_urlencoded::byte_serialize(odd.as_bytes()).collect::<String>()
+            );
+            let (version, warning) = version_of(Some(&id), &secret("db", None)).unwrap();
+            assert_eq!(version, None);
+            assert!(warning.unwrap().contains("not 32 hexadecimal"));
+        }
     }
 
     #[test]

@@ -226,12 +226,10 @@ fn when_nothing_works_every_credential_says_why() {
     let kit = laptop();
     kit.cli.azd_signed_out();
     let started = Instant::now();
+    let imds = support::closed_port_url();
     let out = kit
         .run()
-        .env(
-            "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-            support::closed_port_url(),
-        )
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &imds)
         .env("S", kit.azure.vault.reference("s"))
         .probe()
         .go();
@@ -242,10 +240,11 @@ fn when_nothing_works_every_credential_says_why() {
         "kvenv: S: MSINotEnabled: no token for vault {} from the first working credential of the auto chain: no credential worked: \
 environment: AZURE_TENANT_ID not set; \
 workload-identity: AZURE_FEDERATED_TOKEN_FILE not set; \
-managed-identity: no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe got no answer in 0.5 s; \
+managed-identity: no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe failed: cannot connect to {}: connection refused; \
 azure-cli: `az` not found on PATH; \
 azd: ",
-        kit.azure.vault.host()
+        kit.azure.vault.host(),
+        imds.trim_start_matches("http://")
     );
     assert!(line.starts_with(&expected_start), "{line}");
     assert!(line.contains("not logged in"), "{line}");

@@ -944,7 +944,8 @@ fn a_401_on_a_suffix_host_is_answered_through_the_verified_challenge() {
         .collect();
     assert_eq!(statuses, [401, 200]);
 
-    // A challenge for another domain is refused by the SDK's resource check.
+    // A challenge for another audience is refused before any token is asked for.
+    let issued = kit.azure.identity.tokens_issued();
     kit.azure
         .vault
         .fault("s", Fault::challenge("https://evil.example", 1));
@@ -952,9 +953,20 @@ fn a_401_on_a_suffix_host_is_answered_through_the_verified_challenge() {
     out.assert_code(125);
     assert!(
         out.stderr.contains(
-            "S: OtherReasons: vault myvault.vault.azure.net asked for a token for another resource"
+            "S: AccessToKeyVaultDenied: refused: myvault.vault.azure.net asked for a token for 'https://evil.example'; kvenv only ever requests https://vault.azure.net/.default"
         ),
         "{}",
         out.stderr
+    );
+    assert!(kit
+        .azure
+        .identity
+        .requests()
+        .iter()
+        .all(|r| r.param("resource") == Some("https://vault.azure.net")));
+    assert_eq!(
+        kit.azure.identity.tokens_issued(),
+        issued + 1,
+        "only the pre-authorised vault token"
     );
 }

@@ -80,11 +80,21 @@ async fn probe(client: &reqwest::Client, url: &str) -> Result<(), String> {
         answered = answer.is_ok(),
         "IMDS probe"
     );
-    answer.map(|_| ()).map_err(|_| {
-        format!(
-            "no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe got no answer in {:.1} s",
-            PROBE_TIMEOUT.as_secs_f64()
-        )
+    answer.map(|_| ()).map_err(|e| {
+        let host = url::Url::parse(url)
+            .ok()
+            .map(|u| match (u.host_str().unwrap_or_default(), u.port()) {
+                (host, Some(port)) => format!("{host}:{port}"),
+                (host, None) => host.to_string(),
+            })
+            .unwrap_or_default();
+        let what = match crate::http::TransportFailure::of(&host, &e) {
+            crate::http::TransportFailure::Timeout { .. } => {
+                format!("got no answer in {:.1} s", PROBE_TIMEOUT.as_secs_f64())
+            }
+            other => format!("failed: {other}"),
+        };
+        format!("no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe {what}")
     })
 }
 

@@ -14,12 +14,12 @@ use crate::cloud::Cloud;
 use crate::error::Error;
 use azure_core::cloud::CloudConfiguration;
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, RetryOptions, Transport};
+use azure_core::http::ClientOptions;
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
-    AzureDeveloperCliCredentialOptions, ClientAssertionCredentialOptions, ClientSecretCredential,
-    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    AzureDeveloperCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
 };
 use chain::{Candidate, Chain};
 use clap::ValueEnum;
@@ -93,7 +93,12 @@ pub struct Plumbing {
 }
 
 impl Plumbing {
-    fn client_options(&self, http: &reqwest::Client, cloud: Cloud) -> ClientOptions {
+    fn client_options(
+        &self,
+        http: &reqwest::Client,
+        cloud: Cloud,
+        body_max: usize,
+    ) -> ClientOptions {
         // The crate consults AZURE_AUTHORITY_HOST only when no cloud is set.
         let cloud = match (env("AZURE_AUTHORITY_HOST"), cloud) {
             (Some(_), _) => None,
@@ -102,10 +107,8 @@ impl Plumbing {
             (None, Cloud::UsGov) => Some(CloudConfiguration::AzureGovernment),
         };
         ClientOptions {
-            transport: Some(Transport::new(Arc::new(crate::http::Wire::plain(http)))),
-            retry: RetryOptions::custom(Arc::new(crate::http::Backoff::default())),
             cloud: cloud.map(Arc::new),
-            ..Default::default()
+            ..crate::http::client_options(crate::http::Wire::new(http, body_max))
         }
     }
 }
@@ -222,7 +225,11 @@ fn environment(
     let description = format!("service principal {client_id} (environment)");
     if let Some(secret) = env("AZURE_CLIENT_SECRET") {
         let options = ClientSecretCredentialOptions {
-            client_options: plumbing.client_options(&plumbing.remote, config.cloud),
+            client_options: plumbing.client_options(
+                &plumbing.remote,
+                config.cloud,
+                crate::http::REMOTE_BODY_MAX,
+            ),
         };
         let credential =
             ClientSecretCredential::new(&tenant, client_id, Secret::new(secret), Some(options))
@@ -248,14 +255,9 @@ fn certificate(
     use azure_identity::{ClientCertificateCredential, ClientCertificateCredentialOptions};
     const MAX: u64 = 1 << 20;
     let shown = format!("AZURE_CLIENT_CERTIFICATE_PATH {}", path.display());
-    let size = std::fs::metadata(&path)
-        .map_err(|e| format!("{shown}: {e}"))?
-        .len();
-    if size > MAX {
-        return Err(format!("{shown}: larger than 1 MiB"));
-    }
-    let bytes =
-        crate::secret::SecretBytes::new(std::fs::read(&path).map_err(|e| format!("{shown}: {e}"))?);
+    let bytes = crate::files::read_regular(&path, MAX, crate::files::Links::Follow)
+        .map(crate::secret::SecretBytes::new)
+        .map_err(|e| format!("{shown}: {e}"))?;
     let password = env("AZURE_CLIENT_CERTIFICATE_PASSWORD");
     // The crate reads PKCS#12 only; a PEM file (certificate + RSA key) is repacked.
     let (pkcs12, password) = if bytes.expose().starts_with(b"-----BEGIN") {
@@ -267,7 +269,11 @@ fn certificate(
         (bytes, password)
     };
     let options = ClientCertificateCredentialOptions {
-        client_options: plumbing.client_options(&plumbing.remote, config.cloud),
+        client_options: plumbing.client_options(
+            &plumbing.remote,
+            config.cloud,
+            crate::http::REMOTE_BODY_MAX,
+        ),
         password: password.map(Secret::new),
     };
     ClientCertificateCredential::new(
@@ -320,6 +326,44 @@ fn certificate(
     Err("AZURE_CLIENT_CERTIFICATE_PATH is set but this kvenv was built without the client-certificate feature (cargo build --features client-certificate; it needs OpenSSL)".into())
 }
 
+/// A projected service-account token is a JWT of a few KB.
+const FEDERATED_TOKEN_MAX: u64 = 64 << 10;
+
+/// The federated token for workload identity, read by kvenv itself (the
+/// crate's reader has no bound and would block on a FIFO): a regular file of
+/// at most 64 KiB, read again on every token request as the kubelet rotates it.
+#[derive(Debug)]
+struct FederatedTokenFile(PathBuf);
+
+impl FederatedTokenFile {
+    fn read(&self) -> Result<String, String> {
+        let shown = format!("AZURE_FEDERATED_TOKEN_FILE {}", self.0.display());
+        let bytes =
+            crate::files::read_regular(&self.0, FEDERATED_TOKEN_MAX, crate::files::Links::Follow)
+                .map(crate::secret::SecretBytes::new)
+                .map_err(|e| format!("{shown}: {e}"))?;
+        let text = std::str::from_utf8(bytes.expose())
+            .map_err(|_| format!("{shown}: not a token (not UTF-8)"))?
+            .trim();
+        if text.is_empty() {
+            return Err(format!("{shown}: empty"));
+        }
+        Ok(text.to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for FederatedTokenFile {
+    async fn secret(
+        &self,
+        _options: Option<azure_core::http::ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        self.read().map_err(|e| {
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e)
+        })
+    }
+}
+
 fn workload_identity(
     config: &IdentityConfig,
     plumbing: &Plumbing,
@@ -331,16 +375,18 @@ fn workload_identity(
         Some(UserAssigned::ClientId(id)) => id.clone(),
         _ => env("AZURE_CLIENT_ID").ok_or("AZURE_CLIENT_ID not set")?,
     };
+    let token = FederatedTokenFile(PathBuf::from(token_file));
+    // Checked now so that a bad file is named in the chain's reasons.
+    token.read()?;
     let description = format!("workload identity {client_id}");
-    let options = WorkloadIdentityCredentialOptions {
-        credential_options: ClientAssertionCredentialOptions {
-            client_options: plumbing.client_options(&plumbing.remote, config.cloud),
-        },
-        client_id: Some(client_id),
-        tenant_id: Some(tenant),
-        token_file_path: Some(PathBuf::from(token_file)),
+    let options = ClientAssertionCredentialOptions {
+        client_options: plumbing.client_options(
+            &plumbing.remote,
+            config.cloud,
+            crate::http::REMOTE_BODY_MAX,
+        ),
     };
-    WorkloadIdentityCredential::new(Some(options))
+    ClientAssertionCredential::new(tenant, client_id, token, Some(options))
         .map(|c| (c as Arc<dyn TokenCredential>, description))
         .map_err(|e| crate::error::chain(&e))
 }
@@ -391,7 +437,11 @@ fn managed_identity(config: &IdentityConfig, plumbing: &Plumbing, auto: bool) ->
                     UserAssigned::ObjectId(v) => UserAssignedId::ObjectId(v),
                     UserAssigned::ResourceId(v) => UserAssignedId::ResourceId(v),
                 }),
-                client_options: plumbing.client_options(&plumbing.local, config.cloud),
+                client_options: plumbing.client_options(
+                    &plumbing.local,
+                    config.cloud,
+                    crate::http::LOCAL_BODY_MAX,
+                ),
             };
             match ManagedIdentityCredential::new(Some(options)) {
                 Ok(credential) => Candidate::ready(NAME, credential, description),

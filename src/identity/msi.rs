@@ -2,15 +2,18 @@
 //! used: IMDS (the crate hard-codes 169.254.169.254, ignores
 //! `AZURE_POD_IDENTITY_AUTHORITY_HOST`, does not probe and retries for ~72 s)
 //! and App Service with a resource id (`mi_res_id`, which the crate refuses).
-//! The protocol is the one the official SDKs speak.
+//! The protocol is the one the official SDKs speak. Requests go through the
+//! same transport as every other (one log format, typed failures, a 64 KiB
+//! body cap) and the same backoff.
 
 use super::UserAssigned;
-use crate::http::Backoff;
+use crate::http::{Backoff, TransportFailure, Wire};
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::error::{Error, ErrorKind};
+use azure_core::http::headers::{HeaderName, Headers};
+use azure_core::http::{AsyncRawResponse, HttpClient, Method, Request};
 use azure_core::time::OffsetDateTime;
 use serde::Deserialize;
-use std::time::Duration;
 
 /// Where the IMDS token endpoint is, honouring the override the other SDKs honour.
 pub fn imds_url() -> String {
@@ -42,35 +45,40 @@ const ARC_TOKEN_FOLDER: &str = "/var/opt/azcmagent/tokens";
 /// The agent's key files are small; anything larger is not one.
 const ARC_KEY_MAX: u64 = 4096;
 
-/// Reads the secret the Arc agent's challenge points at, after checking that
-/// the path is a `.key` file directly inside the agent's token folder.
-pub fn read_arc_key(challenge: &str, folder: &std::path::Path) -> Result<String, String> {
+/// Reads the secret the Arc agent's challenge points at: a `.key` file
+/// directly inside the agent's token folder, itself a regular file (a symbolic
+/// link is refused, whatever it points at), at most 4 KiB.
+pub fn read_arc_key(
+    challenge: &str,
+    folder: &std::path::Path,
+) -> Result<crate::secret::SecretBytes, String> {
     let realm = challenge
         .trim()
         .strip_prefix("Basic realm=")
         .ok_or("the Azure Arc endpoint sent no 'Basic realm=' challenge")?
         .trim_matches('"');
     let path = std::path::Path::new(realm);
-    if path.parent() != Some(folder) || path.extension().and_then(|e| e.to_str()) != Some("key") {
+    let in_folder = path.parent() == Some(folder)
+        && path.file_name().is_some_and(|n| n != ".." && n != ".")
+        && path.extension().and_then(|e| e.to_str()) == Some("key");
+    if !in_folder {
         return Err(format!(
             "the Azure Arc challenge file is not a .key file in {}; refusing to read it",
             folder.display()
         ));
     }
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("the Azure Arc challenge file cannot be read: {e}"))?
-        .len();
-    if size > ARC_KEY_MAX {
-        return Err(format!(
-            "the Azure Arc challenge file is larger than {ARC_KEY_MAX} bytes; refusing it"
-        ));
-    }
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("the Azure Arc challenge file cannot be read: {e}"))
+    crate::files::read_regular(path, ARC_KEY_MAX, crate::files::Links::Refuse)
+        .map(crate::secret::SecretBytes::new)
+        .map_err(|e| {
+            format!(
+                "the Azure Arc challenge file {}: {e}",
+                crate::error::printable(&path.display().to_string())
+            )
+        })
 }
 
 pub struct MsiCredential {
-    client: reqwest::Client,
+    wire: Wire,
     flavor: Flavor,
     id: Option<UserAssigned>,
     backoff: Backoff,
@@ -99,6 +107,12 @@ struct TokenResponse {
     expires_in: Option<serde_json::Value>,
 }
 
+impl Drop for TokenResponse {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.access_token);
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct ErrorResponse {
@@ -107,17 +121,30 @@ struct ErrorResponse {
     message: Option<String>,
 }
 
+fn credential_error(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+    Error::with_message(ErrorKind::Credential, message)
+}
+
+/// What an identity endpoint sent back, body read in full (within the cap).
+struct Answer {
+    status: u16,
+    headers: Headers,
+    body: crate::secret::SecretBytes,
+}
+
+const WWW_AUTHENTICATE: HeaderName = HeaderName::from_static("www-authenticate");
+
 impl MsiCredential {
     pub fn new(client: reqwest::Client, flavor: Flavor, id: Option<UserAssigned>) -> MsiCredential {
         MsiCredential {
-            client,
+            wire: Wire::new(&client, crate::http::LOCAL_BODY_MAX),
             flavor,
             id,
             backoff: Backoff::default(),
         }
     }
 
-    fn request(&self, resource: &str) -> azure_core::Result<reqwest::RequestBuilder> {
+    fn request(&self, resource: &str) -> azure_core::Result<Request> {
         let id = self.id.as_ref().and_then(|id| match (&self.flavor, id) {
             // Cloud Shell and Arc have only the system identity.
             (Flavor::CloudShell { .. } | Flavor::Arc { .. }, _) => None,
@@ -132,157 +159,126 @@ impl MsiCredential {
             }
         });
         let (url, api_version) = match &self.flavor {
-            Flavor::Imds { url } => (url, "2018-02-01"),
-            Flavor::AppService { url, .. } => (url, "2019-08-01"),
-            Flavor::Arc { url } => (url, "2020-06-01"),
-            Flavor::CloudShell { url } => {
-                let body = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("resource", resource)
-                    .finish();
-                return Ok(self
-                    .client
-                    .post(url.as_str())
-                    .header("Metadata", "true")
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .body(body));
-            }
+            Flavor::Imds { url } => (url, Some("2018-02-01")),
+            Flavor::AppService { url, .. } => (url, Some("2019-08-01")),
+            Flavor::Arc { url } => (url, Some("2020-06-01")),
+            Flavor::CloudShell { url } => (url, None),
+        };
+        let mut url = url::Url::parse(url).map_err(|e| {
+            credential_error(format!(
+                "the managed identity endpoint is not a valid URL: {e}"
+            ))
+        })?;
+        let Some(api_version) = api_version else {
+            let mut request = Request::new(url, Method::Post);
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("resource", resource)
+                .finish();
+            request.insert_header("metadata", "true");
+            request.insert_header("content-type", "application/x-www-form-urlencoded");
+            request.set_body(body.into_bytes());
+            return Ok(request);
         };
         let mut query = vec![("api-version", api_version), ("resource", resource)];
         query.extend(id);
-        let mut url = url::Url::parse(url).map_err(|e| {
-            Error::with_message(
-                ErrorKind::Credential,
-                format!("the managed identity endpoint is not a valid URL: {e}"),
-            )
-        })?;
         url.query_pairs_mut().extend_pairs(query);
-        let request = self.client.get(url);
-        Ok(match &self.flavor {
-            Flavor::AppService { header, .. } => request.header("X-IDENTITY-HEADER", header),
-            _ => request.header("Metadata", "true"),
+        let mut request = Request::new(url, Method::Get);
+        match &self.flavor {
+            Flavor::AppService { header, .. } => {
+                request.insert_header("x-identity-header", header.clone())
+            }
+            _ => request.insert_header("metadata", "true"),
+        }
+        Ok(request)
+    }
+
+    /// One exchange through the shared transport, the body read within its cap.
+    async fn send(&self, request: &Request) -> azure_core::Result<Answer> {
+        let response: AsyncRawResponse = self.wire.execute_request(request).await?;
+        let (status, headers, body) = response.deconstruct();
+        let body = crate::secret::SecretBytes::new(body.collect().await?.to_vec());
+        Ok(Answer {
+            status: u16::from(status),
+            headers,
+            body,
         })
     }
 
     async fn fetch(&self, resource: &str) -> azure_core::Result<AccessToken> {
         let mut attempt = 0;
         loop {
-            let outcome = self.request(resource)?.send().await;
+            attempt += 1;
+            let outcome = self.send(&self.request(resource)?).await;
             let retry_after = match outcome {
-                Ok(response)
-                    if response.status().as_u16() == 401
-                        && matches!(self.flavor, Flavor::Arc { .. }) =>
-                {
-                    return self.answer_arc_challenge(resource, &response).await;
+                Ok(answer) if answer.status == 401 && matches!(self.flavor, Flavor::Arc { .. }) => {
+                    return self.answer_arc_challenge(resource, &answer).await;
                 }
-                Ok(response) => {
-                    let status = response.status().as_u16();
+                Ok(answer) if (200..300).contains(&answer.status) => return parse_token(&answer),
+                Ok(answer) => {
                     // IMDS guidance: retry 404 (identity not ready), 410, 429 and 5xx.
-                    let transient = matches!(status, 404 | 410 | 429 | 500..=599);
-                    if response.status().is_success() {
-                        return parse_token(response).await;
+                    let transient = matches!(answer.status, 404 | 410 | 429 | 500..=599);
+                    if !transient || attempt > self.backoff.max_retries() {
+                        return Err(failure(&answer));
                     }
-                    if !transient || attempt >= self.backoff.max_retries() {
-                        return Err(failure(response).await);
-                    }
-                    tracing::debug!(status, attempt, "identity endpoint asked for a retry");
-                    retry_after_header(&response)
-                }
-                Err(e)
-                    if attempt < self.backoff.max_retries()
-                        && (e.is_connect() || e.is_timeout() || e.is_request()) =>
-                {
-                    tracing::debug!(attempt, error = %crate::error::chain(&e), "identity endpoint unreachable; retrying");
-                    None
+                    self.backoff.retry_after(&answer.headers)
                 }
                 Err(e) => {
-                    return Err(Error::with_message(
-                        ErrorKind::Credential,
-                        format!(
-                            "cannot reach the managed identity endpoint: {}",
-                            crate::error::chain(&e)
-                        ),
-                    ))
+                    let failure = crate::http::find::<TransportFailure>(&e).cloned();
+                    let retry = failure.as_ref().is_some_and(|f| {
+                        f.is_transient() || matches!(f, TransportFailure::Connect { .. })
+                    });
+                    if !retry || attempt > self.backoff.max_retries() {
+                        let why =
+                            failure.map_or_else(|| crate::error::chain(&e), |f| f.to_string());
+                        return Err(credential_error(format!(
+                            "cannot reach the managed identity endpoint: {why}"
+                        )));
+                    }
+                    None
                 }
             };
-            attempt += 1;
-            let wait = match retry_after {
-                Some(after) => self.backoff.after(after),
-                None => self.backoff.delay(attempt),
-            };
-            tokio::time::sleep(wait).await;
+            self.backoff.sleep(attempt, retry_after).await;
         }
     }
-}
 
-impl MsiCredential {
     async fn answer_arc_challenge(
         &self,
         resource: &str,
-        challenge: &reqwest::Response,
+        challenge: &Answer,
     ) -> azure_core::Result<AccessToken> {
         let header = challenge
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
+            .headers
+            .get_optional_str(&WWW_AUTHENTICATE)
             .unwrap_or_default();
         let key = read_arc_key(header, std::path::Path::new(ARC_TOKEN_FOLDER))
-            .map(crate::secret::SecretBytes::from_string)
-            .map_err(|e| Error::with_message(ErrorKind::Credential, e))?;
-        let mut authorization = crate::secret::SecretBytes::with_capacity(6 + key.len());
-        authorization.push(b"Basic ");
-        authorization.push(key.expose());
-        let value =
-            reqwest::header::HeaderValue::from_bytes(authorization.expose()).map_err(|_| {
-                Error::with_message(
-                    ErrorKind::Credential,
-                    "the Azure Arc key file holds characters a header cannot carry",
-                )
+            .map_err(credential_error)?;
+        let key = std::str::from_utf8(key.expose())
+            .ok()
+            .filter(|k| k.bytes().all(|b| (0x20..0x7f).contains(&b)))
+            .ok_or_else(|| {
+                credential_error("the Azure Arc key file holds characters a header cannot carry")
             })?;
-        let response = self
-            .request(resource)?
-            .header("Authorization", value)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::with_message(
-                    ErrorKind::Credential,
-                    format!(
-                        "cannot reach the Azure Arc endpoint: {}",
-                        crate::error::chain(&e)
-                    ),
-                )
-            })?;
-        if response.status().is_success() {
-            parse_token(response).await
+        let mut request = self.request(resource)?;
+        // The header type takes a String: this copy lives as long as the request.
+        request.insert_header("authorization", format!("Basic {key}"));
+        let answer = self.send(&request).await.map_err(|e| {
+            credential_error(format!(
+                "cannot reach the Azure Arc endpoint: {}",
+                crate::error::chain(&e)
+            ))
+        })?;
+        if (200..300).contains(&answer.status) {
+            parse_token(&answer)
         } else {
-            Err(failure(response).await)
+            Err(failure(&answer))
         }
     }
 }
 
-fn retry_after_header(response: &reqwest::Response) -> Option<Duration> {
-    response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-}
-
-async fn parse_token(response: reqwest::Response) -> azure_core::Result<AccessToken> {
-    let body = response.bytes().await.map_err(|e| {
-        Error::with_message(
-            ErrorKind::Credential,
-            format!(
-                "reading the token response failed: {}",
-                crate::error::chain(&e)
-            ),
-        )
-    })?;
+fn parse_token(answer: &Answer) -> azure_core::Result<AccessToken> {
     // Never echo the body: it holds the token.
-    let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
-        Error::with_message(
-            ErrorKind::Credential,
+    let parsed: TokenResponse = serde_json::from_slice(answer.body.expose()).map_err(|_| {
+        credential_error(
             "the managed identity endpoint answered with something that is not a token response",
         )
     })?;
@@ -302,22 +298,20 @@ async fn parse_token(response: reqwest::Response) -> azure_core::Result<AccessTo
                 .expires_in
                 .as_ref()
                 .and_then(number)
-                .map(|s| now + azure_core::time::Duration::seconds(s))
+                .and_then(|s| now.checked_add(azure_core::time::Duration::seconds(s)))
         })
         .unwrap_or(now + azure_core::time::Duration::minutes(5));
     if parsed.access_token.is_empty() {
-        return Err(Error::with_message(
-            ErrorKind::Credential,
+        return Err(credential_error(
             "the managed identity endpoint returned an empty token",
         ));
     }
-    Ok(AccessToken::new(parsed.access_token, expires_on))
+    Ok(AccessToken::new(parsed.access_token.clone(), expires_on))
 }
 
-async fn failure(response: reqwest::Response) -> Error {
-    let status = response.status().as_u16();
-    let body = response.bytes().await.unwrap_or_default();
-    let parsed: ErrorResponse = serde_json::from_slice(&body).unwrap_or_default();
+fn failure(answer: &Answer) -> Error {
+    let status = answer.status;
+    let parsed: ErrorResponse = serde_json::from_slice(answer.body.expose()).unwrap_or_default();
     let said = parsed
         .error_description
         .or(parsed.message)
@@ -329,10 +323,9 @@ async fn failure(response: reqwest::Response) -> Error {
         401 | 403 => "; is IDENTITY_HEADER right?",
         _ => "",
     };
-    Error::with_message(
-        ErrorKind::Credential,
-        format!("the managed identity endpoint answered HTTP {status}{said}{hint}"),
-    )
+    credential_error(format!(
+        "the managed identity endpoint answered HTTP {status}{said}{hint}"
+    ))
 }
 
 #[async_trait::async_trait]
@@ -363,7 +356,7 @@ mod tests {
         let key = dir.path().join("abc.key");
         std::fs::write(&key, "arc-secret").unwrap();
         let ok = read_arc_key(&format!("Basic realm={}", key.display()), dir.path());
-        assert_eq!(ok.unwrap(), "arc-secret");
+        assert_eq!(ok.unwrap().expose(), b"arc-secret");
         for bad in [
             "Bearer realm=/x".to_string(),
             format!("Basic realm={}/../abc.key", dir.path().display()),
@@ -376,5 +369,15 @@ mod tests {
         std::fs::write(&big, vec![b'x'; 5000]).unwrap();
         let err = read_arc_key(&format!("Basic realm={}", big.display()), dir.path()).unwrap_err();
         assert!(err.contains("larger"), "{err}");
+        // A symbolic link is refused whatever it points at: /dev/zero, or a
+        // file outside the folder.
+        for target in ["/dev/zero", "/etc/hostname"] {
+            let link = dir.path().join("link.key");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            let err =
+                read_arc_key(&format!("Basic realm={}", link.display()), dir.path()).unwrap_err();
+            assert!(err.contains("symbolic link"), "{err}");
+        }
     }
 }

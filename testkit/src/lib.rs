@@ -7,6 +7,7 @@
 
 mod cli;
 mod entra;
+pub mod hostile;
 mod http;
 mod identity;
 mod postgres;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 pub use cli::FakeCli;
 pub use entra::{EntraRequest, FakeEntra};
+pub use hostile::{Behaviour, FakeDns, HostileServer};
 pub use identity::{FakeIdentity, IdentityKind, IdentityRequest, ARC_TOKEN_FOLDER};
 pub use postgres::Postgres;
 pub use tls::TestCa;

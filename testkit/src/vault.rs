@@ -99,6 +99,8 @@ struct State {
     denied: HashSet<String>,
     faults: HashMap<String, VecDeque<Fault>>,
     delays: HashMap<String, Duration>,
+    /// The `id` to answer with instead of the real one (hostile answers).
+    ids: HashMap<String, String>,
     delay_all: Duration,
     limit: Option<RateLimit>,
     log: Vec<VaultRequest>,
@@ -240,6 +242,16 @@ impl FakeVault {
     }
 
     /// Every answer about `name` is delayed this long.
+    /// Answer every GET of `name` with this `id` in the bundle (a hostile or
+    /// broken vault: another secret's id, control characters, a huge version).
+    pub fn answer_with_id(&self, name: &str, id: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .ids
+            .insert(name.to_string(), id.to_string());
+    }
+
     pub fn delay(&self, name: &str, delay: Duration) {
         self.state
             .lock()
@@ -418,11 +430,16 @@ fn answer(
             json!({"error": {"code": "Forbidden", "message": "Operation get is not allowed on a disabled secret.", "innererror": {"code": "SecretDisabled"}}}),
         );
     }
+    let id = state
+        .ids
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| format!("https://{host}/secrets/{name}/{}", found.id));
     Reply::json(
         200,
         json!({
             "value": found.value,
-            "id": format!("https://{host}/secrets/{name}/{}", found.id),
+            "id": id,
             "attributes": {
                 "enabled": true,
                 "created": 1_700_000_000,

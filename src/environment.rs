@@ -1,0 +1,144 @@
+//! The command's final environment, as a pure function of kvenv's own
+//! environment, the rendered values and the template descriptors; and the
+//! kernel's limits on it, checked before anything is rendered, so that a
+//! large environment full of references fails early with one line instead of
+//! spending memory on values exec would refuse (`E2BIG`).
+
+use crate::error::{printable, Error};
+use crate::secret::SecretBytes;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+/// Linux refuses any single `NAME=VALUE` longer than this (`MAX_ARG_STRLEN`).
+pub const ENTRY_MAX: usize = 32 * 4096;
+
+/// What exec accepts for arguments and environment together: the kernel's
+/// `ARG_MAX` (a quarter of the stack limit), 2 MiB if it cannot be read, and
+/// never more than 32 MiB (an unlimited stack must not mean unlimited memory).
+pub fn exec_budget() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(2 << 20)
+        .min(32 << 20)
+}
+
+/// Bytes one entry costs exec: the string, its NUL and its pointer.
+fn cost(len: usize) -> usize {
+    len + 1 + std::mem::size_of::<usize>()
+}
+
+/// Checks the environment's size from each entry's final length, before any
+/// value is rendered. `lens[i]` is the value length of `vars[i]` after
+/// rendering; `extra` are the template descriptors.
+pub fn check_size(
+    vars: &[(OsString, OsString)],
+    lens: &[usize],
+    extra: &[(OsString, Vec<u8>)],
+    args: &[OsString],
+) -> Result<(), Error> {
+    let mut total: usize = args.iter().map(|a| cost(a.len())).sum();
+    for ((name, _), len) in vars.iter().zip(lens) {
+        let entry = name.len() + 1 + len;
+        if entry > ENTRY_MAX {
+            return Err(Error::Usage(format!(
+                "{}: with its secrets in place the variable would be {} KiB; Linux allows at most {} KiB for one variable (use --template for large values)",
+                printable(&name.to_string_lossy()),
+                entry / 1024,
+                ENTRY_MAX / 1024
+            )));
+        }
+        total = total.saturating_add(cost(entry));
+    }
+    total += extra
+        .iter()
+        .map(|(n, v)| cost(n.len() + 1 + v.len()))
+        .sum::<usize>();
+    let budget = exec_budget();
+    if total > budget {
+        return Err(Error::Usage(format!(
+            "the environment with its secrets in place would be {} KiB; the command's arguments and environment may be at most {} KiB (ARG_MAX)",
+            total / 1024,
+            budget / 1024
+        )));
+    }
+    Ok(())
+}
+
+/// The command's environment: every variable of kvenv's own, with the rendered
+/// value where there is one, except those a template descriptor replaces;
+/// then the descriptors.
+pub fn build(
+    vars: &[(OsString, OsString)],
+    rendered: &[Option<SecretBytes>],
+    extra: &[(OsString, Vec<u8>)],
+) -> Vec<SecretBytes> {
+    let mut env: Vec<SecretBytes> = vars
+        .iter()
+        .zip(rendered)
+        .filter(|((name, _), _)| !extra.iter().any(|(n, _)| n == name))
+        .map(|((name, value), rendered)| match rendered {
+            Some(r) => entry(name.as_bytes(), r.expose()),
+            None => entry(name.as_bytes(), value.as_bytes()),
+        })
+        .collect();
+    env.extend(
+        extra
+            .iter()
+            .map(|(name, value)| entry(name.as_bytes(), value)),
+    );
+    env
+}
+
+/// One `NAME=VALUE\0` entry, built in place.
+pub fn entry(name: &[u8], value: &[u8]) -> SecretBytes {
+    let mut entry = SecretBytes::with_capacity(name.len() + 1 + value.len() + 1);
+    entry.push(name);
+    entry.push(b"=");
+    entry.push(value);
+    entry.push(b"\0");
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(s: &str) -> OsString {
+        OsString::from(s)
+    }
+
+    fn text(env: &[SecretBytes]) -> Vec<String> {
+        env.iter()
+            .map(|e| String::from_utf8_lossy(e.expose()).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn rendered_values_replace_references_and_descriptors_replace_their_variable() {
+        let vars = vec![
+            (os("A"), os("plain")),
+            (os("B"), os("@Microsoft.KeyVault(...)")),
+            (os("PGPASSFILE"), os("/old")),
+        ];
+        let rendered = vec![None, Some(SecretBytes::new(b"s3cret".to_vec())), None];
+        let extra = vec![(os("PGPASSFILE"), b"/dev/fd/3".to_vec())];
+        assert_eq!(
+            text(&build(&vars, &rendered, &extra)),
+            ["A=plain\0", "B=s3cret\0", "PGPASSFILE=/dev/fd/3\0"]
+        );
+    }
+
+    #[test]
+    fn sizes_past_the_kernel_limits_are_refused_before_rendering() {
+        let vars = vec![(os("BIG"), os("x"))];
+        let err = check_size(&vars, &[ENTRY_MAX], &[], &[]).unwrap_err();
+        assert!(err.to_string().starts_with("BIG: "), "{err}");
+        assert!(check_size(&vars, &[100], &[], &[]).is_ok());
+        let many: Vec<_> = (0..400).map(|i| (os(&format!("V{i}")), os("x"))).collect();
+        let lens = vec![100 * 1024; 400];
+        let err = check_size(&many, &lens, &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("ARG_MAX"), "{err}");
+    }
+}

@@ -1,0 +1,107 @@
+//! The HTTP clients kvenv injects into the Azure crates: rustls on ring with
+//! the bundled Mozilla roots plus `--ca-file` / `SSL_CERT_FILE`, no redirects,
+//! `TCP_NODELAY`, pooled connections, kvenv's own name resolution, and the
+//! transport and retry policy shared by every call.
+
+mod backoff;
+mod failure;
+mod wire;
+
+pub use backoff::Backoff;
+pub use failure::{find, TransportFailure};
+pub use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
+
+use crate::error::Error;
+use azure_core::http::{ClientOptions, RetryOptions, Transport};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Trust anchors: Mozilla's (bundled, so a `scratch` image works) plus extra PEM files.
+pub fn tls_config(extra: &[(String, PathBuf)]) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for (origin, path) in extra {
+        let certs = read_pem(origin, path)?;
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                Error::Usage(format!(
+                    "{origin} {}: unusable certificate: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Internal(format!("TLS set-up failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A CA bundle is at most a few hundred KB (the whole Mozilla set is ~250 KB).
+const CA_FILE_MAX: u64 = 1 << 20;
+
+fn read_pem(origin: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bad = |what: String| Error::Usage(format!("{origin} {}: {what}", path.display()));
+    let bytes = crate::files::read_regular(path, CA_FILE_MAX, crate::files::Links::Follow)
+        .map_err(|e| bad(e.to_string()))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(format!("not a PEM file: {e:?}")))?;
+    if certs.is_empty() {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+fn builder(tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        // No NSS, so a static binary in a `scratch` image resolves names too;
+        // /etc/hosts wins over DNS (see `dns`).
+        .dns_resolver(std::sync::Arc::new(crate::dns::Resolver::default()))
+        .tls_backend_preconfigured(tls.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("kvenv/", env!("CARGO_PKG_VERSION")))
+}
+
+/// For Key Vault: HTTPS only; an HTTPS proxy from the environment is honoured
+/// (it sees only a CONNECT tunnel).
+pub fn vault_client(
+    tls: &rustls::ClientConfig,
+    resolve: &[(String, std::net::SocketAddr)],
+) -> Result<reqwest::Client, Error> {
+    resolve
+        .iter()
+        .fold(builder(tls), |b, (host, addr)| b.resolve(host, *addr))
+        .https_only(true)
+        .build()
+        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+}
+
+/// For identity endpoints (plain HTTP on the host in Azure): never through a
+/// proxy, so no proxy ever sees an identity header or a token.
+pub fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
+    builder(tls)
+        .no_proxy()
+        .build()
+        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+}
+
+/// Options for an Azure client over `wire`, with kvenv's retry policy.
+pub fn client_options(wire: Wire) -> ClientOptions {
+    ClientOptions {
+        transport: Some(Transport::new(Arc::new(wire))),
+        retry: RetryOptions::custom(Arc::new(Backoff::default())),
+        ..Default::default()
+    }
+}
