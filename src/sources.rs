@@ -11,20 +11,10 @@ pub const MAX_TEMPLATE: u64 = 1 << 20;
 /// Same bound for dotenv files.
 pub const MAX_ENV_FILE: u64 = 1 << 20;
 
+/// A regular file of at most `max` bytes (see `files`), errors naming `what` and the path.
 fn read_bounded(what: &str, path: &Path, max: u64) -> Result<Vec<u8>, Error> {
-    let shown = format!("{what} {}", path.display());
-    let meta =
-        std::fs::metadata(path).map_err(|e| Error::Usage(format!("{shown}: cannot read: {e}")))?;
-    if !meta.is_file() {
-        return Err(Error::Usage(format!("{shown}: not a regular file")));
-    }
-    if meta.len() > max {
-        return Err(Error::Usage(format!(
-            "{shown}: larger than {} KiB",
-            max / 1024
-        )));
-    }
-    std::fs::read(path).map_err(|e| Error::Usage(format!("{shown}: cannot read: {e}")))
+    crate::files::read_regular(path, max, crate::files::Links::Follow)
+        .map_err(|e| Error::Usage(format!("{what} {}: {e}", path.display())))
 }
 
 /// Reads dotenv files in order. Returns the variables they define that are not
@@ -35,7 +25,9 @@ pub fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
         let bytes = read_bounded("--env-file", path, MAX_ENV_FILE)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Usage(format!("--env-file {}: not valid UTF-8", path.display())))?;
-        for (name, value) in parse_dotenv(path, &text)? {
+        // Editors on Windows start UTF-8 files with a byte-order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        for (name, value) in parse_dotenv(path, text)? {
             if std::env::var_os(&name).is_some() || out.iter().any(|(n, _)| *n == name) {
                 continue; // the environment (and earlier files) win
             }

@@ -351,7 +351,7 @@ fn transport_failure(failure: &TransportFailure, secret: &SecretRef) -> Failure 
         TransportFailure::Dns(dns) => Failure::new(
             Status::OtherReasons,
             format!(
-                "the proxy for {vault} ({}) {}; check HTTPS_PROXY",
+                "{}, the proxy for {vault}, {}; check HTTPS_PROXY",
                 dns.name, dns.reason
             ),
         ),
@@ -491,7 +491,9 @@ mod tests {
             "s",
         );
         assert!(
-            proxy.detail.contains("the proxy") && proxy.detail.contains("proxy.corp"),
+            proxy
+                .detail
+                .starts_with("proxy.corp, the proxy for myvault.vault.azure.net, does not resolve"),
             "{}",
             proxy.detail
         );

@@ -98,6 +98,16 @@ async fn probe(client: &reqwest::Client, url: &str) -> Result<(), String> {
     })
 }
 
+/// Why a credential failed, in one clause: a transport failure found by type
+/// ("cannot connect to ...: connection refused") rather than the wrapping
+/// texts of the crates ("authentication failed. non-transport error ...").
+fn reason(error: &Error) -> String {
+    match crate::http::find::<crate::http::TransportFailure>(error) {
+        Some(failure) => format!("cannot reach the identity endpoint: {failure}"),
+        None => crate::error::chain(error),
+    }
+}
+
 #[async_trait::async_trait]
 impl TokenCredential for Chain {
     async fn get_token(
@@ -127,8 +137,9 @@ impl TokenCredential for Chain {
                     return Ok(token);
                 }
                 Err(e) => {
+                    // The crates' own words stay for -v; the reason is kvenv's.
                     tracing::info!(credential = candidate.name, error = %crate::error::chain(&e), "credential failed");
-                    reasons.push(format!("{}: {}", candidate.name, crate::error::chain(&e)));
+                    reasons.push(format!("{}: {}", candidate.name, reason(&e)));
                 }
             }
         }

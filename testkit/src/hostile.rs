@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 pub enum Behaviour {
     /// Completes the TLS handshake (on a plain server: accepts), then resets.
     ResetAfterHandshake,
+    /// Reads the request's head, then resets.
+    ResetAfterRequest,
+    /// Reads the request's head, answers `503` with keep-alive, then resets
+    /// the connection while the client waits to retry on it.
+    ResetAfterAnswer,
     /// Reads the request, answers 200 with a chunked body that never ends.
     EndlessBody,
     /// Reads the request, answers 200 declaring a body of this many bytes and sends it.
@@ -119,6 +124,12 @@ fn serve(
             return;
         }
         let _ = exchange(&mut tcp, behaviour, stop, sent);
+        if matches!(
+            behaviour,
+            Behaviour::ResetAfterRequest | Behaviour::ResetAfterAnswer
+        ) {
+            reset(&tcp);
+        }
         return;
     };
     let Ok(mut conn) = rustls::ServerConnection::new(tls) else {
@@ -142,6 +153,12 @@ fn serve(
     }
     let mut stream = rustls::StreamOwned::new(conn, tcp);
     let _ = exchange(&mut stream, behaviour, stop, sent);
+    if matches!(
+        behaviour,
+        Behaviour::ResetAfterRequest | Behaviour::ResetAfterAnswer
+    ) {
+        reset(&stream.sock);
+    }
 }
 
 /// Reads one request's head, then misbehaves.
@@ -158,6 +175,15 @@ fn exchange(
             return Ok(());
         }
         head.push(byte[0]);
+    }
+    if let Behaviour::ResetAfterRequest = behaviour {
+        return Ok(());
+    }
+    if let Behaviour::ResetAfterAnswer = behaviour {
+        stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 2\r\n\r\n{}")?;
+        stream.flush()?;
+        std::thread::sleep(Duration::from_millis(20));
+        return Ok(());
     }
     let started = Instant::now();
     let going = |written: u64| {
@@ -203,7 +229,7 @@ fn exchange(
                 std::thread::sleep(interval);
             }
         }
-        Behaviour::ResetAfterHandshake => {}
+        _ => {}
     }
     stream.flush()
 }
@@ -213,13 +239,19 @@ fn exchange(
 /// silent), and records every name it was asked.
 pub struct FakeDns {
     addr: SocketAddr,
+    nxdomain: Arc<AtomicBool>,
     asked: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for FakeDns {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // The port is free again once this returns.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -235,14 +267,16 @@ impl FakeDns {
         let addr = socket.local_addr()?;
         let asked = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (asked2, stop2) = (asked.clone(), stop.clone());
-        std::thread::spawn(move || {
+        let nxdomain = Arc::new(AtomicBool::new(false));
+        let (asked2, stop2, nxdomain2) = (asked.clone(), stop.clone(), nxdomain.clone());
+        let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 512];
             while !stop2.load(Ordering::SeqCst) {
                 let Ok((n, peer)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
-                if let Some((name, answer)) = answer(&buf[..n], a, aaaa) {
+                let no_such_name = nxdomain2.load(Ordering::SeqCst);
+                if let Some((name, answer)) = answer(&buf[..n], a, aaaa, no_such_name) {
                     asked2.lock().unwrap().push(name);
                     if let Some(answer) = answer {
                         let _ = socket.send_to(&answer, peer);
@@ -250,7 +284,18 @@ impl FakeDns {
                 }
             }
         });
-        Ok(FakeDns { addr, asked, stop })
+        Ok(FakeDns {
+            addr,
+            nxdomain,
+            asked,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// From now on, answer every question with "no such name" (NXDOMAIN).
+    pub fn no_such_names(&self) {
+        self.nxdomain.store(true, Ordering::SeqCst);
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -268,6 +313,7 @@ fn answer(
     query: &[u8],
     a: Option<std::net::Ipv4Addr>,
     aaaa: Option<std::net::Ipv6Addr>,
+    nxdomain: bool,
 ) -> Option<(String, Option<Vec<u8>>)> {
     if query.len() < 12 {
         return None;
@@ -292,6 +338,13 @@ fn answer(
         _ => None,
     };
     let silent = matches!((qtype, a, aaaa), (1, None, _) | (28, _, None));
+    if nxdomain {
+        let mut out = query.get(..question_end)?.to_vec();
+        out[2] = 0x81;
+        out[3] = 0x83; // recursion available, NXDOMAIN
+        out[6..12].fill(0);
+        return Some((name, Some(out)));
+    }
     if silent {
         return Some((name, None));
     }

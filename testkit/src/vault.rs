@@ -42,6 +42,8 @@ pub struct Fault {
     pub location: Option<String>,
     /// Answer 401 with a bearer challenge naming this resource.
     pub challenge: Option<String>,
+    /// Answer even a request without a token (a hostile vault's first challenge).
+    pub unauthenticated: bool,
 }
 
 impl Fault {
@@ -53,6 +55,16 @@ impl Fault {
             hang_up_after: None,
             location: None,
             challenge: None,
+            unauthenticated: false,
+        }
+    }
+
+    /// `times` answers of 401 naming `resource`, from the very first request
+    /// (the one without a token), as a vault that wants another audience would.
+    pub fn hostile_challenge(resource: &str, times: usize) -> Fault {
+        Fault {
+            unauthenticated: true,
+            ..Fault::challenge(resource, times)
         }
     }
 
@@ -337,7 +349,11 @@ fn answer(
     name: Option<&str>,
     version: Option<&str>,
 ) -> Reply {
-    if !authorized {
+    let hostile_first = name
+        .and_then(|n| state.faults.get(n))
+        .and_then(|q| q.front())
+        .is_some_and(|f| f.unauthenticated);
+    if !authorized && !hostile_first {
         // The resource is the cloud's Key Vault audience, as the real service names it.
         let host = req.header("host").unwrap_or_default();
         let resource = ["vault.azure.cn", "vault.usgovcloudapi.net"]
@@ -355,7 +371,7 @@ fn answer(
             ),
         );
     }
-    if req.method != "GET" || req.query("api-version").is_none() {
+    if (req.method != "GET" || req.query("api-version").is_none()) && !hostile_first {
         return Reply::json(
             400,
             json!({"error": {"code": "BadParameter", "message": "only GET /secrets/NAME[/VERSION]?api-version= is faked"}}),

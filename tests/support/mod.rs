@@ -221,6 +221,32 @@ impl<'k> Run<'k> {
         self.finish(cmd)
     }
 
+    /// Runs kvenv from a shell that first runs `prefix` (`umask 0777`,
+    /// `ulimit -v ...`), then execs kvenv with this run's arguments.
+    pub fn go_after(self, prefix: &str) -> Outcome {
+        self.go_within(&[], prefix)
+    }
+
+    /// As [`Run::go_after`], with the shell itself started by `launcher`
+    /// (`unshare -m`, say).
+    pub fn go_within(self, launcher: &[&str], prefix: &str) -> Outcome {
+        let mut cmd = match launcher {
+            [program, args @ ..] => {
+                let mut cmd = assert_cmd::Command::new(program);
+                cmd.args(args).arg("sh");
+                cmd
+            }
+            [] => assert_cmd::Command::new("sh"),
+        };
+        cmd.args(["-c", &format!("{prefix}; exec \"$@\""), "sh"])
+            .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
+            .args(&self.args);
+        if !self.command.is_empty() {
+            cmd.arg("--").args(&self.command);
+        }
+        self.finish(cmd)
+    }
+
     fn finish(self, mut cmd: assert_cmd::Command) -> Outcome {
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
@@ -289,4 +315,46 @@ fn fastrand_name() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Whether the machine has what a test needs. When it does not, the test is
+/// skipped with one line saying what is missing and which package brings it
+/// (listed again at the end of `cargo test`, by `tests/zz_skipped.rs`), or,
+/// with `KVENV_TEST_STRICT=1` (CI), fails.
+pub fn need(available: bool, test: &str, missing: &str) -> bool {
+    if available {
+        return true;
+    }
+    let line = format!("SKIPPED {test}: {missing}");
+    assert!(
+        std::env::var_os("KVENV_TEST_STRICT").is_none_or(|v| v.is_empty() || v == "0"),
+        "{line} (KVENV_TEST_STRICT is set, so nothing may be skipped)"
+    );
+    use std::io::Write;
+    // Straight to the file descriptor: the test harness captures eprintln!.
+    let _ = writeln!(std::io::stderr(), "{line}");
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kvenv-skipped.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(file, "{line}");
+    }
+    false
+}
+
+/// Whether this process runs as root (some properties can only be set up so).
+pub fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// Whether `program` is on PATH.
+pub fn installed(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
