@@ -54,6 +54,48 @@ pub mod fuzzing {
         }
     }
 
+    /// Takes a vault's answer (the first byte picks the status and whether a
+    /// version was asked for; the rest is the body) through to `check`'s
+    /// table and JSON. Nothing a vault sends may panic or reach the output as
+    /// a control or direction character.
+    pub fn vault_answer(data: &[u8]) {
+        use crate::reference::{SecretRef, VaultAddr};
+        let Some((&selector, body)) = data.split_first() else {
+            return;
+        };
+        let secret = SecretRef {
+            vault: VaultAddr {
+                host: "v.vault.azure.net".into(),
+                port: None,
+            },
+            name: "db".into(),
+            version: (selector & 1 == 1).then(|| "0123456789abcdef0123456789abcdef".into()),
+        };
+        let status = [200u16, 401, 403, 404, 429, 500, 503, 302][(selector as usize >> 1) % 8];
+        let (resolved_version, status, detail) =
+            match crate::vault::outcome_of_answer(status, body, &secret) {
+                Ok(fetched) => (
+                    fetched.version,
+                    crate::error::Status::Resolved,
+                    fetched.warning.unwrap_or_default(),
+                ),
+                Err(failure) => (None, failure.status, failure.detail),
+            };
+        let rows = [crate::plan::Row {
+            location: "VAR".into(),
+            reference: Some(secret),
+            resolved_version,
+            status,
+            detail,
+        }];
+        for text in [crate::report::table(&rows), crate::report::json(&rows)] {
+            let clean = text
+                .chars()
+                .all(|c| c == '\n' || crate::error::printable(&c.to_string()) == c.to_string());
+            assert!(clean, "a control or direction character reached the output");
+        }
+    }
+
     /// Parses a dotenv text as `--env-file` does.
     pub fn dotenv(text: &str) {
         let _ = crate::sources::parse_dotenv(std::path::Path::new("fuzz.env"), text);
@@ -76,7 +118,17 @@ use std::path::{Path, PathBuf};
 /// Parses the command line, runs it and returns the process exit code.
 /// The only place that prints kvenv's own errors.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    main_from(std::env::args_os())
+}
+
+/// [`main`] with the arguments given (the first is the program name): for a
+/// program that embeds kvenv, such as the quickstart.
+pub fn main_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind::*;
@@ -116,23 +168,33 @@ pub fn main() -> i32 {
     }
 }
 
+/// Logs on stderr. `-v`: what was resolved and how; `-vv`: one line per HTTP
+/// exchange as well; `-vvv`: the crates' own debug lines too. Never values.
 fn init_logging(common: &Common) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let quiet = Targets::new().with_default(LevelFilter::WARN);
     let filter = match (common.quiet, common.verbose) {
-        (true, _) => "off",
-        (false, 0) => "warn",
-        (false, 1) => "warn,kvenv=info",
-        (false, 2) => "info,kvenv=debug,azure_core=debug,typespec_client_core=debug,azure_identity=debug",
-        (false, _) => "debug,kvenv=trace,azure_core=trace,typespec_client_core=trace,azure_identity=trace,rustls=info,h2=info",
+        (true, _) => Targets::new().with_default(LevelFilter::OFF),
+        (false, 0) => quiet,
+        (false, 1) => quiet.with_target("kvenv", LevelFilter::INFO),
+        (false, 2) => quiet.with_target("kvenv", LevelFilter::DEBUG),
+        (false, _) => Targets::new()
+            .with_default(LevelFilter::DEBUG)
+            .with_target("kvenv", LevelFilter::TRACE)
+            .with_target("rustls", LevelFilter::INFO)
+            .with_target("h2", LevelFilter::INFO),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(common.verbose > 1);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = match common.log_format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
+        LogFormat::Text => registry
+            .with(layer.with_ansi(std::io::stderr().is_terminal()))
             .try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Json => registry.with(layer.json()).try_init(),
     };
 }
 
@@ -288,9 +350,15 @@ fn check(args: CheckArgs) -> Result<(), Error> {
     let rows = plan.rows(&resolution);
     drop(resolution);
     let text = match args.output {
+        Output::Table if rows.is_empty() => String::new(),
         Output::Table => report::table(&rows),
         Output::Json => report::json(&rows),
     };
+    if rows.is_empty() && !args.common.quiet {
+        // Not an error (a HEALTHCHECK on an image without references passes),
+        // but a header alone would look like a broken report.
+        eprintln!("kvenv: no references found");
+    }
     print(|out| out.write_all(text.as_bytes()))?;
     if rows.iter().all(|r| r.status == error::Status::Resolved) {
         Ok(())
@@ -377,4 +445,43 @@ fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
     check_destination(path)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    fn answer(status_selector: u8, body: &str) -> Vec<u8> {
+        let mut data = vec![status_selector];
+        data.extend_from_slice(body.as_bytes());
+        data
+    }
+
+    // The cases the fuzz target started from: what a hostile vault sends.
+    #[test]
+    fn hostile_vault_answers_reach_check_clean() {
+        let id = |version: &str| {
+            format!(r#"{{"value":"x","id":"https://v.vault.azure.net/secrets/db/{version}"}}"#)
+        };
+        for body in [
+            id(&"f".repeat(70_000)),
+            id("\\u001b]0;pwned\\u0007\\u009b31m\\u202e"),
+            id("ec96f02080254f109c51a1f14cdb1931\\n"),
+            r#"{"value":"x","id":"https://other.vault.azure.net/secrets/db/ec96f02080254f109c51a1f14cdb1931"}"#.into(),
+            r#"{"value":"x"}"#.into(),
+            r#"{"error":{"code":"Forbidden\u001b[2J","innererror":{"code":"SecretDisabled"}}}"#.into(),
+            "not json".into(),
+        ] {
+            for selector in 0..16 {
+                super::fuzzing::vault_answer(&answer(selector, &body));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_vault_answer_reaches_check_clean(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            super::fuzzing::vault_answer(&data);
+        }
+    }
 }

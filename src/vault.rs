@@ -254,6 +254,39 @@ pub async fn fetch(
     })
 }
 
+/// What one answer (status and body) from a vault comes to, without a
+/// network: the path `fetch` takes, for the fuzz target.
+pub fn outcome_of_answer(status: u16, body: &[u8], secret: &SecretRef) -> Result<Fetched, Failure> {
+    use azure_core::http::{headers::Headers, RawResponse, StatusCode};
+    if status == 200 {
+        let model: azure_security_keyvault_secrets::models::Secret = serde_json::from_slice(body)
+            .map_err(|_| {
+            Failure::new(
+                Status::OtherReasons,
+                format!("the vault's answer for {secret} could not be read"),
+            )
+        })?;
+        let value = model.value.map(SecretBytes::from_string);
+        let (version, warning) = version_of(model.id.as_deref(), secret)?;
+        let value = value.ok_or_else(|| Failure::new(Status::OtherReasons, "no value"))?;
+        return Ok(Fetched {
+            value,
+            version,
+            warning,
+        });
+    }
+    let raw = RawResponse::from_bytes(StatusCode::from(status), Headers::new(), body.to_vec());
+    let error = azure_core::Error::with_message(
+        ErrorKind::HttpResponse {
+            status: StatusCode::from(status),
+            error_code: None,
+            raw_response: Some(Box::new(raw)),
+        },
+        "fuzzed answer",
+    );
+    Err(classify(&error, secret, "the identity"))
+}
+
 /// Turns an SDK error into a status and a one-line hint. Response bodies are
 /// never echoed; only Key Vault's error code and inner code are read. Below
 /// HTTP, the failure is found by type (see `http::TransportFailure`).

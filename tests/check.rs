@@ -244,3 +244,19 @@ fn completions_and_man_page() {
         assert!(out.stdout.contains(flag), "--help shows {flag}");
     }
 }
+
+#[test]
+fn check_without_references_says_so_and_passes() {
+    let kit = Kit::new();
+    let out = kit.check().env("PLAIN", "no reference here").go();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, "kvenv: no references found\n");
+    let out = kit.check().args(["--output", "json"]).go();
+    out.assert_code(0);
+    assert_eq!(out.stdout.trim(), "[]");
+    let out = kit.check().arg("-q").go();
+    out.assert_code(0);
+    assert_eq!(out.stderr, "");
+    assert!(kit.azure.vault.requests().is_empty());
+}

@@ -9,6 +9,14 @@ use support::Kit;
 
 const APP_PASSWORD: &str = "pg-App-Pass-8f3b2c71";
 
+fn available(test: &str) -> bool {
+    support::need(
+        kvenv_testkit::postgres_installed(),
+        test,
+        "PostgreSQL is not installed (apt-get install postgresql)",
+    )
+}
+
 fn setup() -> (Kit, Postgres) {
     let pg = Postgres::start();
     pg.create_role("app", APP_PASSWORD);
@@ -47,6 +55,9 @@ fn psql_app(pg: &Postgres, sql: &str) -> Vec<String> {
 
 #[test]
 fn pgpassword_from_the_vault_connects() {
+    if !available("postgres::pgpassword_from_the_vault_connects") {
+        return;
+    }
     let (kit, pg) = setup();
     let out = kit
         .run()
@@ -59,6 +70,9 @@ fn pgpassword_from_the_vault_connects() {
 
 #[test]
 fn a_wrong_secret_fails_with_psqls_error_and_exit_code() {
+    if !available("postgres::a_wrong_secret_fails_with_psqls_error_and_exit_code") {
+        return;
+    }
     let (kit, pg) = setup();
     let out = kit
         .run()
@@ -80,6 +94,9 @@ fn a_wrong_secret_fails_with_psqls_error_and_exit_code() {
 
 #[test]
 fn a_connection_string_with_an_embedded_reference() {
+    if !available("postgres::a_connection_string_with_an_embedded_reference") {
+        return;
+    }
     let (kit, pg) = setup();
     let url = format!(
         "postgresql://app:{}@127.0.0.1:{}/app",
@@ -102,6 +119,9 @@ fn a_connection_string_with_an_embedded_reference() {
 
 #[test]
 fn a_pgpass_template_in_memory() {
+    if !available("postgres::a_pgpass_template_in_memory") {
+        return;
+    }
     let (kit, pg) = setup();
     let template = kit.azure.dir().join("pgpass.tmpl");
     std::fs::write(

@@ -22,6 +22,11 @@ pub use entra::{EntraRequest, FakeEntra};
 pub use hostile::{Behaviour, FakeDns, HostileServer};
 pub use identity::{FakeIdentity, IdentityKind, IdentityRequest, ARC_TOKEN_FOLDER};
 pub use postgres::Postgres;
+
+/// Whether PostgreSQL is installed for the database tests.
+pub fn postgres_installed() -> bool {
+    postgres::installed()
+}
 pub use tls::TestCa;
 pub use vault::{FakeVault, Fault, RateLimit, VaultRequest};
 

@@ -15,6 +15,11 @@ pub struct Postgres {
     superuser_password: String,
 }
 
+/// Whether PostgreSQL's server programs are installed (tests skip without them).
+pub fn installed() -> bool {
+    find_bin().is_some()
+}
+
 fn find_bin() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .iter()

@@ -1,15 +1,35 @@
-//! Quickstart, offline: starts loopback fakes of Azure (an App Service managed
+//! Quickstart: starts loopback fakes of Azure (an App Service managed
 //! identity endpoint and a Key Vault over HTTPS), then runs
 //! `kvenv run -- sh -c '...'` with references in the environment and shows
-//! what the command received.
+//! what the command received. Nothing leaves the machine.
 //!
-//!     cargo run --example quickstart
+//!     cargo run -p quickstart
+//!
+//! The program is kvenv too: it starts itself with `--as-kvenv` in place of
+//! a separately built binary, so the first run builds once and later runs
+//! start at once.
 
 use kvenv_testkit::{FakeAzure, IdentityKind};
+use std::ffi::OsString;
 use std::process::Command;
 
+/// The first argument that makes this program behave as `kvenv`.
+const AS_KVENV: &str = "--as-kvenv";
+
 fn main() {
-    let kvenv = kvenv_testkit::kvenv_binary();
+    let mut args = std::env::args_os();
+    let program = args.next().unwrap_or_default();
+    let rest: Vec<OsString> = args.collect();
+    if rest.first().is_some_and(|a| a == AS_KVENV) {
+        let kvenv_args = std::iter::once(OsString::from("kvenv")).chain(rest.into_iter().skip(1));
+        std::process::exit(kvenv::main_from(kvenv_args));
+    }
+    let _ = program;
+    std::process::exit(quickstart());
+}
+
+fn quickstart() -> i32 {
+    println!("Starting a fake App Service identity endpoint and a fake Key Vault on 127.0.0.1 ...");
     let azure = FakeAzure::start(IdentityKind::AppService);
     azure
         .vault
@@ -44,8 +64,10 @@ fn main() {
         azure.vault.host()
     );
 
-    let mut cmd = Command::new(&kvenv);
-    cmd.env_clear()
+    let myself = std::env::current_exe().expect("the quickstart's own path");
+    let mut cmd = Command::new(myself);
+    cmd.arg(AS_KVENV)
+        .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(azure.identity_env())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -79,7 +101,6 @@ fn main() {
             }
         );
     }
-    let code = status.code().unwrap_or(1);
-    drop(azure); // stop the fakes and remove their temporary folder before exiting
-    std::process::exit(code);
+    status.code().unwrap_or(1)
+    // The fakes stop and their temporary folder goes when `azure` drops here.
 }
