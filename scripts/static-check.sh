@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds kvenv as a static binary (glibc, +crt-static: the musl target cannot be
-# fetched on these machines) and runs it from an empty root with chroot: no
-# loader, no libc, no NSS, no CA bundle, nothing but the binary and the test
-# CA, fetching a secret from the loopback fake vault and exec'ing. Needs root.
+# Builds kvenv as a static binary (glibc with +crt-static, which needs only the
+# standard toolchain; a musl build is static too) and runs it from an empty root
+# with chroot: no loader, no libc, no NSS, no CA bundle, nothing but the binary
+# and the test CA, fetching a secret from the loopback fake vault and exec'ing.
+# Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-gnu

@@ -554,6 +554,37 @@ fn a_closed_port_is_cannot_connect_whatever_the_secret_is_called() {
     }
 }
 
+#[test]
+fn real_failures_keep_their_class_whatever_the_secret_is_called() {
+    let kit = Kit::new();
+    // A certificate from a CA kvenv does not trust.
+    let stranger = kvenv_testkit::TestCa::new();
+    let untrusted = HostileServer::start(
+        Some(stranger.server_config(&["localhost"])),
+        Behaviour::ResetAfterRequest,
+    );
+    let stalled = HostileServer::start(Some(tls(&kit)), Behaviour::Drip(Duration::from_secs(1)));
+    for name in ["connect-refused", "dns-timeout", "timeout-tls"] {
+        let reference =
+            |host: &str| format!("@Microsoft.KeyVault(SecretUri=https://{host}/secrets/{name})");
+        let out = against(&kit, &untrusted.host())
+            .env("S", reference(&untrusted.host()))
+            .probe()
+            .go();
+        one_line(
+            &out,
+            125,
+            &format!("S: OtherReasons: TLS with {} failed", untrusted.host()),
+        );
+        let out = against(&kit, &stalled.host())
+            .args(["--timeout", "1"])
+            .env("S", reference(&stalled.host()))
+            .probe()
+            .go();
+        one_line(&out, 125, "S: FetchTimedOut: no answer for secret");
+    }
+}
+
 // 11. Command lookup as env(1) does it, compared with env itself.
 fn env_code(args: &[&str], path: &str, cwd: &std::path::Path) -> Option<i32> {
     std::process::Command::new("/usr/bin/env")

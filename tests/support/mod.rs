@@ -325,21 +325,23 @@ pub fn need(available: bool, test: &str, missing: &str) -> bool {
     if available {
         return true;
     }
-    let line = format!("SKIPPED {test}: {missing}");
+    let line = format!("SKIPPED {test}: {missing}\n");
     assert!(
         std::env::var_os("KVENV_TEST_STRICT").is_none_or(|v| v.is_empty() || v == "0"),
-        "{line} (KVENV_TEST_STRICT is set, so nothing may be skipped)"
+        "{} (KVENV_TEST_STRICT is set, so nothing may be skipped)",
+        line.trim_end()
     );
     use std::io::Write;
-    // Straight to the file descriptor: the test harness captures eprintln!.
-    let _ = writeln!(std::io::stderr(), "{line}");
+    // Straight to the file descriptor (the test harness captures eprintln!),
+    // and in one write, so that tests skipping at once do not interleave.
+    let _ = std::io::stderr().write_all(line.as_bytes());
     let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kvenv-skipped.txt");
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
     {
-        let _ = writeln!(file, "{line}");
+        let _ = file.write_all(line.as_bytes());
     }
     false
 }
