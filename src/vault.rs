@@ -130,13 +130,18 @@ pub fn client(
         scope: cloud.vault_scope(),
         host: vault.to_string(),
     });
-    let mut wire = crate::http::Wire::new(http, crate::http::REMOTE_BODY_MAX)
-        .with_audience(cloud.vault_scope());
+    let mut policies: Vec<Arc<dyn azure_core::http::policies::Policy>> =
+        vec![Arc::new(crate::http::AudiencePolicy {
+            scope: cloud.vault_scope(),
+        })];
     if trust == Trust::CloudSuffix {
-        wire = wire.with_preauth(credential.clone(), cloud.vault_scope());
+        policies.push(Arc::new(crate::http::PreauthPolicy {
+            credential: credential.clone(),
+            scope: cloud.vault_scope(),
+        }));
     }
     let options = SecretClientOptions {
-        client_options: crate::http::client_options(wire),
+        client_options: crate::http::client_options(http, crate::http::REMOTE_BODY_MAX, policies),
         verify_challenge_resource: Some(trust == Trust::CloudSuffix),
         ..Default::default()
     };

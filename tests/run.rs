@@ -970,3 +970,58 @@ fn a_401_on_a_suffix_host_is_answered_through_the_verified_challenge() {
         "only the pre-authorised vault token"
     );
 }
+
+#[test]
+fn at_vv_every_exchange_is_one_line_in_one_format() {
+    for kind in [IdentityKind::Imds, IdentityKind::AppService] {
+        let kit = Kit::with(kind);
+        kit.azure.vault.set_secret("s", "log-line-value");
+        let out = kit
+            .run()
+            .arg("-vv")
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        out.assert_code(0);
+        let exchanges: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains(" HTTP method="))
+            .collect();
+        let to = |host: &str| {
+            exchanges
+                .iter()
+                .filter(|l| l.contains(&format!("host=\"{host}\" ")))
+                .count()
+        };
+        let identity_host = format!("127.0.0.1:{}", kit.azure.identity.port());
+        // The IMDS probe is an exchange the fake sees too.
+        assert_eq!(
+            to(&identity_host),
+            kit.azure.identity.requests().len(),
+            "{kind:?}:\n{}",
+            out.stderr
+        );
+        assert_eq!(
+            to(&kit.azure.vault.host()),
+            kit.azure.vault.requests().len(),
+            "{kind:?}:\n{}",
+            out.stderr
+        );
+        assert_eq!(
+            exchanges.len(),
+            to(&identity_host) + to(&kit.azure.vault.host())
+        );
+        for line in &exchanges {
+            for field in ["method=GET", "path=\"/", "status=", "ms="] {
+                assert!(line.contains(field), "{line}");
+            }
+        }
+        // The crates' own debug lines wait for -vvv.
+        assert!(
+            !out.stderr.contains("typespec_client_core"),
+            "{}",
+            out.stderr
+        );
+    }
+}

@@ -4,14 +4,16 @@
 //! than the backoff floor: a `Retry-After` of 0, a negative number or a date
 //! in the past does not turn backoff off. The overall `--timeout` bounds it all.
 
-use azure_core::http::headers::{HeaderName, Headers, RETRY_AFTER};
+use azure_core::http::headers::{HeaderName, RETRY_AFTER};
 use azure_core::http::policies::{RetryHeaders, RetryPolicy};
 use azure_core::http::StatusCode;
-use azure_core::time::{Duration as AzDuration, OffsetDateTime};
+use azure_core::time::Duration as AzDuration;
 use std::time::Duration;
 
 #[derive(Debug)]
 pub struct Backoff {
+    /// Statuses that are retried; empty means the crates' list (408, 429, 5xx).
+    statuses: &'static [StatusCode],
     headers: RetryHeaders,
     max_retries: u32,
     base: Duration,
@@ -21,6 +23,7 @@ pub struct Backoff {
 impl Default for Backoff {
     fn default() -> Self {
         Backoff {
+            statuses: &[],
             headers: RetryHeaders {
                 retry_headers: vec![
                     HeaderName::from_static("x-ms-retry-after-ms"),
@@ -35,7 +38,28 @@ impl Default for Backoff {
     }
 }
 
+/// What the IMDS guidance retries: 404 and 410 (the identity is not ready
+/// yet), 408, 429 and 5xx.
+const IDENTITY_RETRIES: &[StatusCode] = &[
+    StatusCode::NotFound,
+    StatusCode::RequestTimeout,
+    StatusCode::Gone,
+    StatusCode::TooManyRequests,
+    StatusCode::InternalServerError,
+    StatusCode::BadGateway,
+    StatusCode::ServiceUnavailable,
+    StatusCode::GatewayTimeout,
+];
+
 impl Backoff {
+    /// The same policy, for identity endpoints.
+    pub fn for_identity() -> Backoff {
+        Backoff {
+            statuses: IDENTITY_RETRIES,
+            ..Backoff::default()
+        }
+    }
+
     /// The wait before retry `attempt` (1-based): half the exponential ceiling
     /// as a floor, plus up to as much again at random, so that clients failing
     /// together do not come back together.
@@ -57,8 +81,12 @@ impl Backoff {
             / 2
     }
 
-    pub fn max_retries(&self) -> u32 {
-        self.max_retries
+    /// The same policy without retries (a probe that must answer at once).
+    pub fn never() -> Backoff {
+        Backoff {
+            max_retries: 0,
+            ..Backoff::default()
+        }
     }
 
     /// The wait before retry `attempt` given what the server asked for: never
@@ -73,15 +101,6 @@ impl Backoff {
             Some(after) => (after + after.mul_f64(fastrand::f64())).max(backoff),
             None => backoff,
         }
-    }
-
-    /// What the server asked for in `headers`, read as the SDK reads it.
-    pub fn retry_after(&self, headers: &Headers) -> Option<AzDuration> {
-        azure_core::http::policies::get_retry_after(
-            headers,
-            OffsetDateTime::now_utc,
-            &self.headers.retry_headers,
-        )
     }
 
     /// Waits before retry `attempt`, with one log line.
@@ -107,7 +126,7 @@ impl RetryPolicy for Backoff {
     }
 
     fn retry_status_codes(&self) -> &[StatusCode] {
-        &[]
+        self.statuses
     }
 
     fn sleep_duration(&self, retry_count: u32) -> AzDuration {
@@ -122,6 +141,19 @@ impl RetryPolicy for Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use azure_core::http::headers::Headers;
+    use azure_core::time::OffsetDateTime;
+
+    impl Backoff {
+        /// What the server asked for in `headers`, read as the SDK's retry policy reads it.
+        fn retry_after(&self, headers: &Headers) -> Option<AzDuration> {
+            azure_core::http::policies::get_retry_after(
+                headers,
+                OffsetDateTime::now_utc,
+                &self.headers.retry_headers,
+            )
+        }
+    }
 
     fn headers(name: &'static str, value: &str) -> Headers {
         let mut h = Headers::new();

@@ -5,10 +5,12 @@
 
 mod backoff;
 mod failure;
+mod policies;
 mod wire;
 
 pub use backoff::Backoff;
 pub use failure::{find, TransportFailure};
+pub use policies::{authority, AudiencePolicy, PreauthPolicy};
 pub use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
 
 use crate::error::Error;
@@ -97,11 +99,42 @@ pub fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Er
         .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
 }
 
-/// Options for an Azure client over `wire`, with kvenv's retry policy.
-pub fn client_options(wire: Wire) -> ClientOptions {
+/// The one place that builds `ClientOptions`: kvenv's transport over `http`
+/// with bodies capped at `body_max`, kvenv's retry policy, the log line, and
+/// `policies` (pre-authorisation, the audience check) in front of the transport.
+pub fn client_options(
+    http: &reqwest::Client,
+    body_max: usize,
+    policies: Vec<Arc<dyn azure_core::http::policies::Policy>>,
+) -> ClientOptions {
+    let mut per_try = policies;
+    per_try.push(Arc::new(policies::LogPolicy));
     ClientOptions {
-        transport: Some(Transport::new(Arc::new(wire))),
+        transport: Some(Transport::new(Arc::new(Wire::new(http, body_max)))),
         retry: RetryOptions::custom(Arc::new(Backoff::default())),
+        per_try_policies: per_try,
         ..Default::default()
     }
+}
+
+/// A pipeline for kvenv's own requests (identity endpoints the crates do not
+/// cover), with the same transport, policies and backoff as every other
+/// request; `retry` says which statuses are retried.
+pub fn pipeline(
+    http: &reqwest::Client,
+    body_max: usize,
+    retry: Backoff,
+) -> azure_core::http::Pipeline {
+    let options = ClientOptions {
+        retry: RetryOptions::custom(Arc::new(retry)),
+        ..client_options(http, body_max, Vec::new())
+    };
+    azure_core::http::Pipeline::new(
+        Some("kvenv"),
+        Some(env!("CARGO_PKG_VERSION")),
+        options,
+        Vec::new(),
+        Vec::new(),
+        None,
+    )
 }

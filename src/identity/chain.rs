@@ -71,31 +71,42 @@ impl Chain {
 }
 
 /// IMDS answers anything, even a request without `Metadata: true`, at once;
-/// a laptop has nothing there and the connection fails or hangs.
+/// a laptop has nothing there and the connection fails or hangs. The probe
+/// goes through the same pipeline as every request (one log line), untried.
 async fn probe(client: &reqwest::Client, url: &str) -> Result<(), String> {
-    let started = std::time::Instant::now();
-    let answer = client.get(url).timeout(PROBE_TIMEOUT).send().await;
-    tracing::debug!(
-        ms = started.elapsed().as_millis() as u64,
-        answered = answer.is_ok(),
-        "IMDS probe"
+    let target =
+        url::Url::parse(url).map_err(|e| format!("the IMDS address {url} is not a URL: {e}"))?;
+    let host = crate::http::authority(&target);
+    let pipeline = crate::http::pipeline(
+        client,
+        crate::http::LOCAL_BODY_MAX,
+        crate::http::Backoff::never(),
     );
-    answer.map(|_| ()).map_err(|e| {
-        let host = url::Url::parse(url)
-            .ok()
-            .map(|u| match (u.host_str().unwrap_or_default(), u.port()) {
-                (host, Some(port)) => format!("{host}:{port}"),
-                (host, None) => host.to_string(),
-            })
-            .unwrap_or_default();
-        let what = match crate::http::TransportFailure::of(&host, &e) {
-            crate::http::TransportFailure::Timeout { .. } => {
-                format!("got no answer in {:.1} s", PROBE_TIMEOUT.as_secs_f64())
-            }
-            other => format!("failed: {other}"),
-        };
-        format!("no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe {what}")
-    })
+    let mut request = azure_core::http::Request::new(target, azure_core::http::Method::Get);
+    let options = azure_core::http::PipelineSendOptions {
+        skip_checks: true,
+        ..Default::default()
+    };
+    let context = azure_core::http::Context::new();
+    let answer = tokio::time::timeout(
+        PROBE_TIMEOUT,
+        pipeline.send(&context, &mut request, Some(options)),
+    )
+    .await;
+    let what = match answer {
+        Ok(Ok(_)) => return Ok(()),
+        Err(_) => format!(
+            "got no answer from {host} in {:.1} s",
+            PROBE_TIMEOUT.as_secs_f64()
+        ),
+        Ok(Err(e)) => match crate::http::find::<crate::http::TransportFailure>(&e) {
+            Some(failure) => format!("failed: {failure}"),
+            None => format!("failed: {}", crate::error::chain(&e)),
+        },
+    };
+    Err(format!(
+        "no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe {what}"
+    ))
 }
 
 /// Why a credential failed, in one clause: a transport failure found by type

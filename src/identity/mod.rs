@@ -108,7 +108,7 @@ impl Plumbing {
         };
         ClientOptions {
             cloud: cloud.map(Arc::new),
-            ..crate::http::client_options(crate::http::Wire::new(http, body_max))
+            ..crate::http::client_options(http, body_max, Vec::new())
         }
     }
 }

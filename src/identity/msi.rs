@@ -7,11 +7,11 @@
 //! body cap) and the same backoff.
 
 use super::UserAssigned;
-use crate::http::{Backoff, TransportFailure, Wire};
+use crate::http::{Backoff, TransportFailure};
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::error::{Error, ErrorKind};
-use azure_core::http::headers::{HeaderName, Headers};
-use azure_core::http::{AsyncRawResponse, HttpClient, Method, Request};
+use azure_core::http::headers::HeaderName;
+use azure_core::http::{Context, Method, Pipeline, PipelineSendOptions, Request};
 use azure_core::time::OffsetDateTime;
 use serde::Deserialize;
 
@@ -78,10 +78,9 @@ pub fn read_arc_key(
 }
 
 pub struct MsiCredential {
-    wire: Wire,
+    pipeline: Pipeline,
     flavor: Flavor,
     id: Option<UserAssigned>,
-    backoff: Backoff,
 }
 
 impl std::fmt::Debug for MsiCredential {
@@ -128,7 +127,7 @@ fn credential_error(message: impl Into<std::borrow::Cow<'static, str>>) -> Error
 /// What an identity endpoint sent back, body read in full (within the cap).
 struct Answer {
     status: u16,
-    headers: Headers,
+    challenge: Option<String>,
     body: crate::secret::SecretBytes,
 }
 
@@ -137,10 +136,13 @@ const WWW_AUTHENTICATE: HeaderName = HeaderName::from_static("www-authenticate")
 impl MsiCredential {
     pub fn new(client: reqwest::Client, flavor: Flavor, id: Option<UserAssigned>) -> MsiCredential {
         MsiCredential {
-            wire: Wire::new(&client, crate::http::LOCAL_BODY_MAX),
+            pipeline: crate::http::pipeline(
+                &client,
+                crate::http::LOCAL_BODY_MAX,
+                Backoff::for_identity(),
+            ),
             flavor,
             id,
-            backoff: Backoff::default(),
         }
     }
 
@@ -192,52 +194,45 @@ impl MsiCredential {
         Ok(request)
     }
 
-    /// One exchange through the shared transport, the body read within its cap.
-    async fn send(&self, request: &Request) -> azure_core::Result<Answer> {
-        let response: AsyncRawResponse = self.wire.execute_request(request).await?;
+    /// One exchange through the shared pipeline (log line, retries with
+    /// backoff, typed failures, the body read within its cap).
+    async fn send(&self, request: &mut Request) -> azure_core::Result<Answer> {
+        let options = PipelineSendOptions {
+            skip_checks: true,
+            ..Default::default()
+        };
+        let response = match self
+            .pipeline
+            .send(&Context::new(), request, Some(options))
+            .await
+        {
+            Ok(response) => response,
+            Err(e) => {
+                let why = crate::http::find::<TransportFailure>(&e)
+                    .map_or_else(|| crate::error::chain(&e), |f| f.to_string());
+                return Err(credential_error(format!(
+                    "cannot reach the managed identity endpoint: {why}"
+                )));
+            }
+        };
         let (status, headers, body) = response.deconstruct();
-        let body = crate::secret::SecretBytes::new(body.collect().await?.to_vec());
         Ok(Answer {
             status: u16::from(status),
-            headers,
-            body,
+            challenge: headers
+                .get_optional_str(&WWW_AUTHENTICATE)
+                .map(str::to_string),
+            body: crate::secret::SecretBytes::new(body.to_vec()),
         })
     }
 
     async fn fetch(&self, resource: &str) -> azure_core::Result<AccessToken> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let outcome = self.send(&self.request(resource)?).await;
-            let retry_after = match outcome {
-                Ok(answer) if answer.status == 401 && matches!(self.flavor, Flavor::Arc { .. }) => {
-                    return self.answer_arc_challenge(resource, &answer).await;
-                }
-                Ok(answer) if (200..300).contains(&answer.status) => return parse_token(&answer),
-                Ok(answer) => {
-                    // IMDS guidance: retry 404 (identity not ready), 410, 429 and 5xx.
-                    let transient = matches!(answer.status, 404 | 410 | 429 | 500..=599);
-                    if !transient || attempt > self.backoff.max_retries() {
-                        return Err(failure(&answer));
-                    }
-                    self.backoff.retry_after(&answer.headers)
-                }
-                Err(e) => {
-                    let failure = crate::http::find::<TransportFailure>(&e).cloned();
-                    let retry = failure.as_ref().is_some_and(|f| {
-                        f.is_transient() || matches!(f, TransportFailure::Connect { .. })
-                    });
-                    if !retry || attempt > self.backoff.max_retries() {
-                        let why =
-                            failure.map_or_else(|| crate::error::chain(&e), |f| f.to_string());
-                        return Err(credential_error(format!(
-                            "cannot reach the managed identity endpoint: {why}"
-                        )));
-                    }
-                    None
-                }
-            };
-            self.backoff.sleep(attempt, retry_after).await;
+        let answer = self.send(&mut self.request(resource)?).await?;
+        match answer.status {
+            401 if matches!(self.flavor, Flavor::Arc { .. }) => {
+                self.answer_arc_challenge(resource, &answer).await
+            }
+            200..=299 => parse_token(&answer),
+            _ => Err(failure(&answer)),
         }
     }
 
@@ -246,10 +241,7 @@ impl MsiCredential {
         resource: &str,
         challenge: &Answer,
     ) -> azure_core::Result<AccessToken> {
-        let header = challenge
-            .headers
-            .get_optional_str(&WWW_AUTHENTICATE)
-            .unwrap_or_default();
+        let header = challenge.challenge.as_deref().unwrap_or_default();
         let key = read_arc_key(header, std::path::Path::new(ARC_TOKEN_FOLDER))
             .map_err(credential_error)?;
         let key = std::str::from_utf8(key.expose())
@@ -261,12 +253,7 @@ impl MsiCredential {
         let mut request = self.request(resource)?;
         // The header type takes a String: this copy lives as long as the request.
         request.insert_header("authorization", format!("Basic {key}"));
-        let answer = self.send(&request).await.map_err(|e| {
-            credential_error(format!(
-                "cannot reach the Azure Arc endpoint: {}",
-                crate::error::chain(&e)
-            ))
-        })?;
+        let answer = self.send(&mut request).await?;
         if (200..300).contains(&answer.status) {
             parse_token(&answer)
         } else {

@@ -1,0 +1,122 @@
+//! kvenv's per-try pipeline policies, run after a client's own authorization
+//! policy and before the transport, for every request kvenv makes:
+//! one log line per exchange, the pre-authorised first request to a vault,
+//! and the refusal of any challenge for another audience.
+
+use azure_core::credentials::TokenCredential;
+use azure_core::error::ErrorKind;
+use azure_core::http::headers::{AUTHORIZATION, WWW_AUTHENTICATE};
+use azure_core::http::policies::{Policy, PolicyResult};
+use azure_core::http::{Context, Request};
+use std::sync::Arc;
+
+/// One line per HTTP exchange at `-vv`: method, host, path, status and
+/// duration (never headers, query values or bodies); a retryable answer also
+/// at `-v`.
+#[derive(Debug)]
+pub struct LogPolicy;
+
+/// `host:port` as messages name it (the port only when the URL has one).
+pub fn authority(url: &azure_core::http::Url) -> String {
+    match (url.host_str().unwrap_or_default(), url.port()) {
+        (host, Some(port)) => format!("{host}:{port}"),
+        (host, None) => host.to_string(),
+    }
+}
+
+#[async_trait::async_trait]
+impl Policy for LogPolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        let started = std::time::Instant::now();
+        let (method, host, path) = (
+            request.method(),
+            authority(request.url()),
+            request.url().path().to_string(),
+        );
+        let result = next[0].send(ctx, request, &next[1..]).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(response) => {
+                let status = u16::from(response.status());
+                tracing::debug!(%method, host, path, status, ms, "HTTP");
+                if status == 429 || status >= 500 {
+                    tracing::info!(host, path, status, "retryable answer; backing off");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(%method, host, path, ms, error = %crate::error::chain(e), "HTTP failed")
+            }
+        }
+        result
+    }
+}
+
+/// For a vault under the cloud's Key Vault suffix the token's scope is known in
+/// advance: a request the SDK sends without a token (its first, which would
+/// only collect the 401 challenge) gets one, so the secret comes back in one
+/// round trip. A 401 still goes to the SDK, which follows the challenge.
+#[derive(Debug)]
+pub struct PreauthPolicy {
+    pub credential: Arc<dyn TokenCredential>,
+    pub scope: &'static str,
+}
+
+#[async_trait::async_trait]
+impl Policy for PreauthPolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        if request.headers().get_optional_str(&AUTHORIZATION).is_none() {
+            let token = self.credential.get_token(&[self.scope], None).await?;
+            // The header type takes a String: this copy lives as long as the request.
+            request.insert_header(AUTHORIZATION, format!("Bearer {}", token.token.secret()));
+        }
+        next[0].send(ctx, request, &next[1..]).await
+    }
+}
+
+/// A 401 whose challenge names another audience than the cloud's Key Vault one
+/// is refused here, before the client's authorization policy could ask any
+/// credential for it.
+#[derive(Debug)]
+pub struct AudiencePolicy {
+    pub scope: &'static str,
+}
+
+#[async_trait::async_trait]
+impl Policy for AudiencePolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        let response = next[0].send(ctx, request, &next[1..]).await?;
+        if u16::from(response.status()) != 401 {
+            return Ok(response);
+        }
+        let asked = response
+            .headers()
+            .get_optional_str(&WWW_AUTHENTICATE)
+            .and_then(crate::audience::challenge_audience);
+        match asked.filter(|a| !crate::audience::same_audience(a, self.scope)) {
+            Some(asked) => Err(azure_core::Error::new(
+                ErrorKind::Other,
+                crate::audience::WrongAudience {
+                    host: authority(request.url()),
+                    asked: crate::error::printable(&asked),
+                    allowed: self.scope,
+                },
+            )),
+            None => Ok(response),
+        }
+    }
+}
