@@ -3,9 +3,10 @@
 
 use crate::cloud::Cloud;
 use crate::error::Error;
-use crate::identity::{CredentialKind, IdentityConfig, UserAssigned};
+use crate::identity::{CredentialKind, Env, IdentityConfig, UserAssigned};
 use crate::resolve::Settings;
 use crate::vault::AllowedHost;
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -137,6 +138,11 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
+/// A parser that lists `names` in help and completions.
+fn one_of<const N: usize>(names: [&'static str; N]) -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(names)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormat {
     #[default]
@@ -158,7 +164,7 @@ pub struct Common {
     pub env_file: Vec<PathBuf>,
 
     /// Which credential to use.
-    #[arg(long, env = "KVENV_CREDENTIAL", value_enum, default_value_t = CredentialKind::Auto)]
+    #[arg(long, env = "KVENV_CREDENTIAL", default_value = "auto", value_parser = one_of(CredentialKind::ALL.map(CredentialKind::name)).try_map(|s| s.parse::<CredentialKind>()))]
     pub credential: CredentialKind,
 
     /// Client id of a user-assigned managed identity [default: AZURE_CLIENT_ID].
@@ -178,7 +184,7 @@ pub struct Common {
     pub tenant_id: Option<String>,
 
     /// Azure cloud: Key Vault DNS suffix, token scope and Entra authority.
-    #[arg(long, env = "KVENV_CLOUD", value_enum, default_value_t = Cloud::Public)]
+    #[arg(long, env = "KVENV_CLOUD", default_value = "public", value_parser = one_of(Cloud::ALL.map(Cloud::name)).try_map(|s| s.parse::<Cloud>()))]
     pub cloud: Cloud,
 
     /// A vault host outside the cloud's Key Vault suffix that may receive the token
@@ -238,7 +244,8 @@ pub struct Common {
 
 impl Common {
     /// Validates the options into [`Settings`]; every problem names its flag.
-    pub fn settings(&self) -> Result<Settings, Error> {
+    /// `env` is the environment's snapshot, taken after the env files.
+    pub fn settings(&self, env: Env) -> Result<Settings, Error> {
         if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout <= 86_400.0) {
             return Err(Error::Usage(
                 "--timeout: must be a number of seconds above 0 (at most 86400)".into(),
@@ -276,7 +283,7 @@ impl Common {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut ca_files = Vec::new();
-        if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
+        if let Some(path) = env.get("SSL_CERT_FILE") {
             ca_files.push(("SSL_CERT_FILE".to_string(), PathBuf::from(path)));
         }
         if let Some(path) = &self.ca_file {
@@ -293,16 +300,10 @@ impl Common {
             .or_else(|| non_empty(&self.resource_id).map(UserAssigned::ResourceId))
             // As DefaultAzureCredential does: AZURE_CLIENT_ID names the user-assigned identity.
             .or_else(|| {
-                std::env::var("AZURE_CLIENT_ID")
-                    .ok()
-                    .filter(|s| !s.trim().is_empty())
-                    .map(UserAssigned::ClientId)
+                env.get("AZURE_CLIENT_ID")
+                    .map(|id| UserAssigned::ClientId(id.trim().to_string()))
             });
-        let tenant_id = non_empty(&self.tenant_id).or_else(|| {
-            std::env::var("AZURE_TENANT_ID")
-                .ok()
-                .filter(|s| !s.is_empty())
-        });
+        let tenant_id = non_empty(&self.tenant_id);
         Ok(Settings {
             cloud: self.cloud,
             allowed,
@@ -313,6 +314,7 @@ impl Common {
                 user_assigned,
                 tenant_id,
                 cloud: self.cloud,
+                env,
             },
             timeout: Duration::from_secs_f64(self.timeout),
             concurrency: self.concurrency,

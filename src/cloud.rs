@@ -1,17 +1,41 @@
 //! The Azure clouds kvenv knows: Key Vault DNS suffix, token scope, Entra authority.
 
-use clap::ValueEnum;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Cloud {
     #[default]
     Public,
     China,
-    #[value(name = "usgov")]
     UsGov,
 }
 
+impl std::str::FromStr for Cloud {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == text)
+            .ok_or_else(|| {
+                format!(
+                    "'{}' is not one of public, china, usgov",
+                    crate::error::printable(text)
+                )
+            })
+    }
+}
+
 impl Cloud {
+    pub const ALL: [Cloud; 3] = [Cloud::Public, Cloud::China, Cloud::UsGov];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cloud::Public => "public",
+            Cloud::China => "china",
+            Cloud::UsGov => "usgov",
+        }
+    }
+
     /// The DNS suffix every vault of this cloud lives under.
     pub fn vault_suffix(self) -> &'static str {
         match self {

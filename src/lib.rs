@@ -221,7 +221,7 @@ fn print(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()
 /// Env files first (they may configure kvenv too), then settings, then logs.
 fn prepare(common: &Common) -> Result<Settings, Error> {
     sources::apply_env_files(&common.env_file)?;
-    let settings = common.settings()?;
+    let settings = common.settings(identity::Env::snapshot())?;
     init_logging(common);
     Ok(settings)
 }

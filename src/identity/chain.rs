@@ -44,6 +44,18 @@ impl Candidate {
         self
     }
 
+    /// One line for tests: the name and the credential, or why it is not there.
+    #[cfg(test)]
+    pub fn summary(&self) -> String {
+        match &self.state {
+            Ok((_, description)) if self.probe.is_some() => {
+                format!("{}: {description}, probed first", self.name)
+            }
+            Ok((_, description)) => format!("{}: {description}", self.name),
+            Err(why) => format!("{}: not configured: {why}", self.name),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match &self.state {
             Ok((_, description)) => description.clone(),

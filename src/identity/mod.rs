@@ -1,32 +1,32 @@
 //! Where kvenv's token comes from: the credential the user picked, or the
 //! `auto` chain, wrapped so that each scope is asked for once per run.
 //!
-//! Which code does what: the official `azure_identity` provides the
-//! client-secret, workload-identity, Azure CLI, azd and App Service
-//! credentials; `msi.rs` is kvenv's own for IMDS (with a probe), App Service
-//! with a resource id, Cloud Shell and Azure Arc, which the crate lacks.
+//! One file per credential family, as `azure_identity` lays them out:
+//! `environment.rs` (service principal: secret or certificate), `workload.rs`,
+//! `managed.rs` (App Service, IMDS, Cloud Shell, Azure Arc; kvenv's own
+//! requests in `msi.rs`), `developer.rs` (az, azd); then `chain.rs` and
+//! `cache.rs`. Every one reads the same [`Env`] snapshot, never the process.
 
 mod cache;
 mod chain;
+mod developer;
+mod env;
+mod environment;
+mod managed;
 mod msi;
+mod workload;
+
+pub use env::Env;
 
 use crate::cloud::Cloud;
-use crate::error::Error;
 use azure_core::cloud::CloudConfiguration;
-use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::credentials::TokenCredential;
 use azure_core::http::ClientOptions;
-use azure_identity::{
-    AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
-    AzureDeveloperCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
-    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
-    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
-};
 use chain::{Candidate, Chain};
-use clap::ValueEnum;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+/// Which credential to use (`--credential`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum CredentialKind {
     /// The first configured one that works of: environment, workload-identity, managed-identity, azure-cli, azd.
     #[default]
@@ -36,6 +36,60 @@ pub enum CredentialKind {
     Environment,
     AzureCli,
     Azd,
+}
+
+impl CredentialKind {
+    /// `auto`, then the order `auto` tries the others in.
+    pub const ALL: [CredentialKind; 6] = [
+        CredentialKind::Auto,
+        CredentialKind::Environment,
+        CredentialKind::WorkloadIdentity,
+        CredentialKind::ManagedIdentity,
+        CredentialKind::AzureCli,
+        CredentialKind::Azd,
+    ];
+
+    /// The name on the command line and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            CredentialKind::Auto => "auto",
+            CredentialKind::ManagedIdentity => "managed-identity",
+            CredentialKind::WorkloadIdentity => "workload-identity",
+            CredentialKind::Environment => "environment",
+            CredentialKind::AzureCli => "azure-cli",
+            CredentialKind::Azd => "azd",
+        }
+    }
+
+    /// What `auto` tries, in order, or the one credential asked for.
+    fn expand(self) -> &'static [CredentialKind] {
+        match self {
+            CredentialKind::Auto => &Self::ALL[1..],
+            CredentialKind::ManagedIdentity => &[CredentialKind::ManagedIdentity],
+            CredentialKind::WorkloadIdentity => &[CredentialKind::WorkloadIdentity],
+            CredentialKind::Environment => &[CredentialKind::Environment],
+            CredentialKind::AzureCli => &[CredentialKind::AzureCli],
+            CredentialKind::Azd => &[CredentialKind::Azd],
+        }
+    }
+}
+
+impl std::str::FromStr for CredentialKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "'{}' is not one of {}",
+                    crate::error::printable(text),
+                    names.join(", ")
+                )
+            })
+    }
 }
 
 /// A user-assigned managed identity, as the flags name it.
@@ -57,15 +111,29 @@ impl std::fmt::Display for UserAssigned {
     }
 }
 
+/// Everything the credentials need to know, read once.
 #[derive(Clone, Debug)]
 pub struct IdentityConfig {
     pub kind: CredentialKind,
     /// From `--client-id`/`--object-id`/`--resource-id`, else `AZURE_CLIENT_ID`.
     pub user_assigned: Option<UserAssigned>,
-    /// `--tenant-id` only; credentials that need a tenant fall back to `AZURE_TENANT_ID`.
+    /// `--tenant-id`.
     pub tenant_id: Option<String>,
     pub cloud: Cloud,
+    pub env: Env,
 }
+
+impl IdentityConfig {
+    /// `--tenant-id`, else `AZURE_TENANT_ID`.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant_id
+            .as_deref()
+            .or_else(|| self.env.get("AZURE_TENANT_ID"))
+    }
+}
+
+/// A credential, and how to name it in messages; or why it is not configured.
+type Built = Result<(Arc<dyn TokenCredential>, String), String>;
 
 /// The credential in use and how to name it in messages (never from the token).
 pub struct Identity {
@@ -93,14 +161,24 @@ pub struct Plumbing {
 }
 
 impl Plumbing {
-    fn client_options(
+    /// Options for a crate credential that talks to Entra ID.
+    fn entra_options(&self, config: &IdentityConfig) -> ClientOptions {
+        self.options(config, &self.remote, crate::http::REMOTE_BODY_MAX)
+    }
+
+    /// Options for a crate credential that talks to an endpoint on the host.
+    fn local_options(&self, config: &IdentityConfig) -> ClientOptions {
+        self.options(config, &self.local, crate::http::LOCAL_BODY_MAX)
+    }
+
+    fn options(
         &self,
+        config: &IdentityConfig,
         http: &reqwest::Client,
-        cloud: Cloud,
         body_max: usize,
     ) -> ClientOptions {
         // The crate consults AZURE_AUTHORITY_HOST only when no cloud is set.
-        let cloud = match (env("AZURE_AUTHORITY_HOST"), cloud) {
+        let cloud = match (config.env.get("AZURE_AUTHORITY_HOST"), config.cloud) {
             (Some(_), _) => None,
             (None, Cloud::Public) => Some(CloudConfiguration::AzurePublic),
             (None, Cloud::China) => Some(CloudConfiguration::AzureChina),
@@ -113,26 +191,15 @@ impl Plumbing {
     }
 }
 
-pub fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Result<Identity, Error> {
-    let kinds: &[CredentialKind] = match config.kind {
-        CredentialKind::Auto => &[
-            CredentialKind::Environment,
-            CredentialKind::WorkloadIdentity,
-            CredentialKind::ManagedIdentity,
-            CredentialKind::AzureCli,
-            CredentialKind::Azd,
-        ],
-        CredentialKind::ManagedIdentity => &[CredentialKind::ManagedIdentity],
-        CredentialKind::WorkloadIdentity => &[CredentialKind::WorkloadIdentity],
-        CredentialKind::Environment => &[CredentialKind::Environment],
-        CredentialKind::AzureCli => &[CredentialKind::AzureCli],
-        CredentialKind::Azd => &[CredentialKind::Azd],
-    };
+/// The credential for `config`: the one asked for, or the `auto` chain.
+pub fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Identity {
     let auto = config.kind == CredentialKind::Auto;
-    let candidates: Vec<Candidate> = kinds
+    let candidates: Vec<Candidate> = config
+        .kind
+        .expand()
         .iter()
         .map(|kind| candidate(*kind, config, plumbing, auto))
-        .collect::<Result<_, _>>()?;
+        .collect();
     let fallback = if auto {
         "the first working credential of the auto chain".to_string()
     } else {
@@ -140,336 +207,148 @@ pub fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Result<Identity, E
     };
     let chosen = Arc::new(OnceLock::new());
     let chain = Chain::new(candidates, chosen.clone());
-    Ok(Identity {
+    Identity {
         credential: Arc::new(cache::OncePerScope::new(Arc::new(chain))),
         chosen,
         fallback,
-    })
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn name_of(kind: CredentialKind) -> &'static str {
-    match kind {
-        CredentialKind::Auto => "auto",
-        CredentialKind::ManagedIdentity => "managed-identity",
-        CredentialKind::WorkloadIdentity => "workload-identity",
-        CredentialKind::Environment => "environment",
-        CredentialKind::AzureCli => "azure-cli",
-        CredentialKind::Azd => "azd",
     }
 }
 
-/// Builds one candidate. A credential that is not configured becomes a
-/// candidate that says why; with an explicit `--credential` that is an error
-/// for the user only when the token is asked for, with the same words.
+/// One candidate. A credential that is not configured becomes a candidate that
+/// says why; with an explicit `--credential` the user sees those words when
+/// the token is asked for.
 fn candidate(
     kind: CredentialKind,
     config: &IdentityConfig,
     plumbing: &Plumbing,
     auto: bool,
-) -> Result<Candidate, Error> {
-    let name = name_of(kind);
+) -> Candidate {
     let built = match kind {
-        CredentialKind::Environment => environment(config, plumbing),
-        CredentialKind::WorkloadIdentity => workload_identity(config, plumbing),
-        CredentialKind::ManagedIdentity => return Ok(managed_identity(config, plumbing, auto)),
-        CredentialKind::AzureCli => developer_tool("az").and_then(|_| {
-            let options = AzureCliCredentialOptions {
-                tenant_id: config.tenant_id.clone(),
-                ..Default::default()
-            };
-            AzureCliCredential::new(Some(options))
-                .map(|c| {
-                    (
-                        c as Arc<dyn TokenCredential>,
-                        "Azure CLI sign-in (az)".to_string(),
-                    )
-                })
-                .map_err(|e| crate::error::chain(&e))
-        }),
-        CredentialKind::Azd => developer_tool("azd").and_then(|_| {
-            let options = AzureDeveloperCliCredentialOptions {
-                tenant_id: config.tenant_id.clone(),
-                ..Default::default()
-            };
-            AzureDeveloperCliCredential::new(Some(options))
-                .map(|c| {
-                    (
-                        c as Arc<dyn TokenCredential>,
-                        "Azure Developer CLI sign-in (azd)".to_string(),
-                    )
-                })
-                .map_err(|e| crate::error::chain(&e))
-        }),
+        CredentialKind::ManagedIdentity => return managed::candidate(config, plumbing, auto),
+        CredentialKind::Environment => environment::candidate(config, plumbing),
+        CredentialKind::WorkloadIdentity => workload::candidate(config, plumbing),
+        CredentialKind::AzureCli => developer::azure_cli(config),
+        CredentialKind::Azd => developer::azd(config),
         CredentialKind::Auto => unreachable!("auto is expanded by build()"),
     };
-    Ok(match built {
-        Ok((credential, description)) => Candidate::ready(name, credential, description),
-        Err(why) => Candidate::unavailable(name, why),
-    })
+    match built {
+        Ok((credential, description)) => Candidate::ready(kind.name(), credential, description),
+        Err(why) => Candidate::unavailable(kind.name(), why),
+    }
 }
 
-fn tenant(config: &IdentityConfig) -> Option<String> {
-    config.tenant_id.clone().or_else(|| env("AZURE_TENANT_ID"))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn environment(
-    config: &IdentityConfig,
-    plumbing: &Plumbing,
-) -> Result<(Arc<dyn TokenCredential>, String), String> {
-    let tenant = tenant(config).ok_or("AZURE_TENANT_ID not set")?;
-    let client_id = env("AZURE_CLIENT_ID").ok_or("AZURE_CLIENT_ID not set")?;
-    let description = format!("service principal {client_id} (environment)");
-    if let Some(secret) = env("AZURE_CLIENT_SECRET") {
-        let options = ClientSecretCredentialOptions {
-            client_options: plumbing.client_options(
-                &plumbing.remote,
-                config.cloud,
-                crate::http::REMOTE_BODY_MAX,
+    fn config(kind: CredentialKind, vars: &[(&str, &str)]) -> IdentityConfig {
+        IdentityConfig {
+            kind,
+            user_assigned: None,
+            tenant_id: None,
+            cloud: Cloud::Public,
+            env: vars.iter().copied().collect(),
+        }
+    }
+
+    fn plumbing() -> Plumbing {
+        let tls = crate::http::tls_config(&[]).unwrap();
+        Plumbing {
+            local: crate::http::identity_client(&tls).unwrap(),
+            remote: crate::http::vault_client(&tls, &[]).unwrap(),
+        }
+    }
+
+    /// Each candidate of the chain: its name and what it is, or why not.
+    fn selection(config: &IdentityConfig) -> Vec<String> {
+        let plumbing = plumbing();
+        let auto = config.kind == CredentialKind::Auto;
+        config
+            .kind
+            .expand()
+            .iter()
+            .map(|k| candidate(*k, config, &plumbing, auto).summary())
+            .collect()
+    }
+
+    #[test]
+    fn auto_tries_every_family_in_order_and_says_why_each_does_not_apply() {
+        let got = selection(&config(CredentialKind::Auto, &[("PATH", "/nonexistent")]));
+        assert_eq!(
+            got,
+            [
+                "environment: not configured: AZURE_TENANT_ID not set",
+                "workload-identity: not configured: AZURE_FEDERATED_TOKEN_FILE not set",
+                "managed-identity: managed identity (IMDS, system-assigned), probed first",
+                "azure-cli: not configured: `az` not found on PATH",
+                "azd: not configured: `azd` not found on PATH",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_platform_decides_the_managed_identity_flavour() {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (
+                &[
+                    ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi"),
+                    ("IDENTITY_HEADER", "h"),
+                ],
+                "managed identity (App Service / Container Apps, system-assigned)",
             ),
-        };
-        let credential =
-            ClientSecretCredential::new(&tenant, client_id, Secret::new(secret), Some(options))
-                .map_err(|e| crate::error::chain(&e))?;
-        return Ok((credential, description));
-    }
-    if let Some(path) = env("AZURE_CLIENT_CERTIFICATE_PATH") {
-        return certificate(&tenant, client_id, PathBuf::from(path), config, plumbing)
-            .map(|c| (c, description));
-    }
-    Err("AZURE_CLIENT_SECRET not set (nor AZURE_CLIENT_CERTIFICATE_PATH)".into())
-}
-
-#[cfg(feature = "client-certificate")]
-fn certificate(
-    tenant: &str,
-    client_id: String,
-    path: PathBuf,
-    config: &IdentityConfig,
-    plumbing: &Plumbing,
-) -> Result<Arc<dyn TokenCredential>, String> {
-    use azure_core::credentials::SecretBytes as CrateSecretBytes;
-    use azure_identity::{ClientCertificateCredential, ClientCertificateCredentialOptions};
-    const MAX: u64 = 1 << 20;
-    let shown = format!("AZURE_CLIENT_CERTIFICATE_PATH {}", path.display());
-    let bytes = crate::files::read_regular(&path, MAX, crate::files::Links::Follow)
-        .map(crate::secret::SecretBytes::new)
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let password = env("AZURE_CLIENT_CERTIFICATE_PASSWORD");
-    // The crate reads PKCS#12 only; a PEM file (certificate + RSA key) is repacked.
-    let (pkcs12, password) = if bytes.expose().starts_with(b"-----BEGIN") {
-        (
-            pem_to_pkcs12(bytes.expose()).map_err(|e| format!("{shown}: {e}"))?,
-            None,
-        )
-    } else {
-        (bytes, password)
-    };
-    let options = ClientCertificateCredentialOptions {
-        client_options: plumbing.client_options(
-            &plumbing.remote,
-            config.cloud,
-            crate::http::REMOTE_BODY_MAX,
-        ),
-        password: password.map(Secret::new),
-    };
-    ClientCertificateCredential::new(
-        tenant.to_string(),
-        client_id,
-        CrateSecretBytes::new(pkcs12.expose().to_vec()),
-        Some(options),
-    )
-    .map(|c| c as Arc<dyn TokenCredential>)
-    .map_err(|e| format!("{shown}: {}", crate::error::chain(&e)))
-}
-
-/// Repacks a PEM certificate and private key as an unencrypted PKCS#12 bundle in memory.
-#[cfg(feature = "client-certificate")]
-fn pem_to_pkcs12(pem: &[u8]) -> Result<crate::secret::SecretBytes, String> {
-    let key = openssl::pkey::PKey::private_key_from_pem(pem)
-        .map_err(|_| "no readable private key in the PEM file".to_string())?;
-    let mut certs = openssl::x509::X509::stack_from_pem(pem)
-        .map_err(|_| "no readable certificate in the PEM file".to_string())?;
-    if certs.is_empty() {
-        return Err("no certificate in the PEM file".into());
-    }
-    let cert = certs.remove(0);
-    let mut builder = openssl::pkcs12::Pkcs12::builder();
-    builder.name("kvenv").pkey(&key).cert(&cert);
-    if !certs.is_empty() {
-        let mut chain = openssl::stack::Stack::new().map_err(|e| e.to_string())?;
-        for c in certs {
-            chain.push(c).map_err(|e| e.to_string())?;
+            (
+                &[
+                    ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/arc"),
+                    ("IMDS_ENDPOINT", "http://127.0.0.1:1"),
+                ],
+                "managed identity (Azure Arc, system-assigned)",
+            ),
+            (
+                &[("MSI_ENDPOINT", "http://127.0.0.1:1/cs")],
+                "managed identity (Cloud Shell)",
+            ),
+            (&[], "managed identity (IMDS, system-assigned)"),
+        ];
+        for (vars, expected) in cases {
+            let got = selection(&config(CredentialKind::ManagedIdentity, vars));
+            assert_eq!(got, [format!("managed-identity: {expected}")], "{vars:?}");
         }
-        builder.ca(chain);
     }
-    let bundle = builder
-        .build2("")
-        .map_err(|e| format!("cannot repack the PEM file: {e}"))?;
-    bundle
-        .to_der()
-        .map(crate::secret::SecretBytes::new)
-        .map_err(|e| format!("cannot repack the PEM file: {e}"))
-}
 
-#[cfg(not(feature = "client-certificate"))]
-fn certificate(
-    _tenant: &str,
-    _client_id: String,
-    _path: PathBuf,
-    _config: &IdentityConfig,
-    _plumbing: &Plumbing,
-) -> Result<Arc<dyn TokenCredential>, String> {
-    Err("AZURE_CLIENT_CERTIFICATE_PATH is set but this kvenv was built without the client-certificate feature (cargo build --features client-certificate; it needs OpenSSL)".into())
-}
-
-/// A projected service-account token is a JWT of a few KB.
-const FEDERATED_TOKEN_MAX: u64 = 64 << 10;
-
-/// The federated token for workload identity, read by kvenv itself (the
-/// crate's reader has no bound and would block on a FIFO): a regular file of
-/// at most 64 KiB, read again on every token request as the kubelet rotates it.
-#[derive(Debug)]
-struct FederatedTokenFile(PathBuf);
-
-impl FederatedTokenFile {
-    fn read(&self) -> Result<String, String> {
-        let shown = format!("AZURE_FEDERATED_TOKEN_FILE {}", self.0.display());
-        let bytes =
-            crate::files::read_regular(&self.0, FEDERATED_TOKEN_MAX, crate::files::Links::Follow)
-                .map(crate::secret::SecretBytes::new)
-                .map_err(|e| format!("{shown}: {e}"))?;
-        let text = std::str::from_utf8(bytes.expose())
-            .map_err(|_| format!("{shown}: not a token (not UTF-8)"))?
-            .trim();
-        if text.is_empty() {
-            return Err(format!("{shown}: empty"));
-        }
-        Ok(text.to_string())
+    #[test]
+    fn a_service_principal_needs_tenant_client_and_secret() {
+        let base = [
+            ("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("AZURE_CLIENT_ID", "app"),
+        ];
+        let got = selection(&config(CredentialKind::Environment, &base));
+        assert_eq!(got, ["environment: not configured: AZURE_CLIENT_SECRET not set (nor AZURE_CLIENT_CERTIFICATE_PATH)"]);
+        let mut with_secret = base.to_vec();
+        with_secret.push(("AZURE_CLIENT_SECRET", "s"));
+        let got = selection(&config(CredentialKind::Environment, &with_secret));
+        assert_eq!(got, ["environment: service principal app (environment)"]);
     }
-}
 
-#[async_trait::async_trait]
-impl ClientAssertion for FederatedTokenFile {
-    async fn secret(
-        &self,
-        _options: Option<azure_core::http::ClientMethodOptions<'_>>,
-    ) -> azure_core::Result<String> {
-        self.read().map_err(|e| {
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e)
-        })
+    #[test]
+    fn the_tenant_flag_wins_over_the_variable() {
+        let mut c = config(CredentialKind::Auto, &[("AZURE_TENANT_ID", "from-env")]);
+        assert_eq!(c.tenant(), Some("from-env"));
+        c.tenant_id = Some("from-flag".into());
+        assert_eq!(c.tenant(), Some("from-flag"));
+        assert_eq!(
+            config(CredentialKind::Auto, &[("AZURE_TENANT_ID", " ")]).tenant(),
+            None
+        );
     }
-}
 
-fn workload_identity(
-    config: &IdentityConfig,
-    plumbing: &Plumbing,
-) -> Result<(Arc<dyn TokenCredential>, String), String> {
-    let token_file =
-        env("AZURE_FEDERATED_TOKEN_FILE").ok_or("AZURE_FEDERATED_TOKEN_FILE not set")?;
-    let tenant = tenant(config).ok_or("AZURE_TENANT_ID not set")?;
-    let client_id = match &config.user_assigned {
-        Some(UserAssigned::ClientId(id)) => id.clone(),
-        _ => env("AZURE_CLIENT_ID").ok_or("AZURE_CLIENT_ID not set")?,
-    };
-    let token = FederatedTokenFile(PathBuf::from(token_file));
-    // Checked now so that a bad file is named in the chain's reasons.
-    token.read()?;
-    let description = format!("workload identity {client_id}");
-    let options = ClientAssertionCredentialOptions {
-        client_options: plumbing.client_options(
-            &plumbing.remote,
-            config.cloud,
-            crate::http::REMOTE_BODY_MAX,
-        ),
-    };
-    ClientAssertionCredential::new(tenant, client_id, token, Some(options))
-        .map(|c| (c as Arc<dyn TokenCredential>, description))
-        .map_err(|e| crate::error::chain(&e))
-}
-
-/// Finds a developer tool on PATH; the crates run it through `/bin/sh`.
-fn developer_tool(tool: &str) -> Result<PathBuf, String> {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(tool))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("`{tool}` not found on PATH"))
-}
-
-fn managed_identity(config: &IdentityConfig, plumbing: &Plumbing, auto: bool) -> Candidate {
-    const NAME: &str = "managed-identity";
-    let which = config
-        .user_assigned
-        .as_ref()
-        .map(|id| format!(", user-assigned {id}"))
-        .unwrap_or_else(|| ", system-assigned".to_string());
-    let own = |flavor: msi::Flavor| -> Arc<dyn TokenCredential> {
-        Arc::new(msi::MsiCredential::new(
-            plumbing.local.clone(),
-            flavor,
-            config.user_assigned.clone(),
-        ))
-    };
-    match (
-        env("IDENTITY_ENDPOINT"),
-        env("IDENTITY_HEADER"),
-        env("IMDS_ENDPOINT"),
-        env("MSI_ENDPOINT"),
-    ) {
-        (Some(endpoint), Some(header), _, _) => {
-            let description = format!("managed identity (App Service / Container Apps{which})");
-            if let Some(UserAssigned::ResourceId(_)) = config.user_assigned {
-                // The official crate refuses resource ids on App Service; the endpoint takes `mi_res_id`.
-                let credential = own(msi::Flavor::AppService {
-                    url: endpoint,
-                    header,
-                });
-                return Candidate::ready(NAME, credential, description);
-            }
-            let options = ManagedIdentityCredentialOptions {
-                user_assigned_id: config.user_assigned.clone().map(|id| match id {
-                    UserAssigned::ClientId(v) => UserAssignedId::ClientId(v),
-                    UserAssigned::ObjectId(v) => UserAssignedId::ObjectId(v),
-                    UserAssigned::ResourceId(v) => UserAssignedId::ResourceId(v),
-                }),
-                client_options: plumbing.client_options(
-                    &plumbing.local,
-                    config.cloud,
-                    crate::http::LOCAL_BODY_MAX,
-                ),
-            };
-            match ManagedIdentityCredential::new(Some(options)) {
-                Ok(credential) => Candidate::ready(NAME, credential, description),
-                Err(e) => Candidate::unavailable(NAME, crate::error::chain(&e)),
-            }
+    #[test]
+    fn credential_names_parse_and_print_the_same() {
+        for kind in CredentialKind::ALL {
+            assert_eq!(kind.name().parse::<CredentialKind>(), Ok(kind));
         }
-        (Some(endpoint), None, Some(_), _) => Candidate::ready(
-            NAME,
-            own(msi::Flavor::Arc { url: endpoint }),
-            format!("managed identity (Azure Arc{which})"),
-        ),
-        (None, _, _, Some(endpoint)) => Candidate::ready(
-            NAME,
-            own(msi::Flavor::CloudShell { url: endpoint }),
-            "managed identity (Cloud Shell)".to_string(),
-        ),
-        _ => {
-            let url = msi::imds_url();
-            let candidate = Candidate::ready(
-                NAME,
-                own(msi::Flavor::Imds { url: url.clone() }),
-                format!("managed identity (IMDS{which})"),
-            );
-            if auto {
-                candidate.with_probe(plumbing.local.clone(), url)
-            } else {
-                candidate
-            }
-        }
+        assert!("managed"
+            .parse::<CredentialKind>()
+            .unwrap_err()
+            .contains("managed-identity"));
     }
 }

@@ -15,18 +15,6 @@ use azure_core::http::{Context, Method, Pipeline, PipelineSendOptions, Request};
 use azure_core::time::OffsetDateTime;
 use serde::Deserialize;
 
-/// Where the IMDS token endpoint is, honouring the override the other SDKs honour.
-pub fn imds_url() -> String {
-    let host = std::env::var("AZURE_POD_IDENTITY_AUTHORITY_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "http://169.254.169.254".to_string());
-    format!(
-        "{}/metadata/identity/oauth2/token",
-        host.trim_end_matches('/')
-    )
-}
-
 #[derive(Debug, Clone)]
 pub enum Flavor {
     /// Azure VM / VMSS / AKS node IMDS.

@@ -1,0 +1,51 @@
+//! A developer's own sign-in on a laptop: the Azure CLI (`az`) and the Azure
+//! Developer CLI (`azd`), through the crate's credentials, which run the tool.
+
+use super::{Built, IdentityConfig};
+use azure_core::credentials::TokenCredential;
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
+    AzureDeveloperCliCredentialOptions,
+};
+use std::sync::Arc;
+
+/// Finds a developer tool on the snapshot's PATH; the crates run it through `/bin/sh`.
+fn on_path(config: &IdentityConfig, tool: &str) -> Result<(), String> {
+    std::env::split_paths(config.env.get("PATH").unwrap_or_default())
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+        .map(|_| ())
+        .ok_or_else(|| format!("`{tool}` not found on PATH"))
+}
+
+pub(super) fn azure_cli(config: &IdentityConfig) -> Built {
+    on_path(config, "az")?;
+    let options = AzureCliCredentialOptions {
+        tenant_id: config.tenant().map(str::to_string),
+        ..Default::default()
+    };
+    AzureCliCredential::new(Some(options))
+        .map(|c| {
+            (
+                c as Arc<dyn TokenCredential>,
+                "Azure CLI sign-in (az)".to_string(),
+            )
+        })
+        .map_err(|e| crate::error::chain(&e))
+}
+
+pub(super) fn azd(config: &IdentityConfig) -> Built {
+    on_path(config, "azd")?;
+    let options = AzureDeveloperCliCredentialOptions {
+        tenant_id: config.tenant().map(str::to_string),
+        ..Default::default()
+    };
+    AzureDeveloperCliCredential::new(Some(options))
+        .map(|c| {
+            (
+                c as Arc<dyn TokenCredential>,
+                "Azure Developer CLI sign-in (azd)".to_string(),
+            )
+        })
+        .map_err(|e| crate::error::chain(&e))
+}
