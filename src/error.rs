@@ -26,11 +26,13 @@ impl fmt::Display for Status {
     }
 }
 
-/// A reference that failed: its status and a one-line, printable detail with a hint.
+/// A reference that failed: its status, what happened (one printable line),
+/// and, kept apart, what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub status: Status,
     pub detail: String,
+    pub hint: Option<String>,
 }
 
 impl Failure {
@@ -38,13 +40,28 @@ impl Failure {
         Failure {
             status,
             detail: printable(&detail.into()),
+            hint: None,
+        }
+    }
+
+    /// What to do about it ("grant it the ... role").
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(printable(&hint.into()));
+        self
+    }
+
+    /// The detail and the hint as one line, as the table and `run` print them.
+    pub fn explained(&self) -> String {
+        match &self.hint {
+            Some(hint) => format!("{}; {hint}", self.detail),
+            None => self.detail.clone(),
         }
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.status, self.detail)
+        write!(f, "{}: {}", self.status, self.explained())
     }
 }
 

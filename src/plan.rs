@@ -81,6 +81,8 @@ pub struct Row {
     pub resolved_version: Option<String>,
     pub status: Status,
     pub detail: String,
+    /// What to do about a failure, kept apart from what happened.
+    pub hint: Option<String>,
 }
 
 #[derive(Default)]
@@ -197,6 +199,7 @@ impl Plan<'_> {
                 resolved_version: None,
                 status: Status::InvalidSyntax,
                 detail: p.message.clone(),
+                hint: None,
             })
             .collect();
         for item in &self.items {
@@ -206,7 +209,7 @@ impl Plan<'_> {
                 if !seen.insert(r) {
                     continue;
                 }
-                let (resolved_version, status, detail) =
+                let (resolved_version, status, detail, hint) =
                     match (resolution.values.get(r), resolution.failures.get(r)) {
                         // What `run` refuses, `check` must not call resolved.
                         (Some(fetched), _)
@@ -216,15 +219,17 @@ impl Plan<'_> {
                                 fetched.version.clone(),
                                 Status::OtherReasons,
                                 NUL_IN_VARIABLE.to_string(),
+                                None,
                             )
                         }
                         (Some(fetched), _) => (
                             fetched.version.clone(),
                             Status::Resolved,
                             fetched.warning.clone().unwrap_or_default(),
+                            None,
                         ),
-                        (None, Some(f)) => (None, f.status, f.detail.clone()),
-                        (None, None) => (None, Status::OtherReasons, "not attempted".into()),
+                        (None, Some(f)) => (None, f.status, f.detail.clone(), f.hint.clone()),
+                        (None, None) => (None, Status::OtherReasons, "not attempted".into(), None),
                     };
                 rows.push(Row {
                     location: item.location(offset),
@@ -232,6 +237,7 @@ impl Plan<'_> {
                     resolved_version,
                     status,
                     detail,
+                    hint,
                 });
             }
         }

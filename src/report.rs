@@ -3,33 +3,40 @@
 
 use crate::error::printable;
 use crate::plan::Row;
-use serde_json::json;
 
-/// Field names of `--output json`, in order; a contract for scripts.
-pub const JSON_FIELDS: [&str; 7] = [
-    "location",
-    "vault",
-    "secret",
-    "requested_version",
-    "resolved_version",
-    "status",
-    "detail",
-];
+/// One object of `--output json`: field names and meanings are a contract
+/// for scripts (fields are only ever added).
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    location: &'a str,
+    vault: Option<String>,
+    secret: Option<&'a str>,
+    /// `null`: the latest version.
+    requested_version: Option<&'a str>,
+    /// `null` unless resolved.
+    resolved_version: Option<&'a str>,
+    status: String,
+    /// What happened (empty when resolved without remark).
+    detail: &'a str,
+    /// What to do about it, when there is something to do.
+    hint: Option<&'a str>,
+}
 
 pub fn json(rows: &[Row]) -> String {
-    let items: Vec<serde_json::Value> = rows
+    let items: Vec<JsonRow> = rows
         .iter()
         .map(|row| {
             let r = row.reference.as_ref();
-            json!({
-                JSON_FIELDS[0]: row.location,
-                JSON_FIELDS[1]: r.map(|r| r.vault.to_string()),
-                JSON_FIELDS[2]: r.map(|r| r.name.clone()),
-                JSON_FIELDS[3]: r.and_then(|r| r.version.clone()),
-                JSON_FIELDS[4]: row.resolved_version,
-                JSON_FIELDS[5]: row.status.to_string(),
-                JSON_FIELDS[6]: row.detail,
-            })
+            JsonRow {
+                location: &row.location,
+                vault: r.map(|r| r.vault.to_string()),
+                secret: r.map(|r| r.name.as_str()),
+                requested_version: r.and_then(|r| r.version.as_deref()),
+                resolved_version: row.resolved_version.as_deref(),
+                status: row.status.to_string(),
+                detail: &row.detail,
+                hint: row.hint.as_deref(),
+            }
         })
         .collect();
     let mut out = serde_json::to_string_pretty(&items).expect("JSON of strings");
@@ -54,7 +61,10 @@ pub fn table(rows: &[Row]) -> String {
                     .unwrap_or_else(dash),
                 row.resolved_version.clone().unwrap_or_else(dash),
                 row.status.to_string(),
-                row.detail.clone(),
+                match &row.hint {
+                    Some(hint) => format!("{}; {hint}", row.detail),
+                    None => row.detail.clone(),
+                },
             ]
         })
         .collect();

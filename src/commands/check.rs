@@ -1,0 +1,38 @@
+//! `kvenv check`: every reference with its outcome, as a table or JSON;
+//! exit 0 when all resolve, 1 otherwise. Never a value.
+
+use super::{prepare, print, read_templates, resolve, with_texts, Mode};
+use crate::cli::{CheckArgs, Output};
+use crate::error::{Error, Status};
+use crate::plan::Plan;
+use crate::report;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// `kvenv check`: every reference with its outcome; exit 1 if any failed.
+pub(crate) fn check(args: CheckArgs) -> Result<(), Error> {
+    let settings = prepare(&args.common)?;
+    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let paths: Vec<&Path> = args.template.iter().map(PathBuf::as_path).collect();
+    let texts = read_templates(&paths)?;
+    let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
+    let (resolution, _hardening) = resolve(&plan, &settings, Mode::Report)?;
+    let rows = plan.rows(&resolution);
+    drop(resolution);
+    let text = match args.output {
+        Output::Table if rows.is_empty() => String::new(),
+        Output::Table => report::table(&rows),
+        Output::Json => report::json(&rows),
+    };
+    if rows.is_empty() && !args.common.quiet {
+        // Not an error (a HEALTHCHECK on an image without references passes),
+        // but a header alone would look like a broken report.
+        eprintln!("kvenv: no references found");
+    }
+    print(|out| out.write_all(text.as_bytes()))?;
+    if rows.iter().all(|r| r.status == Status::Resolved) {
+        Ok(())
+    } else {
+        Err(Error::CheckFailed)
+    }
+}

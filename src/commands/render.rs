@@ -1,0 +1,98 @@
+//! `kvenv render`: a template with its references resolved, to stdout or
+//! atomically to a regular file (mode 0600, whatever the umask).
+
+use super::run::TEMPLATE_RENDERED_MAX;
+use super::{prepare, print, resolve, Mode};
+use crate::cli::RenderArgs;
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::secret::SecretBytes;
+use crate::sources;
+use std::io::Write;
+use std::path::Path;
+
+/// `kvenv render`: the resolved template to stdout or, atomically, to a file.
+pub(crate) fn render(args: RenderArgs) -> Result<(), Error> {
+    let settings = prepare(&args.common)?;
+    let destination = args.output.as_deref().filter(|p| *p != Path::new("-"));
+    if let Some(path) = destination {
+        check_destination(path)?;
+    }
+    let text = sources::template(&args.template)?;
+    let plan = Plan::of(&[], &[(&args.template, &text)], settings.cloud);
+    let (resolution, _hardening) = resolve(
+        &plan,
+        &settings,
+        Mode::Strict {
+            keep_unresolved: args.keep_unresolved,
+        },
+    )?;
+    if plan.items[0].rendered_len(&resolution) > TEMPLATE_RENDERED_MAX {
+        return Err(Error::Usage(format!(
+            "template {}: with its secrets in place it would be larger than {} MiB",
+            args.template.display(),
+            TEMPLATE_RENDERED_MAX >> 20
+        )));
+    }
+    let rendered = plan.items[0].render(&resolution);
+    drop(resolution);
+    match destination {
+        None => print(|out| out.write_all(rendered.expose())),
+        Some(path) => write_atomically(path, &rendered),
+    }
+}
+
+/// `-o FILE` replaces FILE only if it is a regular file (or absent): never a
+/// device such as `/dev/stdout`, a FIFO, a directory, or a symbolic link,
+/// which a rename would replace instead of writing through.
+fn check_destination(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::FileTypeExt;
+    let shown = path.display();
+    let kind = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta.file_type(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::Usage(format!("-o {shown}: cannot be checked: {e}"))),
+    };
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a device"
+    };
+    Err(Error::Usage(format!(
+        "-o {shown}: is {what}, not a regular file; refusing to replace it (use -o - for stdout)"
+    )))
+}
+
+/// Creates FILE with mode 0600 (whatever the umask) through a temporary file
+/// in the same folder and a rename, so that FILE is either complete or untouched.
+fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fail = |e: std::io::Error| Error::Usage(format!("-o {shown}: cannot write: {e}"));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kvenv-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    // fchmod, so the umask plays no part.
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(fail)?;
+    tmp.write_all(content.expose()).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    check_destination(path)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}

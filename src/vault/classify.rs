@@ -1,0 +1,246 @@
+//! Turning what went wrong into an actionable failure: the vault's HTTP
+//! answers by status and Key Vault's error codes (bodies are never echoed),
+//! failures below HTTP by their type, never by their text.
+
+use super::{version_of, Fetched};
+use crate::audience::WrongAudience;
+use crate::error::{chain, Failure, Status};
+use crate::http::TransportFailure;
+use crate::reference::SecretRef;
+use crate::secret::SecretBytes;
+use azure_core::error::ErrorKind;
+
+/// What one answer (status and body) from a vault comes to, without a
+/// network: the path `fetch` takes, for the fuzz target.
+pub fn outcome_of_answer(status: u16, body: &[u8], secret: &SecretRef) -> Result<Fetched, Failure> {
+    use azure_core::http::{headers::Headers, RawResponse, StatusCode};
+    if status == 200 {
+        let model: azure_security_keyvault_secrets::models::Secret = serde_json::from_slice(body)
+            .map_err(|_| {
+            Failure::new(
+                Status::OtherReasons,
+                format!("the vault's answer for {secret} could not be read"),
+            )
+        })?;
+        let value = model.value.map(SecretBytes::from_string);
+        let (version, warning) = version_of(model.id.as_deref(), secret)?;
+        let value = value.ok_or_else(|| Failure::new(Status::OtherReasons, "no value"))?;
+        return Ok(Fetched {
+            value,
+            version,
+            warning,
+        });
+    }
+    let raw = RawResponse::from_bytes(StatusCode::from(status), Headers::new(), body.to_vec());
+    let error = azure_core::Error::with_message(
+        ErrorKind::HttpResponse {
+            status: StatusCode::from(status),
+            error_code: None,
+            raw_response: Some(Box::new(raw)),
+        },
+        "fuzzed answer",
+    );
+    Err(classify(&error, secret, "the identity"))
+}
+
+/// Turns an SDK error into a status and a one-line hint. Response bodies are
+/// never echoed; only Key Vault's error code and inner code are read. Below
+/// HTTP, the failure is found by type (see `http::TransportFailure`).
+pub(super) fn classify(error: &azure_core::Error, secret: &SecretRef, identity: &str) -> Failure {
+    let vault = &secret.vault;
+    if let Some(wrong) = crate::http::find::<WrongAudience>(error) {
+        return Failure::new(Status::AccessToKeyVaultDenied, format!("refused: {wrong}"))
+            .hint("a vault that asks for another audience is not Key Vault");
+    }
+    if let Some(failure) = crate::http::find::<TransportFailure>(error) {
+        return transport_failure(failure, secret);
+    }
+    match error.kind() {
+        ErrorKind::HttpResponse {
+            status,
+            raw_response,
+            ..
+        } => {
+            let inner = raw_response
+                .as_ref()
+                .and_then(|r| serde_json::from_slice::<serde_json::Value>(r.body()).ok())
+                .and_then(|v| {
+                    v["error"]["innererror"]["code"]
+                        .as_str()
+                        .map(str::to_string)
+                });
+            let code = u16::from(*status);
+            match code {
+                404 if secret.version.is_some() => Failure::new(
+                    Status::SecretVersionNotFound,
+                    format!("version {} of secret '{}' was not found in vault {vault} (HTTP 404)", secret.version.as_deref().unwrap_or_default(), secret.name),
+                ).hint("check SecretVersion"),
+                404 => Failure::new(
+                    Status::SecretNotFound,
+                    format!("secret '{}' was not found in vault {vault} (HTTP 404)", secret.name),
+                ).hint("check the name, or whether it was deleted"),
+                403 if inner.as_deref() == Some("SecretDisabled") => Failure::new(
+                    Status::OtherReasons,
+                    format!("secret '{}' in vault {vault} is disabled (HTTP 403)", secret.name),
+                ).hint("enable it or pin an enabled version"),
+                403 => Failure::new(
+                    Status::AccessToKeyVaultDenied,
+                    format!("{identity} may not read secret '{}' in vault {vault} (HTTP 403)", secret.name),
+                ).hint("grant it the \"Key Vault Secrets User\" role on the vault, or an access policy with Get on secrets"),
+                401 => Failure::new(
+                    Status::AccessToKeyVaultDenied,
+                    format!("vault {vault} rejected the token of {identity} (HTTP 401)"),
+                ).hint("check the tenant (--tenant-id) and the cloud (--cloud)"),
+                _ => Failure::new(
+                    Status::OtherReasons,
+                    format!("vault {vault} answered HTTP {code} for secret '{}' after retries", secret.name),
+                ),
+            }
+        }
+        ErrorKind::Credential => Failure::new(
+            Status::MSINotEnabled,
+            format!(
+                "no token for vault {vault} from {identity}: {}",
+                chain(error)
+            ),
+        ),
+        _ => Failure::new(
+            Status::OtherReasons,
+            format!(
+                "cannot get secret '{}' from {vault}: {}",
+                secret.name,
+                chain(error)
+            ),
+        ),
+    }
+}
+
+/// The status and hint for a failure below HTTP.
+fn transport_failure(failure: &TransportFailure, secret: &SecretRef) -> Failure {
+    let vault = &secret.vault;
+    match failure {
+        TransportFailure::Dns(dns)
+            if dns.reason == crate::dns::DnsReason::NotFound
+                && dns.name.eq_ignore_ascii_case(&vault.host) =>
+        {
+            Failure::new(
+                Status::VaultNotFound,
+                format!("{} does not resolve", vault.host),
+            )
+            .hint("check the vault name and private DNS")
+        }
+        TransportFailure::Dns(dns) if dns.name.eq_ignore_ascii_case(&vault.host) => {
+            Failure::new(Status::OtherReasons, dns.to_string())
+                .hint("check /etc/resolv.conf and the network")
+        }
+        TransportFailure::Dns(dns) => Failure::new(
+            Status::OtherReasons,
+            format!("{}, the proxy for {vault}, {}", dns.name, dns.reason),
+        )
+        .hint("check HTTPS_PROXY"),
+        TransportFailure::Tls { .. } => Failure::new(Status::OtherReasons, failure.to_string())
+            .hint("if a proxy or private CA is in the way, pass its root with --ca-file"),
+        TransportFailure::Connect { .. } => Failure::new(Status::OtherReasons, failure.to_string())
+            .hint("check the host, port and network (firewall, private endpoint)"),
+        TransportFailure::Timeout { .. } => Failure::new(
+            Status::FetchTimedOut,
+            format!("{failure} for secret '{}'", secret.name),
+        ),
+        _ => Failure::new(
+            Status::OtherReasons,
+            format!("{failure} (secret '{}')", secret.name),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::VaultAddr;
+
+    fn addr(host: &str, port: Option<u16>) -> VaultAddr {
+        VaultAddr {
+            host: host.into(),
+            port,
+        }
+    }
+
+    fn failure_for(failure: TransportFailure, name: &str) -> Failure {
+        let secret = SecretRef {
+            vault: addr("myvault.vault.azure.net", None),
+            name: name.into(),
+            version: None,
+        };
+        let error = azure_core::Error::new(ErrorKind::Other, failure)
+            .with_context("non-transport error occurred which will not be retried");
+        classify(&error, &secret, "the identity")
+    }
+
+    #[test]
+    fn failures_are_classified_by_type_whatever_the_names_say() {
+        let host = "myvault.vault.azure.net".to_string();
+        let refused = failure_for(
+            TransportFailure::Connect {
+                host: host.clone(),
+                reason: "connection refused".into(),
+            },
+            "tls-dns-timeout-certificate",
+        );
+        assert_eq!(refused.status, Status::OtherReasons);
+        assert!(
+            refused
+                .explained()
+                .starts_with("cannot connect to myvault.vault.azure.net: connection refused"),
+            "{}",
+            refused.explained()
+        );
+        let dns = failure_for(
+            TransportFailure::Dns(crate::dns::DnsFailure {
+                name: host.clone(),
+                reason: crate::dns::DnsReason::NotFound,
+            }),
+            "connect-tls",
+        );
+        assert_eq!(dns.status, Status::VaultNotFound);
+        assert_eq!(
+            dns.explained(),
+            "myvault.vault.azure.net does not resolve; check the vault name and private DNS"
+        );
+        let proxy = failure_for(
+            TransportFailure::Dns(crate::dns::DnsFailure {
+                name: "proxy.corp".into(),
+                reason: crate::dns::DnsReason::NotFound,
+            }),
+            "s",
+        );
+        assert!(
+            proxy
+                .explained()
+                .starts_with("proxy.corp, the proxy for myvault.vault.azure.net, does not resolve"),
+            "{}",
+            proxy.explained()
+        );
+        let tls = failure_for(
+            TransportFailure::Tls {
+                host: host.clone(),
+                reason: "invalid peer certificate: UnknownIssuer".into(),
+            },
+            "dns-connect",
+        );
+        assert!(
+            tls.explained()
+                .starts_with("TLS with myvault.vault.azure.net failed")
+                && tls.explained().contains("--ca-file"),
+            "{}",
+            tls.explained()
+        );
+        let timeout = failure_for(TransportFailure::Timeout { host: host.clone() }, "tls");
+        assert_eq!(timeout.status, Status::FetchTimedOut);
+        let big = failure_for(TransportFailure::TooLarge { host, cap: 1 << 20 }, "timeout");
+        assert!(
+            big.explained().contains("larger than 1024 KiB"),
+            "{}",
+            big.explained()
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Which hosts may receive the token, decided before any connection: hosts
+//! under the cloud's Key Vault suffix, and hosts named by `--allow-host`.
+
+use crate::cloud::Cloud;
+use crate::error::{Failure, Status};
+use crate::reference::VaultAddr;
+
+/// A host named by `--allow-host HOST[:PORT]`; without a port, any port of that host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedHost {
+    host: String,
+    port: Option<u16>,
+}
+
+impl AllowedHost {
+    pub fn parse(text: &str) -> Result<AllowedHost, String> {
+        let text = text.trim();
+        if text.is_empty() || text.contains(['/', '@', '?', '#', ' ']) {
+            return Err(format!(
+                "'{}' is not HOST or HOST:PORT",
+                crate::error::printable(text)
+            ));
+        }
+        let url = url::Url::parse(&format!("https://{text}/")).map_err(|e| {
+            format!(
+                "'{}' is not HOST or HOST:PORT: {e}",
+                crate::error::printable(text)
+            )
+        })?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("empty host")?;
+        let explicit_port = text
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()));
+        Ok(AllowedHost {
+            host: host.to_string(),
+            port: explicit_port.then(|| url.port_or_known_default()).flatten(),
+        })
+    }
+
+    fn allows(&self, vault: &VaultAddr) -> bool {
+        self.host == vault.host && self.port.is_none_or(|p| p == vault.port.unwrap_or(443))
+    }
+}
+
+/// Why a host may receive the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Under the cloud's Key Vault suffix: keep the SDK's challenge-resource check.
+    CloudSuffix,
+    /// Named by `--allow-host`: the allow-list is the guard.
+    AllowListed,
+}
+
+/// Decides, before any connection, whether `vault` may receive a token.
+pub fn trust(vault: &VaultAddr, cloud: Cloud, allowed: &[AllowedHost]) -> Result<Trust, Failure> {
+    let suffix = cloud.vault_suffix();
+    let host = vault.host.as_str();
+    let under_suffix = host.len() > suffix.len() + 1
+        && host.ends_with(suffix)
+        && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        && !host.starts_with('.')
+        && host.parse::<std::net::IpAddr>().is_err();
+    if under_suffix {
+        return Ok(Trust::CloudSuffix);
+    }
+    if allowed.iter().any(|a| a.allows(vault)) {
+        return Ok(Trust::AllowListed);
+    }
+    Err(Failure::new(
+        Status::HostNotAllowed,
+        format!("vault host {vault} is not under .{suffix} and not named by --allow-host; kvenv sends its token only to those"),
+    )
+    .hint(format!("add --allow-host {vault} if you trust it")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(host: &str, port: Option<u16>) -> VaultAddr {
+        VaultAddr {
+            host: host.into(),
+            port,
+        }
+    }
+
+    fn allowed(list: &[&str]) -> Vec<AllowedHost> {
+        list.iter()
+            .map(|a| AllowedHost::parse(a).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn suffix_hosts_are_trusted_look_alikes_are_not() {
+        let none = allowed(&[]);
+        assert_eq!(
+            trust(&addr("myvault.vault.azure.net", None), Cloud::Public, &none),
+            Ok(Trust::CloudSuffix)
+        );
+        for host in [
+            "vault.azure.net",
+            "myvault.vault.azure.net.evil.example",
+            "myvaultvault.azure.net",
+            "myvault.vault.azure.net.",
+            "evil.example",
+            "myvault.vault.azure.cn",
+            "127.0.0.1",
+        ] {
+            assert!(
+                trust(&addr(host, None), Cloud::Public, &none).is_err(),
+                "{host}"
+            );
+        }
+        assert_eq!(
+            trust(&addr("v.vault.azure.cn", None), Cloud::China, &none),
+            Ok(Trust::CloudSuffix)
+        );
+    }
+
+    #[test]
+    fn allow_list_matches_host_and_port() {
+        let list = allowed(&["127.0.0.1:8443", "Vault.Internal"]);
+        assert_eq!(
+            trust(&addr("127.0.0.1", Some(8443)), Cloud::Public, &list),
+            Ok(Trust::AllowListed)
+        );
+        assert!(trust(&addr("127.0.0.1", Some(9443)), Cloud::Public, &list).is_err());
+        assert!(trust(&addr("127.0.0.1", None), Cloud::Public, &list).is_err());
+        assert_eq!(
+            trust(&addr("vault.internal", Some(1)), Cloud::Public, &list),
+            Ok(Trust::AllowListed)
+        );
+        let list = allowed(&["kv.example:443"]);
+        assert_eq!(
+            trust(&addr("kv.example", None), Cloud::Public, &list),
+            Ok(Trust::AllowListed)
+        );
+    }
+
+    #[test]
+    fn allow_host_rejects_urls() {
+        for bad in ["", "https://x", "x/y", "u@x", "x y"] {
+            assert!(AllowedHost::parse(bad).is_err(), "{bad}");
+        }
+        assert!(AllowedHost::parse("[::1]:8443").is_ok());
+    }
+}
