@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_int};
 
 // SAFETY: this is the C `main` symbol; it takes no pointers from its arguments
 // (std reads argv itself on Linux) and only calls safe Rust.
+#[allow(unsafe_code)] // the one place: a C symbol has to be exported unmangled
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     kvenv::main()

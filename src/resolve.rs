@@ -149,14 +149,7 @@ async fn fetch_vault(
             )
             .await;
             let result = fetched.unwrap_or_else(|_| Err(timed_out(&r, settings.timeout)));
-            match &result {
-                Ok(f) => {
-                    tracing::info!(vault = %r.vault, secret = %r.name, version = f.version.as_deref().unwrap_or("?"), ms = started.elapsed().as_millis() as u64, "resolved")
-                }
-                Err(e) => {
-                    tracing::info!(vault = %r.vault, secret = %r.name, status = %e.status, ms = started.elapsed().as_millis() as u64, "failed")
-                }
-            }
+            log_outcome(&r, &result, started);
             (r, result)
         }
     };
@@ -179,14 +172,92 @@ async fn fetch_vault(
     outcomes
 }
 
+/// One line per reference at `-v`: which version, or which status, and how long.
+fn log_outcome(r: &SecretRef, result: &Result<Fetched, Failure>, started: Instant) {
+    let ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(f) => {
+            let version = f.version.as_deref().unwrap_or("?");
+            tracing::info!(vault = %r.vault, secret = %r.name, version, ms, "resolved")
+        }
+        Err(e) => {
+            tracing::info!(vault = %r.vault, secret = %r.name, status = %e.status, ms, "failed")
+        }
+    }
+}
+
 fn timed_out(r: &SecretRef, timeout: Duration) -> Failure {
     Failure::new(
         Status::FetchTimedOut,
         format!(
-            "no answer for secret '{}' from {} within {:.1} s (--timeout); the vault or the identity endpoint is slow or unreachable",
+            "no answer for secret '{}' from {} within {:.1} s (--timeout)",
             r.name,
             r.vault,
             timeout.as_secs_f64()
         ),
     )
+    .hint("the vault or the identity endpoint is slow or unreachable")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{CredentialKind, IdentityConfig};
+
+    fn settings() -> Settings {
+        Settings {
+            cloud: Cloud::Public,
+            allowed: Vec::new(),
+            resolve: Vec::new(),
+            ca_files: Vec::new(),
+            identity: IdentityConfig {
+                kind: CredentialKind::Auto,
+                user_assigned: None,
+                tenant_id: None,
+                cloud: Cloud::Public,
+                env: crate::identity::Env::default(),
+            },
+            timeout: Duration::from_secs(1),
+            concurrency: 4,
+        }
+    }
+
+    fn reference(host: &str, name: &str) -> SecretRef {
+        SecretRef {
+            vault: VaultAddr {
+                host: host.into(),
+                port: None,
+            },
+            name: name.into(),
+            version: None,
+        }
+    }
+
+    // No request can reach these: the refusal comes before any client exists.
+    #[test]
+    fn a_refused_host_stops_everything_when_all_must_resolve() {
+        let refs: BTreeSet<SecretRef> = [
+            reference("evil.example", "a"),
+            reference("v.vault.azure.net", "b"),
+        ]
+        .into();
+        let resolution = resolve(&refs, &settings(), true).unwrap();
+        assert!(resolution.values.is_empty());
+        assert_eq!(resolution.failures.len(), 1);
+        let failure = &resolution.failures[&reference("evil.example", "a")];
+        assert_eq!(failure.status, Status::HostNotAllowed);
+    }
+
+    #[test]
+    fn a_timeout_names_the_secret_the_vault_and_the_limit() {
+        let failure = timed_out(
+            &reference("v.vault.azure.net", "db"),
+            Duration::from_millis(2500),
+        );
+        assert_eq!(failure.status, Status::FetchTimedOut);
+        assert_eq!(
+            failure.to_string(),
+            "FetchTimedOut: no answer for secret 'db' from v.vault.azure.net within 2.5 s (--timeout); the vault or the identity endpoint is slow or unreachable"
+        );
+    }
 }

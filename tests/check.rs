@@ -110,7 +110,12 @@ fn check_json_has_stable_fields() {
     insta::assert_snapshot!("check_json", text);
     let parsed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     for row in parsed.as_array().unwrap() {
-        let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut expected = [
             "location",
             "vault",

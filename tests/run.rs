@@ -566,61 +566,96 @@ fn the_environment_is_otherwise_unchanged() {
     assert_eq!(out.child("KEEP_ME").unwrap(), "as is");
 }
 
-#[test]
-fn no_secret_or_token_at_any_verbosity() {
+/// A kit with a secret that resolves and one the identity may not read.
+fn verbosity_kit() -> Kit {
     let kit = Kit::new();
     kit.azure.vault.set_secret("s", "verbose-secret-value-3141");
     kit.azure
         .vault
         .set_secret("locked", "verbose-locked-value-2718");
     kit.azure.vault.deny("locked");
-    kit.azure
-        .vault
-        .fault("s", kvenv_testkit::Fault::status(503, 1));
-    for flags in [
-        vec!["-q"],
-        vec![],
-        vec!["-v"],
-        vec!["-vv"],
-        vec!["-vvv"],
-        vec!["-vvv", "--log-format", "json"],
-    ] {
+    kit
+}
+
+const LEVELS: [&[&str]; 6] = [
+    &["-q"],
+    &[],
+    &["-v"],
+    &["-vv"],
+    &["-vvv"],
+    &["-vvv", "--log-format", "json"],
+];
+
+#[test]
+fn no_secret_or_token_at_any_verbosity() {
+    let kit = verbosity_kit();
+    for flags in LEVELS {
         // The leak sweep in `go()` checks values, tokens and the identity header.
         let ok = kit
             .run()
-            .args(flags.clone())
+            .args(flags.iter().copied())
             .env("S", kit.azure.vault.reference("s"))
             .probe()
             .go();
         ok.assert_code(0);
         let failed = kit
             .run()
-            .args(flags.clone())
+            .args(flags.iter().copied())
             .env("S", kit.azure.vault.reference("s"))
             .env("L", kit.azure.vault.reference("locked"))
             .probe()
             .go();
         failed.assert_code(125);
-        let level = flags.first().copied().unwrap_or("");
-        match level {
-            "-q" | "" => {
-                assert_eq!(ok.stderr, "", "{flags:?}");
-                assert!(
-                    failed.stderr.lines().all(|l| l.starts_with("kvenv: L: ")),
-                    "{}",
-                    failed.stderr
-                );
-            }
-            _ => {
-                assert!(ok.stderr.contains("credential chosen"), "{}", ok.stderr);
-                assert!(ok.stderr.contains("resolved"), "{}", ok.stderr);
-            }
-        }
-        if level == "-vv" || level == "-vvv" {
+    }
+}
+
+#[test]
+fn quiet_and_default_print_nothing_but_failure_lines() {
+    let kit = verbosity_kit();
+    for flags in [&["-q"][..], &[]] {
+        let ok = kit
+            .run()
+            .args(flags.iter().copied())
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        assert_eq!(ok.stderr, "", "{flags:?}");
+        let failed = kit
+            .run()
+            .args(flags.iter().copied())
+            .env("S", kit.azure.vault.reference("s"))
+            .env("L", kit.azure.vault.reference("locked"))
+            .probe()
+            .go();
+        assert!(
+            failed.stderr.lines().all(|l| l.starts_with("kvenv: L: ")),
+            "{}",
+            failed.stderr
+        );
+    }
+}
+
+#[test]
+fn verbose_levels_add_what_they_promise() {
+    let kit = verbosity_kit();
+    for flags in &LEVELS[2..] {
+        let ok = kit
+            .run()
+            .args(flags.iter().copied())
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        assert!(ok.stderr.contains("credential chosen"), "{}", ok.stderr);
+        assert!(ok.stderr.contains("resolved"), "{}", ok.stderr);
+        if flags[0] != "-v" {
             // HTTP detail: method, host, path, status, duration.
-            assert!(ok.stderr.contains("HTTP"), "{}", ok.stderr);
-            assert!(ok.stderr.contains("/secrets/s/"), "{}", ok.stderr);
-            assert!(ok.stderr.contains("200"), "{}", ok.stderr);
+            assert!(
+                ok.stderr.contains("HTTP")
+                    && ok.stderr.contains("/secrets/s/")
+                    && ok.stderr.contains("200"),
+                "{}",
+                ok.stderr
+            );
         }
         if flags.contains(&"json") {
             for line in ok.stderr.lines() {
@@ -629,22 +664,6 @@ fn no_secret_or_token_at_any_verbosity() {
             }
         }
     }
-    // A 503 was retried at every level, and the retry is visible from -v on.
-    let retried = kit
-        .run()
-        .args(["-v"])
-        .env("S", kit.azure.vault.reference("s"))
-        .probe();
-    kit.azure
-        .vault
-        .fault("s", kvenv_testkit::Fault::status(503, 1));
-    let out = retried.go();
-    out.assert_code(0);
-    assert!(
-        out.stderr.contains("retryable answer") && out.stderr.contains("503"),
-        "{}",
-        out.stderr
-    );
     // KVENV_VERBOSE works like -v.
     let out = kit
         .run()
@@ -653,6 +672,26 @@ fn no_secret_or_token_at_any_verbosity() {
         .probe()
         .go();
     assert!(out.stderr.contains("credential chosen"), "{}", out.stderr);
+}
+
+#[test]
+fn a_retry_is_visible_from_v_on_with_its_status() {
+    let kit = verbosity_kit();
+    kit.azure
+        .vault
+        .fault("s", kvenv_testkit::Fault::status(503, 1));
+    let out = kit
+        .run()
+        .arg("-v")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("retryable answer") && out.stderr.contains("503"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub(crate) fn print(
 /// Env files first (they may configure kvenv too), then settings, then logs.
 pub(crate) fn prepare(common: &Common) -> Result<Settings, Error> {
     sources::apply_env_files(&common.env_file)?;
-    let settings = common.settings(identity::Env::snapshot())?;
+    let settings = common.settings(identity::Env::snapshot());
     crate::init_logging(common);
     Ok(settings)
 }

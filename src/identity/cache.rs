@@ -81,3 +81,83 @@ impl TokenCredential for OncePerScope {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A credential that counts its calls and answers after a moment.
+    #[derive(Debug, Default)]
+    struct Counting {
+        calls: AtomicUsize,
+        fail: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl TokenCredential for Counting {
+        async fn get_token(
+            &self,
+            _scopes: &[&str],
+            _options: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            if self.fail {
+                return Err(Error::with_message(
+                    ErrorKind::Credential,
+                    "no identity here",
+                ));
+            }
+            Ok(AccessToken::new(
+                "token-1".to_string(),
+                OffsetDateTime::now_utc(),
+            ))
+        }
+    }
+
+    async fn ask_ten_times(
+        inner: Arc<Counting>,
+        scope: &str,
+    ) -> Vec<azure_core::Result<AccessToken>> {
+        let cache = OncePerScope::new(inner);
+        let scopes = [scope];
+        let asks = (0..10).map(|_| cache.get_token(&scopes, None));
+        futures::future::join_all(asks).await
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_request() {
+        let inner = Arc::new(Counting::default());
+        let results = ask_ten_times(inner.clone(), "https://vault.azure.net/.default").await;
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        assert!(results
+            .iter()
+            .all(|r| r.as_ref().unwrap().token.secret() == "token-1"));
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_shared_too_not_retried_per_secret() {
+        let inner = Arc::new(Counting {
+            fail: true,
+            ..Counting::default()
+        });
+        let results = ask_ten_times(inner.clone(), "https://vault.azure.net/.default").await;
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        assert!(results.iter().all(|r| r
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("no identity here")));
+    }
+
+    #[tokio::test]
+    async fn each_scope_has_its_own_token() {
+        let inner = Arc::new(Counting::default());
+        let cache = OncePerScope::new(inner.clone());
+        cache.get_token(&["a/.default"], None).await.unwrap();
+        cache.get_token(&["b/.default"], None).await.unwrap();
+        cache.get_token(&["a/.default"], None).await.unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+}

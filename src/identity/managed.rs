@@ -48,27 +48,7 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing, auto: bool
         env.get("MSI_ENDPOINT"),
     ) {
         (Some(endpoint), Some(header), _, _) => {
-            let description = format!("managed identity (App Service / Container Apps{which})");
-            if let Some(UserAssigned::ResourceId(_)) = config.user_assigned {
-                // The official crate refuses resource ids on App Service; the endpoint takes `mi_res_id`.
-                let credential = own(Flavor::AppService {
-                    url: endpoint.to_string(),
-                    header: header.to_string(),
-                });
-                return Candidate::ready(NAME, credential, description);
-            }
-            let options = ManagedIdentityCredentialOptions {
-                user_assigned_id: config.user_assigned.clone().map(|id| match id {
-                    UserAssigned::ClientId(v) => UserAssignedId::ClientId(v),
-                    UserAssigned::ObjectId(v) => UserAssignedId::ObjectId(v),
-                    UserAssigned::ResourceId(v) => UserAssignedId::ResourceId(v),
-                }),
-                client_options: plumbing.local_options(config),
-            };
-            match ManagedIdentityCredential::new(Some(options)) {
-                Ok(credential) => Candidate::ready(NAME, credential, description),
-                Err(e) => Candidate::unavailable(NAME, crate::error::chain(&e)),
-            }
+            app_service(config, plumbing, endpoint, header, &which)
         }
         (Some(endpoint), None, Some(_), _) => Candidate::ready(
             NAME,
@@ -97,5 +77,38 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing, auto: bool
                 candidate
             }
         }
+    }
+}
+
+/// App Service and Container Apps: the official crate, except with a resource
+/// id, which it refuses there while the endpoint takes it (`mi_res_id`).
+fn app_service(
+    config: &IdentityConfig,
+    plumbing: &Plumbing,
+    endpoint: &str,
+    header: &str,
+    which: &str,
+) -> Candidate {
+    let description = format!("managed identity (App Service / Container Apps{which})");
+    if let Some(UserAssigned::ResourceId(_)) = config.user_assigned {
+        let flavor = Flavor::AppService {
+            url: endpoint.to_string(),
+            header: header.to_string(),
+        };
+        let credential =
+            MsiCredential::new(plumbing.local.clone(), flavor, config.user_assigned.clone());
+        return Candidate::ready(NAME, Arc::new(credential), description);
+    }
+    let options = ManagedIdentityCredentialOptions {
+        user_assigned_id: config.user_assigned.clone().map(|id| match id {
+            UserAssigned::ClientId(v) => UserAssignedId::ClientId(v),
+            UserAssigned::ObjectId(v) => UserAssignedId::ObjectId(v),
+            UserAssigned::ResourceId(v) => UserAssignedId::ResourceId(v),
+        }),
+        client_options: plumbing.local_options(config),
+    };
+    match ManagedIdentityCredential::new(Some(options)) {
+        Ok(credential) => Candidate::ready(NAME, credential, description),
+        Err(e) => Candidate::unavailable(NAME, crate::error::chain(&e)),
     }
 }

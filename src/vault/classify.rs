@@ -61,6 +61,7 @@ pub(super) fn classify(error: &azure_core::Error, secret: &SecretRef, identity: 
             raw_response,
             ..
         } => {
+            // Only Key Vault's inner error code is read from the body.
             let inner = raw_response
                 .as_ref()
                 .and_then(|r| serde_json::from_slice::<serde_json::Value>(r.body()).ok())
@@ -69,33 +70,7 @@ pub(super) fn classify(error: &azure_core::Error, secret: &SecretRef, identity: 
                         .as_str()
                         .map(str::to_string)
                 });
-            let code = u16::from(*status);
-            match code {
-                404 if secret.version.is_some() => Failure::new(
-                    Status::SecretVersionNotFound,
-                    format!("version {} of secret '{}' was not found in vault {vault} (HTTP 404)", secret.version.as_deref().unwrap_or_default(), secret.name),
-                ).hint("check SecretVersion"),
-                404 => Failure::new(
-                    Status::SecretNotFound,
-                    format!("secret '{}' was not found in vault {vault} (HTTP 404)", secret.name),
-                ).hint("check the name, or whether it was deleted"),
-                403 if inner.as_deref() == Some("SecretDisabled") => Failure::new(
-                    Status::OtherReasons,
-                    format!("secret '{}' in vault {vault} is disabled (HTTP 403)", secret.name),
-                ).hint("enable it or pin an enabled version"),
-                403 => Failure::new(
-                    Status::AccessToKeyVaultDenied,
-                    format!("{identity} may not read secret '{}' in vault {vault} (HTTP 403)", secret.name),
-                ).hint("grant it the \"Key Vault Secrets User\" role on the vault, or an access policy with Get on secrets"),
-                401 => Failure::new(
-                    Status::AccessToKeyVaultDenied,
-                    format!("vault {vault} rejected the token of {identity} (HTTP 401)"),
-                ).hint("check the tenant (--tenant-id) and the cloud (--cloud)"),
-                _ => Failure::new(
-                    Status::OtherReasons,
-                    format!("vault {vault} answered HTTP {code} for secret '{}' after retries", secret.name),
-                ),
-            }
+            http_failure(u16::from(*status), inner.as_deref(), secret, identity)
         }
         ErrorKind::Credential => Failure::new(
             Status::MSINotEnabled,
@@ -111,6 +86,46 @@ pub(super) fn classify(error: &azure_core::Error, secret: &SecretRef, identity: 
                 secret.name,
                 chain(error)
             ),
+        ),
+    }
+}
+
+/// The status and hint for the vault's HTTP answer `code`.
+fn http_failure(code: u16, inner: Option<&str>, secret: &SecretRef, identity: &str) -> Failure {
+    let vault = &secret.vault;
+    let name = &secret.name;
+    match code {
+        404 if secret.version.is_some() => Failure::new(
+            Status::SecretVersionNotFound,
+            format!(
+                "version {} of secret '{name}' was not found in vault {vault} (HTTP 404)",
+                secret.version.as_deref().unwrap_or_default()
+            ),
+        )
+        .hint("check SecretVersion"),
+        404 => Failure::new(
+            Status::SecretNotFound,
+            format!("secret '{name}' was not found in vault {vault} (HTTP 404)"),
+        )
+        .hint("check the name, or whether it was deleted"),
+        403 if inner == Some("SecretDisabled") => Failure::new(
+            Status::OtherReasons,
+            format!("secret '{name}' in vault {vault} is disabled (HTTP 403)"),
+        )
+        .hint("enable it or pin an enabled version"),
+        403 => Failure::new(
+            Status::AccessToKeyVaultDenied,
+            format!("{identity} may not read secret '{name}' in vault {vault} (HTTP 403)"),
+        )
+        .hint("grant it the \"Key Vault Secrets User\" role on the vault, or an access policy with Get on secrets"),
+        401 => Failure::new(
+            Status::AccessToKeyVaultDenied,
+            format!("vault {vault} rejected the token of {identity} (HTTP 401)"),
+        )
+        .hint("check the tenant (--tenant-id) and the cloud (--cloud)"),
+        _ => Failure::new(
+            Status::OtherReasons,
+            format!("vault {vault} answered HTTP {code} for secret '{name}' after retries"),
         ),
     }
 }

@@ -2,7 +2,6 @@
 //! `KVENV_*` variable, turned into validated [`Settings`] before any work.
 
 use crate::cloud::Cloud;
-use crate::error::Error;
 use crate::identity::{CredentialKind, Env, IdentityConfig, UserAssigned};
 use crate::resolve::Settings;
 use crate::vault::AllowedHost;
@@ -138,6 +137,37 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
+/// Lists may hold empty entries (`KVENV_ALLOW_HOST=a,,b`, a trailing comma):
+/// they are skipped, not errors.
+fn blank_or<T, E: std::fmt::Display>(
+    parse: impl Fn(&str) -> Result<T, E> + Clone + Send + Sync + 'static,
+) -> impl Fn(&str) -> Result<Option<T>, String> + Clone + Send + Sync + 'static {
+    move |text| match text.trim() {
+        "" => Ok(None),
+        text => parse(text).map(Some).map_err(|e| e.to_string()),
+    }
+}
+
+/// `--resolve HOST=IP:PORT`
+fn parse_resolve(text: &str) -> Result<(String, std::net::SocketAddr), String> {
+    let bad = || format!("'{}' is not HOST=IP:PORT", crate::error::printable(text));
+    let (host, addr) = text.split_once('=').ok_or_else(bad)?;
+    let addr: std::net::SocketAddr = addr.trim().parse().map_err(|_| bad())?;
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() || host.contains([':', '/', '@']) {
+        return Err(bad());
+    }
+    Ok((host, addr))
+}
+
+/// `--timeout SECONDS`: above 0, at most a day.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err("must be a number of seconds above 0 (at most 86400)".into()),
+    }
+}
+
 /// A parser that lists `names` in help and completions.
 fn one_of<const N: usize>(names: [&'static str; N]) -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(names)
@@ -193,9 +223,10 @@ pub struct Common {
         long,
         env = "KVENV_ALLOW_HOST",
         value_delimiter = ',',
-        value_name = "HOST[:PORT]"
+        value_name = "HOST[:PORT]",
+        value_parser = blank_or(AllowedHost::parse)
     )]
-    pub allow_host: Vec<String>,
+    pub allow_host: Vec<Option<AllowedHost>>,
 
     /// Connect to IP:PORT for vault HOST instead of asking DNS (private endpoints without
     /// private DNS, tests). The certificate must still be valid for HOST. Repeatable.
@@ -203,9 +234,10 @@ pub struct Common {
         long,
         env = "KVENV_RESOLVE",
         value_delimiter = ',',
-        value_name = "HOST=IP:PORT"
+        value_name = "HOST=IP:PORT",
+        value_parser = blank_or(parse_resolve)
     )]
-    pub resolve: Vec<String>,
+    pub resolve: Vec<Option<(String, std::net::SocketAddr)>>,
 
     /// Extra trusted root certificates (PEM), added to the bundled Mozilla roots. SSL_CERT_FILE also works.
     #[arg(long, env = "KVENV_CA_FILE", value_name = "PEM")]
@@ -215,17 +247,19 @@ pub struct Common {
     #[arg(
         long,
         env = "KVENV_TIMEOUT",
-        default_value_t = 30.0,
-        value_name = "SECONDS"
+        default_value = "30",
+        value_name = "SECONDS",
+        value_parser = parse_timeout
     )]
-    pub timeout: f64,
+    pub timeout: Duration,
 
     /// Requests in flight at once per vault.
     #[arg(
         long,
         env = "KVENV_CONCURRENCY",
-        default_value_t = 16,
-        value_name = "N"
+        default_value = "16",
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from)
     )]
     pub concurrency: usize,
 
@@ -244,44 +278,9 @@ pub struct Common {
 
 impl Common {
     /// Validates the options into [`Settings`]; every problem names its flag.
-    /// `env` is the environment's snapshot, taken after the env files.
-    pub fn settings(&self, env: Env) -> Result<Settings, Error> {
-        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout <= 86_400.0) {
-            return Err(Error::Usage(
-                "--timeout: must be a number of seconds above 0 (at most 86400)".into(),
-            ));
-        }
-        if !(1..=1024).contains(&self.concurrency) {
-            return Err(Error::Usage(
-                "--concurrency: must be between 1 and 1024".into(),
-            ));
-        }
-        let allowed = self
-            .allow_host
-            .iter()
-            .filter(|h| !h.trim().is_empty())
-            .map(|h| AllowedHost::parse(h).map_err(|e| Error::Usage(format!("--allow-host: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        let resolve = self
-            .resolve
-            .iter()
-            .filter(|r| !r.trim().is_empty())
-            .map(|r| {
-                let bad = || {
-                    Error::Usage(format!(
-                        "--resolve: '{}' is not HOST=IP:PORT",
-                        crate::error::printable(r)
-                    ))
-                };
-                let (host, addr) = r.trim().split_once('=').ok_or_else(bad)?;
-                let addr: std::net::SocketAddr = addr.parse().map_err(|_| bad())?;
-                let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
-                if host.is_empty() || host.contains([':', '/', '@']) {
-                    return Err(bad());
-                }
-                Ok((host, addr))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+    /// `env` is the environment's snapshot, taken after the env files. The
+    /// flags themselves were checked as they were parsed.
+    pub fn settings(&self, env: Env) -> Settings {
         let mut ca_files = Vec::new();
         if let Some(path) = env.get("SSL_CERT_FILE") {
             ca_files.push(("SSL_CERT_FILE".to_string(), PathBuf::from(path)));
@@ -304,10 +303,10 @@ impl Common {
                     .map(|id| UserAssigned::ClientId(id.trim().to_string()))
             });
         let tenant_id = non_empty(&self.tenant_id);
-        Ok(Settings {
+        Settings {
             cloud: self.cloud,
-            allowed,
-            resolve,
+            allowed: self.allow_host.iter().flatten().cloned().collect(),
+            resolve: self.resolve.iter().flatten().cloned().collect(),
             ca_files,
             identity: IdentityConfig {
                 kind: self.credential,
@@ -316,8 +315,11 @@ impl Common {
                 cloud: self.cloud,
                 env,
             },
-            timeout: Duration::from_secs_f64(self.timeout),
+            timeout: self.timeout,
             concurrency: self.concurrency,
-        })
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;
