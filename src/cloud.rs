@@ -54,6 +54,26 @@ impl Cloud {
         }
     }
 
+    /// The DNS suffixes App Configuration stores of this cloud live under: the
+    /// current `appconfig` domain and the older `azconfig` one, as the Azure
+    /// SDKs' audience rules list them.
+    pub fn appconfig_suffixes(self) -> &'static [&'static str] {
+        match self {
+            Cloud::Public => &["azconfig.io", "appconfig.azure.com"],
+            Cloud::China => &["azconfig.azure.cn", "appconfig.azure.cn"],
+            Cloud::UsGov => &["azconfig.azure.us", "appconfig.azure.us"],
+        }
+    }
+
+    /// The token scope for App Configuration in this cloud.
+    pub fn appconfig_scope(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://appconfig.azure.com/.default",
+            Cloud::China => "https://appconfig.azure.cn/.default",
+            Cloud::UsGov => "https://appconfig.azure.us/.default",
+        }
+    }
+
     /// The Entra ID authority host, unless `AZURE_AUTHORITY_HOST` overrides it.
     #[allow(dead_code)] // for the credentials that talk to Entra ID
     pub fn authority_host(self) -> &'static str {

@@ -9,6 +9,7 @@
 #![cfg_attr(not(test), forbid(unsafe_code))]
 #![cfg_attr(test, deny(unsafe_code))]
 
+mod appconfig;
 mod audience;
 mod cli;
 mod cloud;
@@ -85,7 +86,8 @@ pub mod fuzzing {
             };
         let rows = [crate::plan::Row {
             location: "VAR".into(),
-            reference: Some(secret),
+            reference: Some(crate::reference::Reference::Secret(secret)),
+            via: None,
             resolved_version,
             status,
             detail,

@@ -5,7 +5,7 @@
 
 use crate::cloud::Cloud;
 use crate::error::{printable, Error, Status};
-use crate::reference::SecretRef;
+use crate::reference::{Reference, SecretRef};
 use crate::resolve::Resolution;
 use crate::secret::SecretBytes;
 use crate::template::{self, Template};
@@ -36,7 +36,7 @@ impl Item<'_> {
     /// The text with every resolved reference in place; unresolved ones stay literal.
     pub fn render(&self, resolution: &Resolution) -> SecretBytes {
         match &self.template {
-            Some(t) => t.render(|r| resolution.values.get(r).map(|f| &f.value)),
+            Some(t) => t.render(|r| resolution.value(r).map(|f| &f.value)),
             None => {
                 let mut out = SecretBytes::with_capacity(self.text.len());
                 out.push(self.text.as_bytes());
@@ -48,7 +48,7 @@ impl Item<'_> {
     /// The length [`Item::render`] would give.
     pub fn rendered_len(&self, resolution: &Resolution) -> usize {
         match &self.template {
-            Some(t) => t.rendered_len(|r| resolution.values.get(r).map(|f| &f.value)),
+            Some(t) => t.rendered_len(|r| resolution.value(r).map(|f| &f.value)),
             None => self.text.len(),
         }
     }
@@ -77,7 +77,9 @@ struct Problem {
 /// One reference at one location and what became of it (for `kvenv check`).
 pub struct Row {
     pub location: String,
-    pub reference: Option<SecretRef>,
+    pub reference: Option<Reference>,
+    /// For an App Configuration key-value that is a Key Vault reference: the secret.
+    pub via: Option<SecretRef>,
     pub resolved_version: Option<String>,
     pub status: Status,
     pub detail: String,
@@ -147,7 +149,7 @@ impl<'a> Plan<'a> {
     }
 
     /// Every unique reference.
-    pub fn refs(&self) -> BTreeSet<SecretRef> {
+    pub fn refs(&self) -> BTreeSet<Reference> {
         self.items
             .iter()
             .filter_map(|i| i.template.as_ref())
@@ -196,6 +198,7 @@ impl Plan<'_> {
             .map(|p| Row {
                 location: p.location.clone(),
                 reference: None,
+                via: None,
                 resolved_version: None,
                 status: Status::InvalidSyntax,
                 detail: p.message.clone(),
@@ -210,7 +213,7 @@ impl Plan<'_> {
                     continue;
                 }
                 let (resolved_version, status, detail, hint) =
-                    match (resolution.values.get(r), resolution.failures.get(r)) {
+                    match (resolution.value(r), resolution.failures.get(r)) {
                         // What `run` refuses, `check` must not call resolved.
                         (Some(fetched), _)
                             if !item.is_file && fetched.value.expose().contains(&0) =>
@@ -234,6 +237,10 @@ impl Plan<'_> {
                 rows.push(Row {
                     location: item.location(offset),
                     reference: Some(r.clone()),
+                    via: match r {
+                        Reference::Config(c) => resolution.links.get(c).cloned(),
+                        Reference::Secret(_) => None,
+                    },
                     resolved_version,
                     status,
                     detail,

@@ -1,78 +1,117 @@
 //! `kvenv check`'s output: one row per reference as an aligned table or as
-//! JSON with stable field names. Never a value.
+//! JSON with stable field names (fields are only ever added). Never a value.
 
 use crate::error::printable;
 use crate::plan::Row;
+use crate::reference::Reference;
 
-/// One object of `--output json`: field names and meanings are a contract
-/// for scripts (fields are only ever added).
+/// One object of `--output json`.
 #[derive(serde::Serialize)]
 struct JsonRow<'a> {
+    /// `KeyVault` or `AppConfiguration`; `null` when the reference did not parse.
+    kind: Option<&'static str>,
     location: &'a str,
+    /// The vault: asked for, or, for a key-value, the one it refers to.
     vault: Option<String>,
     secret: Option<&'a str>,
     /// `null`: the latest version.
     requested_version: Option<&'a str>,
-    /// `null` unless resolved.
+    /// `null` unless resolved (and unless what came back is not a Key Vault version).
     resolved_version: Option<&'a str>,
     status: String,
     /// What happened (empty when resolved without remark).
     detail: &'a str,
     /// What to do about it, when there is something to do.
     hint: Option<&'a str>,
+    /// App Configuration: the store, the key and the label (`null`: no label).
+    store: Option<String>,
+    key: Option<&'a str>,
+    label: Option<&'a str>,
+}
+
+fn json_row(row: &Row) -> JsonRow<'_> {
+    let (kind, secret, config) = match &row.reference {
+        Some(Reference::Secret(s)) => (Some("KeyVault"), Some(s), None),
+        Some(Reference::Config(c)) => (Some("AppConfiguration"), row.via.as_ref(), Some(c)),
+        None => (None, None, None),
+    };
+    JsonRow {
+        kind,
+        location: &row.location,
+        vault: secret.map(|s| s.vault.to_string()),
+        secret: secret.map(|s| s.name.as_str()),
+        requested_version: secret.and_then(|s| s.version.as_deref()),
+        resolved_version: row.resolved_version.as_deref(),
+        status: row.status.to_string(),
+        detail: &row.detail,
+        hint: row.hint.as_deref(),
+        store: config.map(|c| c.store.to_string()),
+        key: config.map(|c| c.key.as_str()),
+        label: config.and_then(|c| c.label.as_deref()),
+    }
 }
 
 pub fn json(rows: &[Row]) -> String {
-    let items: Vec<JsonRow> = rows
-        .iter()
-        .map(|row| {
-            let r = row.reference.as_ref();
-            JsonRow {
-                location: &row.location,
-                vault: r.map(|r| r.vault.to_string()),
-                secret: r.map(|r| r.name.as_str()),
-                requested_version: r.and_then(|r| r.version.as_deref()),
-                resolved_version: row.resolved_version.as_deref(),
-                status: row.status.to_string(),
-                detail: &row.detail,
-                hint: row.hint.as_deref(),
-            }
-        })
-        .collect();
+    let items: Vec<JsonRow> = rows.iter().map(json_row).collect();
     let mut out = serde_json::to_string_pretty(&items).expect("JSON of strings");
     out.push('\n');
     out
+}
+
+/// The table's cells for one row. A key-value shows its store, key and label
+/// where a secret shows its vault, name and version.
+fn cells(row: &Row) -> [String; 7] {
+    let dash = || "-".to_string();
+    let (source, name, asked) = match &row.reference {
+        Some(Reference::Secret(s)) => (
+            s.vault.to_string(),
+            s.name.clone(),
+            s.version.clone().unwrap_or_else(|| "latest".into()),
+        ),
+        Some(Reference::Config(c)) => (
+            c.store.to_string(),
+            c.key.clone(),
+            c.label
+                .as_ref()
+                .map_or("(no label)".into(), |l| format!("label {l}")),
+        ),
+        None => (dash(), dash(), dash()),
+    };
+    let mut detail = match &row.hint {
+        Some(hint) => format!("{}; {hint}", row.detail),
+        None => row.detail.clone(),
+    };
+    if let Some(via) = &row.via {
+        let note = format!(
+            "Key Vault reference to secret '{}' in vault {}",
+            via.name, via.vault
+        );
+        detail = if detail.is_empty() {
+            note
+        } else {
+            format!("{note}; {detail}")
+        };
+    }
+    [
+        row.location.clone(),
+        source,
+        name,
+        asked,
+        row.resolved_version.clone().unwrap_or_else(dash),
+        row.status.to_string(),
+        detail,
+    ]
 }
 
 pub fn table(rows: &[Row]) -> String {
     let header = [
         "LOCATION", "VAULT", "SECRET", "VERSION", "RESOLVED", "STATUS", "DETAIL",
     ];
-    let cells: Vec<[String; 7]> = rows
-        .iter()
-        .map(|row| {
-            let r = row.reference.as_ref();
-            let dash = || "-".to_string();
-            [
-                row.location.clone(),
-                r.map(|r| r.vault.to_string()).unwrap_or_else(dash),
-                r.map(|r| r.name.clone()).unwrap_or_else(dash),
-                r.map(|r| r.version.clone().unwrap_or_else(|| "latest".into()))
-                    .unwrap_or_else(dash),
-                row.resolved_version.clone().unwrap_or_else(dash),
-                row.status.to_string(),
-                match &row.hint {
-                    Some(hint) => format!("{}; {hint}", row.detail),
-                    None => row.detail.clone(),
-                },
-            ]
-        })
-        .collect();
     // Every cell may hold text from a server or the environment: one line,
     // no control or direction characters, bounded length.
-    let cells: Vec<[String; 7]> = cells
-        .into_iter()
-        .map(|row| row.map(|cell| printable(&cell)))
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|row| cells(row).map(|cell| printable(&cell)))
         .collect();
     let mut widths = header.map(str::len);
     for row in &cells {

@@ -1,14 +1,19 @@
 //! Resolution: refuse untrusted hosts, then fetch every unique reference once,
-//! vaults in parallel and a bounded number at a time per vault, inside a
-//! runtime that exists only for this and is gone before anything is exec'd.
+//! vaults and App Configuration stores in parallel and a bounded number at a
+//! time per host, inside a runtime that exists only for this and is gone
+//! before anything is exec'd. A key-value that is a Key Vault reference is
+//! followed in a second round through the same per-vault path (and shares a
+//! fetch with a direct reference to the same secret).
 
+use crate::appconfig::{self, KeyValue};
 use crate::cloud::Cloud;
 use crate::error::{Error, Failure, Status};
 use crate::identity::{self, IdentityConfig};
-use crate::reference::{SecretRef, VaultAddr};
+use crate::reference::{ConfigRef, Named, Reference, SecretRef, VaultAddr};
 use crate::vault::{self, AllowedHost, Fetched};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -17,7 +22,7 @@ use std::time::{Duration, Instant};
 pub struct Settings {
     pub cloud: Cloud,
     pub allowed: Vec<AllowedHost>,
-    /// `--resolve`: vault host names pinned to an address.
+    /// `--resolve`: host names pinned to an address.
     pub resolve: Vec<(String, std::net::SocketAddr)>,
     /// Extra trust anchors, each with where it came from (`--ca-file`, `SSL_CERT_FILE`).
     pub ca_files: Vec<(String, PathBuf)>,
@@ -29,58 +34,137 @@ pub struct Settings {
 /// The outcome for every reference asked for.
 #[derive(Debug, Default)]
 pub struct Resolution {
-    pub values: HashMap<SecretRef, Fetched>,
-    pub failures: HashMap<SecretRef, Failure>,
+    pub values: HashMap<Reference, Fetched>,
+    pub failures: HashMap<Reference, Failure>,
+    /// App Configuration key-values that are Key Vault references, and the
+    /// secret each one resolved through (its value is that secret's).
+    pub links: HashMap<ConfigRef, SecretRef>,
 }
+
+impl Resolution {
+    /// The value `r` resolved to, following a key-value to its secret.
+    pub fn value(&self, r: &Reference) -> Option<&Fetched> {
+        if let Reference::Config(c) = r {
+            if let Some(secret) = self.links.get(c) {
+                return self.values.get(&Reference::Secret(secret.clone()));
+            }
+        }
+        self.values.get(r)
+    }
+}
+
+type Group<R> = BTreeMap<VaultAddr, (vault::Trust, Vec<R>)>;
 
 /// Resolves `refs`. A reference to a host that may not receive the token is
 /// refused before any connection; with `all_or_nothing` (run, render) such a
 /// refusal also means nothing else is fetched, since the command would not
 /// start anyway.
 pub fn resolve(
-    refs: &BTreeSet<SecretRef>,
+    refs: &BTreeSet<Reference>,
     settings: &Settings,
     all_or_nothing: bool,
 ) -> Result<Resolution, Error> {
     let mut resolution = Resolution::default();
-    let mut by_vault: BTreeMap<VaultAddr, (vault::Trust, Vec<SecretRef>)> = BTreeMap::new();
+    let (mut vaults, mut stores): (Group<SecretRef>, Group<ConfigRef>) = Default::default();
     for r in refs {
-        match vault::trust(&r.vault, settings.cloud, &settings.allowed) {
-            Ok(trust) => by_vault
-                .entry(r.vault.clone())
-                .or_insert((trust, Vec::new()))
-                .1
-                .push(r.clone()),
-            Err(failure) => {
-                resolution.failures.insert(r.clone(), failure);
+        let trusted = match r {
+            Reference::Secret(s) => {
+                vault::trust(&s.vault, settings.cloud, &settings.allowed).map(|t| {
+                    vaults
+                        .entry(s.vault.clone())
+                        .or_insert((t, Vec::new()))
+                        .1
+                        .push(s.clone())
+                })
             }
+            Reference::Config(c) => vault::trust_host(
+                &c.store,
+                settings.cloud.appconfig_suffixes(),
+                &settings.allowed,
+                "App Configuration store",
+            )
+            .map(|t| {
+                stores
+                    .entry(c.store.clone())
+                    .or_insert((t, Vec::new()))
+                    .1
+                    .push(c.clone())
+            }),
+        };
+        if let Err(failure) = trusted {
+            resolution.failures.insert(r.clone(), failure);
         }
     }
-    if by_vault.is_empty() || (all_or_nothing && !resolution.failures.is_empty()) {
+    let nothing_to_do = vaults.is_empty() && stores.is_empty();
+    if nothing_to_do || (all_or_nothing && !resolution.failures.is_empty()) {
         return Ok(resolution);
     }
-    let fetched = crate::exec::without_sigpipe(|| fetch_all(by_vault, settings))?;
-    for (r, outcome) in fetched {
-        match outcome {
-            Ok(value) => {
-                resolution.values.insert(r, value);
-            }
-            Err(failure) => {
-                resolution.failures.insert(r, failure);
-            }
-        }
-    }
+    let fetched = crate::exec::without_sigpipe(|| fetch_all(vaults, stores, settings))?;
+    fetched.into(&mut resolution);
     Ok(resolution)
 }
 
-type Outcome = (SecretRef, Result<Fetched, Failure>);
+/// What the runtime brings back.
+#[derive(Default)]
+struct Fetches {
+    secrets: Vec<(SecretRef, Result<Fetched, Failure>)>,
+    configs: Vec<(ConfigRef, Result<Fetched, Failure>)>,
+    links: Vec<(ConfigRef, SecretRef)>,
+}
 
-/// Fetches every reference, vaults in parallel, inside a runtime that exists
-/// only for this; each fetch carries the one `--timeout` deadline.
+impl Fetches {
+    fn into(self, resolution: &mut Resolution) {
+        let secrets = self
+            .secrets
+            .into_iter()
+            .map(|(r, o)| (Reference::Secret(r), o));
+        let configs = self
+            .configs
+            .into_iter()
+            .map(|(r, o)| (Reference::Config(r), o));
+        for (r, outcome) in secrets.chain(configs) {
+            match outcome {
+                Ok(value) => {
+                    resolution.values.insert(r, value);
+                }
+                Err(failure) => {
+                    resolution.failures.insert(r, failure);
+                }
+            }
+        }
+        for (config, secret) in self.links {
+            let failure = resolution
+                .failures
+                .get(&Reference::Secret(secret.clone()))
+                .cloned();
+            match failure {
+                Some(f) => {
+                    let f = appconfig::chained_failure(&config, &secret, &f);
+                    resolution.failures.insert(Reference::Config(config), f);
+                }
+                None => {
+                    resolution.links.insert(config, secret);
+                }
+            }
+        }
+    }
+}
+
+/// The HTTP clients and the identity, for one runtime.
+struct Clients<'s> {
+    vault_http: reqwest::Client,
+    identity: identity::Identity,
+    settings: &'s Settings,
+    deadline: tokio::time::Instant,
+}
+
+/// Fetches every reference inside a runtime that exists only for this; each
+/// fetch carries the one `--timeout` deadline.
 fn fetch_all(
-    by_vault: BTreeMap<VaultAddr, (vault::Trust, Vec<SecretRef>)>,
+    vaults: Group<SecretRef>,
+    stores: Group<ConfigRef>,
     settings: &Settings,
-) -> Result<Vec<Outcome>, Error> {
+) -> Result<Fetches, Error> {
     let tls = crate::http::tls_config(&settings.ca_files)?;
     let plumbing = identity::Plumbing {
         local: crate::http::identity_client(&tls)?,
@@ -92,107 +176,221 @@ fn fetch_all(
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
     let deadline = tokio::time::Instant::now() + settings.timeout;
-    let outcomes = runtime.block_on(async {
+    let fetches = runtime.block_on(async {
         // Credentials are built inside the runtime: some crates spawn on it.
-        let identity = identity::build(&settings.identity, &plumbing);
-        let vaults = by_vault.into_iter().map(|(addr, (trust, refs))| {
-            fetch_vault(
-                addr,
-                trust,
-                refs,
-                &identity,
-                &vault_http,
-                settings,
-                deadline,
-            )
-        });
-        let outcomes: Vec<Vec<Outcome>> = futures::future::join_all(vaults).await;
-        Ok::<_, Error>(outcomes.into_iter().flatten().collect())
+        let clients = Clients {
+            vault_http,
+            identity: identity::build(&settings.identity, &plumbing),
+            settings,
+            deadline,
+        };
+        clients.fetch(vaults, stores).await
     });
     drop(runtime);
-    outcomes
+    Ok(fetches)
 }
 
-/// One vault's references, a bounded number in flight at once.
-async fn fetch_vault(
-    addr: VaultAddr,
-    trust: vault::Trust,
-    refs: Vec<SecretRef>,
-    identity: &identity::Identity,
-    http: &reqwest::Client,
-    settings: &Settings,
-    deadline: tokio::time::Instant,
-) -> Vec<Outcome> {
-    let client = match vault::client(
-        &addr,
-        trust,
-        settings.cloud,
-        http,
-        identity.credential.clone(),
-    ) {
-        Ok(client) => client,
-        Err(e) => {
-            let failure = Failure::new(Status::OtherReasons, e.to_string());
-            return refs
-                .into_iter()
-                .map(|r| (r, Err(failure.clone())))
-                .collect();
+impl Clients<'_> {
+    async fn fetch(&self, vaults: Group<SecretRef>, stores: Group<ConfigRef>) -> Fetches {
+        let direct: BTreeSet<SecretRef> = vaults
+            .values()
+            .flat_map(|(_, refs)| refs.iter().cloned())
+            .collect();
+        let (secrets, configs) = futures::join!(self.secrets(vaults), self.configs(stores));
+        let mut fetches = Fetches {
+            secrets,
+            ..Fetches::default()
+        };
+        // Key-values that are Key Vault references: a second round, for the
+        // secrets no direct reference fetched already.
+        let mut chained: Group<SecretRef> = BTreeMap::new();
+        for (config, outcome) in configs {
+            let outcome = match outcome {
+                Ok(KeyValue::Value(value)) => Ok(Fetched {
+                    value,
+                    version: None,
+                    warning: None,
+                }),
+                Ok(KeyValue::KeyVault(secret)) => {
+                    match vault::trust(&secret.vault, self.settings.cloud, &self.settings.allowed) {
+                        Ok(trust) => {
+                            let group = &mut chained
+                                .entry(secret.vault.clone())
+                                .or_insert((trust, Vec::new()))
+                                .1;
+                            if !direct.contains(&secret) && !group.contains(&secret) {
+                                group.push(secret.clone());
+                            }
+                            fetches.links.push((config, secret));
+                            continue;
+                        }
+                        Err(refused) => Err(appconfig::chained_failure(&config, &secret, &refused)),
+                    }
+                }
+                Err(failure) => Err(failure),
+            };
+            fetches.configs.push((config, outcome));
         }
-    };
-    let fetch_one = |r: SecretRef| {
-        let client = &client;
-        async move {
-            let started = Instant::now();
-            let fetched = tokio::time::timeout_at(
-                deadline,
-                vault::fetch(client, &r, &|| identity.describe()),
-            )
+        chained.retain(|_, (_, refs)| !refs.is_empty());
+        fetches.secrets.extend(self.secrets(chained).await);
+        fetches
+    }
+
+    async fn secrets(
+        &self,
+        vaults: Group<SecretRef>,
+    ) -> Vec<(SecretRef, Result<Fetched, Failure>)> {
+        let each = vaults.into_iter().map(|(addr, (trust, refs))| {
+            let client = vault::client(
+                &addr,
+                trust,
+                self.settings.cloud,
+                &self.vault_http,
+                self.identity.credential.clone(),
+            );
+            async move {
+                match client {
+                    Ok(client) => {
+                        let fetch = |r: SecretRef| {
+                            let client = &client;
+                            async move {
+                                let outcome = self
+                                    .bounded(
+                                        &r,
+                                        vault::fetch(client, &r, &|| self.identity.describe()),
+                                    )
+                                    .await;
+                                (r, outcome)
+                            }
+                        };
+                        // Under the cloud's suffix the token goes on the first request
+                        // (the pre-authorisation policy). Elsewhere the first request
+                        // learns the vault's challenge alone; the rest then go out
+                        // together instead of all drawing a 401 first.
+                        let first_alone = trust == vault::Trust::AllowListed;
+                        self.all(refs, first_alone, fetch).await
+                    }
+                    Err(e) => {
+                        let failure = Failure::new(Status::OtherReasons, e.to_string());
+                        refs.into_iter()
+                            .map(|r| (r, Err(failure.clone())))
+                            .collect()
+                    }
+                }
+            }
+        });
+        futures::future::join_all(each)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    async fn configs(
+        &self,
+        stores: Group<ConfigRef>,
+    ) -> Vec<(ConfigRef, Result<KeyValue, Failure>)> {
+        let each = stores.into_iter().map(|(addr, (_, refs))| {
+            let store = appconfig::store(
+                &addr,
+                self.settings.cloud,
+                &self.vault_http,
+                self.identity.credential.clone(),
+            );
+            async move {
+                let fetch = |r: ConfigRef| {
+                    let store = &store;
+                    async move {
+                        let outcome = self
+                            .bounded(
+                                &r,
+                                appconfig::fetch(store, &r, &|| self.identity.describe()),
+                            )
+                            .await;
+                        (r, outcome)
+                    }
+                };
+                self.all(refs, false, fetch).await
+            }
+        });
+        futures::future::join_all(each)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Every item of one host, `--concurrency` at a time.
+    async fn all<R, T, F>(
+        &self,
+        refs: Vec<R>,
+        first_alone: bool,
+        fetch: impl Fn(R) -> F,
+    ) -> Vec<(R, T)>
+    where
+        F: Future<Output = (R, T)>,
+    {
+        let mut refs = refs.into_iter();
+        let mut outcomes = Vec::new();
+        if first_alone {
+            if let Some(first) = refs.next() {
+                outcomes.push(fetch(first).await);
+            }
+        }
+        let rest: Vec<(R, T)> = futures::stream::iter(refs)
+            .map(fetch)
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
             .await;
-            let result = fetched.unwrap_or_else(|_| Err(timed_out(&r, settings.timeout)));
-            log_outcome(&r, &result, started);
-            (r, result)
-        }
-    };
-    let mut refs = refs.into_iter();
-    let mut outcomes = Vec::new();
-    // Under the cloud's suffix the token goes on the first request (see
-    // `http::Wire`). Elsewhere the first request learns the vault's challenge
-    // alone; the rest then go out together instead of all drawing a 401 first.
-    if trust == vault::Trust::AllowListed {
-        if let Some(first) = refs.next() {
-            outcomes.push(fetch_one(first).await);
-        }
+        outcomes.extend(rest);
+        outcomes
     }
-    let rest: Vec<Outcome> = futures::stream::iter(refs)
-        .map(fetch_one)
-        .buffer_unordered(settings.concurrency)
-        .collect()
-        .await;
-    outcomes.extend(rest);
-    outcomes
-}
 
-/// One line per reference at `-v`: which version, or which status, and how long.
-fn log_outcome(r: &SecretRef, result: &Result<Fetched, Failure>, started: Instant) {
-    let ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(f) => {
-            let version = f.version.as_deref().unwrap_or("?");
-            tracing::info!(vault = %r.vault, secret = %r.name, version, ms, "resolved")
+    /// One fetch under the run's deadline, with its line at `-v`.
+    async fn bounded<T: Versioned>(
+        &self,
+        r: &impl Named,
+        fetch: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout_at(self.deadline, fetch)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(r, self.settings.timeout)));
+        let ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            Ok(fetched) => {
+                let version = fetched.version().unwrap_or("-");
+                tracing::info!(reference = r.named(), version, ms, "resolved")
+            }
+            Err(e) => tracing::info!(reference = r.named(), status = %e.status, ms, "failed"),
         }
-        Err(e) => {
-            tracing::info!(vault = %r.vault, secret = %r.name, status = %e.status, ms, "failed")
-        }
+        outcome
     }
 }
 
-fn timed_out(r: &SecretRef, timeout: Duration) -> Failure {
+/// What the `-v` line says was resolved.
+trait Versioned {
+    fn version(&self) -> Option<&str>;
+}
+
+impl Versioned for Fetched {
+    fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+}
+
+impl Versioned for KeyValue {
+    fn version(&self) -> Option<&str> {
+        None
+    }
+}
+
+fn timed_out(r: &impl Named, timeout: Duration) -> Failure {
     Failure::new(
         Status::FetchTimedOut,
         format!(
-            "no answer for secret '{}' from {} within {:.1} s (--timeout)",
-            r.name,
-            r.vault,
+            "no answer for {} within {:.1} s (--timeout)",
+            r.named(),
             timeout.as_secs_f64()
         ),
     )
@@ -222,38 +420,54 @@ mod tests {
         }
     }
 
-    fn reference(host: &str, name: &str) -> SecretRef {
-        SecretRef {
+    fn reference(host: &str, name: &str) -> Reference {
+        Reference::Secret(SecretRef {
             vault: VaultAddr {
                 host: host.into(),
                 port: None,
             },
             name: name.into(),
             version: None,
-        }
+        })
+    }
+
+    fn config(host: &str, key: &str) -> Reference {
+        Reference::Config(ConfigRef {
+            store: VaultAddr {
+                host: host.into(),
+                port: None,
+            },
+            key: key.into(),
+            label: None,
+        })
     }
 
     // No request can reach these: the refusal comes before any client exists.
     #[test]
     fn a_refused_host_stops_everything_when_all_must_resolve() {
-        let refs: BTreeSet<SecretRef> = [
+        let refs: BTreeSet<Reference> = [
             reference("evil.example", "a"),
             reference("v.vault.azure.net", "b"),
+            config("s.azconfig.io.evil.example", "k"),
+            config("s.azconfig.io", "k"),
         ]
         .into();
         let resolution = resolve(&refs, &settings(), true).unwrap();
         assert!(resolution.values.is_empty());
-        assert_eq!(resolution.failures.len(), 1);
+        assert_eq!(resolution.failures.len(), 2);
+        let store = &resolution.failures[&config("s.azconfig.io.evil.example", "k")];
+        assert_eq!(store.status, Status::HostNotAllowed);
+        assert!(store.detail.starts_with("App Configuration store host s.azconfig.io.evil.example is not under .azconfig.io or .appconfig.azure.com"), "{}", store.detail);
         let failure = &resolution.failures[&reference("evil.example", "a")];
         assert_eq!(failure.status, Status::HostNotAllowed);
     }
 
     #[test]
     fn a_timeout_names_the_secret_the_vault_and_the_limit() {
-        let failure = timed_out(
-            &reference("v.vault.azure.net", "db"),
-            Duration::from_millis(2500),
-        );
+        let Reference::Secret(secret) = reference("v.vault.azure.net", "db") else {
+            unreachable!()
+        };
+        let failure = timed_out(&secret, Duration::from_millis(2500));
         assert_eq!(failure.status, Status::FetchTimedOut);
         assert_eq!(
             failure.to_string(),

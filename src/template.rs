@@ -1,19 +1,21 @@
-//! Finds Key Vault references inside a larger text (an environment value or a
-//! template file) and renders the text with the secrets put in their place.
-//! Resolved values are inserted byte for byte and never scanned again.
+//! Finds Key Vault and App Configuration references inside a larger text (an
+//! environment value or a template file) and renders the text with the values
+//! put in their place. Values are inserted byte for byte and never scanned again.
 
 use crate::cloud::Cloud;
-use crate::reference::{self, RefError, SecretRef};
+use crate::reference::{self, RefError, Reference};
 use crate::secret::SecretBytes;
 use std::ops::Range;
 
 pub const PREFIX: &str = "@Microsoft.KeyVault(";
+/// App Service's second kind of reference.
+pub const CONFIG_PREFIX: &str = "@Microsoft.AppConfiguration(";
 
 #[derive(Debug)]
 enum Piece {
     Text(Range<usize>),
     /// A reference and the span of its whole literal text.
-    Ref(SecretRef, Range<usize>),
+    Ref(Reference, Range<usize>),
 }
 
 /// A text split into literal pieces and references.
@@ -44,13 +46,16 @@ pub fn mentions_reference(bytes: &[u8]) -> bool {
     find_prefix(bytes, 0).is_some()
 }
 
-fn find_prefix(bytes: &[u8], from: usize) -> Option<usize> {
-    let prefix = PREFIX.as_bytes();
-    if bytes.len() < prefix.len() {
-        return None;
-    }
-    (from..=bytes.len() - prefix.len())
-        .find(|&i| bytes[i..i + prefix.len()].eq_ignore_ascii_case(prefix))
+/// The first reference prefix at or after `from`: where, and how long it is.
+fn find_prefix(bytes: &[u8], from: usize) -> Option<(usize, &'static str)> {
+    (from..bytes.len()).find_map(|i| {
+        [PREFIX, CONFIG_PREFIX].into_iter().find_map(|prefix| {
+            let candidate = bytes.get(i..i + prefix.len())?;
+            candidate
+                .eq_ignore_ascii_case(prefix.as_bytes())
+                .then_some((i, prefix))
+        })
+    })
 }
 
 /// Splits `text` into literal text and references.
@@ -58,11 +63,11 @@ pub fn scan(text: &str, cloud: Cloud) -> Result<Template<'_>, ScanError> {
     let bytes = text.as_bytes();
     let mut pieces = Vec::new();
     let mut pos = 0;
-    while let Some(start) = find_prefix(bytes, pos) {
+    while let Some((start, prefix)) = find_prefix(bytes, pos) {
         if start > pos {
             pieces.push(Piece::Text(pos..start));
         }
-        let body_start = start + PREFIX.len();
+        let body_start = start + prefix.len();
         let Some(len) = text[body_start..].find(')') else {
             return Err(ScanError {
                 offset: start,
@@ -70,11 +75,16 @@ pub fn scan(text: &str, cloud: Cloud) -> Result<Template<'_>, ScanError> {
             });
         };
         let end = body_start + len + 1;
-        let secret =
-            reference::parse(&text[body_start..end - 1], cloud).map_err(|error| ScanError {
-                offset: start,
-                error,
-            })?;
+        let body = &text[body_start..end - 1];
+        let parsed = if prefix == PREFIX {
+            reference::parse(body, cloud).map(Reference::Secret)
+        } else {
+            reference::config::parse(body).map(Reference::Config)
+        };
+        let secret = parsed.map_err(|error| ScanError {
+            offset: start,
+            error,
+        })?;
         pieces.push(Piece::Ref(secret, start..end));
         pos = end;
     }
@@ -89,12 +99,12 @@ impl Template<'_> {
         self.refs().next().is_some()
     }
 
-    pub fn refs(&self) -> impl Iterator<Item = &SecretRef> {
+    pub fn refs(&self) -> impl Iterator<Item = &Reference> {
         self.refs_at().map(|(r, _)| r)
     }
 
     /// Each reference with the byte offset where it starts.
-    pub fn refs_at(&self) -> impl Iterator<Item = (&SecretRef, usize)> {
+    pub fn refs_at(&self) -> impl Iterator<Item = (&Reference, usize)> {
         self.pieces.iter().filter_map(|p| match p {
             Piece::Ref(r, range) => Some((r, range.start)),
             Piece::Text(_) => None,
@@ -105,7 +115,7 @@ impl Template<'_> {
     /// rendering: sizes are checked before any memory is spent on them.
     pub fn rendered_len<'s>(
         &self,
-        lookup: impl Fn(&SecretRef) -> Option<&'s SecretBytes>,
+        lookup: impl Fn(&Reference) -> Option<&'s SecretBytes>,
     ) -> usize {
         self.pieces
             .iter()
@@ -120,7 +130,7 @@ impl Template<'_> {
     /// `lookup` cannot answer stays as its literal text (`--keep-unresolved`).
     pub fn render<'s>(
         &self,
-        lookup: impl Fn(&SecretRef) -> Option<&'s SecretBytes>,
+        lookup: impl Fn(&Reference) -> Option<&'s SecretBytes>,
     ) -> SecretBytes {
         let part = |piece: &Piece| -> (Option<&'s SecretBytes>, Range<usize>) {
             match piece {
@@ -154,7 +164,11 @@ mod tests {
 
     fn render(text: &str, secrets: &HashMap<String, SecretBytes>) -> String {
         let t = scan(text, Cloud::Public).unwrap();
-        String::from_utf8(t.render(|r| secrets.get(&r.name)).expose().to_vec()).unwrap()
+        let name = |r: &Reference| match r {
+            Reference::Secret(s) => s.name.clone(),
+            Reference::Config(c) => c.key.clone(),
+        };
+        String::from_utf8(t.render(|r| secrets.get(&name(r))).expose().to_vec()).unwrap()
     }
 
     #[test]
@@ -199,6 +213,21 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.error, RefError::Unterminated);
+    }
+
+    #[test]
+    fn app_configuration_references_sit_beside_key_vault_ones() {
+        let s = values(&[("user", "app"), ("App:Db/Password", "p;w")]);
+        assert_eq!(
+            render(
+                "u=@Microsoft.KeyVault(VaultName=v01;SecretName=user);p=@Microsoft.AppConfiguration(Endpoint=https://s.azconfig.io; Key=App:Db/Password);",
+                &s
+            ),
+            "u=app;p=p;w;"
+        );
+        let err = scan("x=@microsoft.appconfiguration(Key=k)", Cloud::Public).unwrap_err();
+        assert_eq!(err.error, RefError::ConfigIncomplete);
+        assert!(mentions_reference(b"\xff@Microsoft.AppConfiguration("));
     }
 
     #[test]

@@ -125,6 +125,10 @@ fn check_json_has_stable_fields() {
             "status",
             "detail",
             "hint",
+            "kind",
+            "store",
+            "key",
+            "label",
         ];
         expected.sort();
         let mut keys = keys;

@@ -2,9 +2,49 @@
 //! `@Microsoft.KeyVault(` and `)`, in either App Service form:
 //! `SecretUri=https://v.vault.azure.net/secrets/name[/version]` or
 //! `VaultName=v;SecretName=name[;SecretVersion=version]`. No I/O.
+//! App Configuration references are parsed in `config.rs`.
+
+pub mod config;
+
+pub use config::ConfigRef;
 
 use crate::cloud::Cloud;
 use std::fmt;
+
+/// Either kind of reference App Service resolves: what gets fetched once per
+/// run and looked up when texts are rendered.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reference {
+    Secret(SecretRef),
+    Config(ConfigRef),
+}
+
+/// How messages name what was asked for: "secret 'db' from v.vault.azure.net",
+/// "key 'k' (no label) in store s.azconfig.io".
+pub trait Named {
+    fn named(&self) -> String;
+}
+
+impl Named for SecretRef {
+    fn named(&self) -> String {
+        format!("secret '{}' from {}", self.name, self.vault)
+    }
+}
+
+impl Named for ConfigRef {
+    fn named(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Secret(r) => r.fmt(f),
+            Reference::Config(r) => r.fmt(f),
+        }
+    }
+}
 
 /// Where a vault lives: a lower-case host name (or IP literal) and a port if
 /// the reference named one other than 443.
@@ -88,6 +128,20 @@ pub enum RefError {
     BadSecretName,
     #[error("secret version must be 1-64 characters of 0-9, a-z and A-Z")]
     BadVersion,
+    #[error("unknown parameter {0} (expected Endpoint, Key and Label)")]
+    UnknownConfigParameter(String),
+    #[error("the reference needs Endpoint and Key")]
+    ConfigIncomplete,
+    #[error("Endpoint must use https://, not http://")]
+    EndpointHttp,
+    #[error("Endpoint is not an https:// URL")]
+    EndpointNotHttps,
+    #[error("Endpoint must be https://HOST[:PORT] with no user name, path, query or fragment")]
+    EndpointExtras,
+    #[error("Key must not contain '%'")]
+    BadKey,
+    #[error("Label must name one label ('*' is not one)")]
+    BadLabel,
     #[error("vault name must be 3-24 characters of 0-9, a-z, A-Z and '-', start with a letter and end with a letter or digit, without '--'")]
     BadVaultName,
 }
@@ -147,7 +201,8 @@ pub fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
     }
 }
 
-fn parse_uri(uri: &str) -> Result<SecretRef, RefError> {
+/// A `SecretUri` (also what an App Configuration Key Vault reference holds).
+pub fn parse_uri(uri: &str) -> Result<SecretRef, RefError> {
     let lower = uri.to_ascii_lowercase();
     if lower.starts_with("http://") {
         return Err(RefError::Http);

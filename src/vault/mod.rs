@@ -7,7 +7,7 @@ mod classify;
 mod trust;
 
 pub use classify::outcome_of_answer;
-pub use trust::{trust, AllowedHost, Trust};
+pub use trust::{trust, trust_host, AllowedHost, Trust};
 
 use crate::audience::{same_audience, WrongAudience};
 use crate::cloud::Cloud;

@@ -56,24 +56,41 @@ pub enum Trust {
 
 /// Decides, before any connection, whether `vault` may receive a token.
 pub fn trust(vault: &VaultAddr, cloud: Cloud, allowed: &[AllowedHost]) -> Result<Trust, Failure> {
-    let suffix = cloud.vault_suffix();
-    let host = vault.host.as_str();
-    let under_suffix = host.len() > suffix.len() + 1
-        && host.ends_with(suffix)
-        && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-        && !host.starts_with('.')
-        && host.parse::<std::net::IpAddr>().is_err();
-    if under_suffix {
+    trust_host(vault, &[cloud.vault_suffix()], allowed, "vault")
+}
+
+/// Whether `host` may receive a token: under one of `suffixes` (a real
+/// subdomain, not an IP literal), or named by `--allow-host`. `what` names the
+/// service in the refusal ("vault", "App Configuration store").
+pub fn trust_host(
+    addr: &VaultAddr,
+    suffixes: &[&str],
+    allowed: &[AllowedHost],
+    what: &str,
+) -> Result<Trust, Failure> {
+    let host = addr.host.as_str();
+    let under = |suffix: &str| {
+        host.len() > suffix.len() + 1
+            && host.ends_with(suffix)
+            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+            && !host.starts_with('.')
+            && host.parse::<std::net::IpAddr>().is_err()
+    };
+    if suffixes.iter().any(|s| under(s)) {
         return Ok(Trust::CloudSuffix);
     }
-    if allowed.iter().any(|a| a.allows(vault)) {
+    if allowed.iter().any(|a| a.allows(addr)) {
         return Ok(Trust::AllowListed);
     }
+    let listed: Vec<String> = suffixes.iter().map(|s| format!(".{s}")).collect();
     Err(Failure::new(
         Status::HostNotAllowed,
-        format!("vault host {vault} is not under .{suffix} and not named by --allow-host; kvenv sends its token only to those"),
+        format!(
+            "{what} host {addr} is not under {} and not named by --allow-host; kvenv sends its token only to those",
+            listed.join(" or ")
+        ),
     )
-    .hint(format!("add --allow-host {vault} if you trust it")))
+    .hint(format!("add --allow-host {addr} if you trust it")))
 }
 
 #[cfg(test)]
@@ -100,6 +117,20 @@ mod tests {
             trust(&addr("myvault.vault.azure.net", None), Cloud::Public, &none),
             Ok(Trust::CloudSuffix)
         );
+        let stores = Cloud::Public.appconfig_suffixes();
+        assert!(trust_host(&addr("s.azconfig.io", None), stores, &none, "store").is_ok());
+        assert!(trust_host(&addr("s.appconfig.azure.com", None), stores, &none, "store").is_ok());
+        for host in [
+            "s.azconfig.io.evil.example",
+            "azconfig.io",
+            "s.azconfig.azure.us",
+            "myazconfig.io",
+        ] {
+            assert!(
+                trust_host(&addr(host, None), stores, &none, "store").is_err(),
+                "{host}"
+            );
+        }
         for host in [
             "vault.azure.net",
             "myvault.vault.azure.net.evil.example",
