@@ -48,11 +48,21 @@ pub mod fuzzing {
         }
     }
 
-    /// Parses the inside of one `@Microsoft.KeyVault(...)`.
+    /// Parses the inside of one `@Microsoft.KeyVault(...)`, and of one
+    /// `@Microsoft.AppConfiguration(...)`.
     pub fn reference(body: &str) {
         if let Ok(r) = crate::reference::parse(body, Cloud::Public) {
             assert!(!r.name.is_empty() && r.name.len() <= 127);
             let _ = crate::vault::trust(&r.vault, Cloud::Public, &[]);
+        }
+        if let Ok(r) = crate::reference::config::parse(body) {
+            assert!(!r.key.is_empty() && !r.key.contains('%'));
+            let _ = crate::vault::trust_host(
+                &r.store,
+                Cloud::Public.appconfig_suffixes(),
+                &[],
+                "store",
+            );
         }
     }
 

@@ -178,6 +178,21 @@ mod tests {
         assert_eq!(ok[1], ("B".to_string(), "12".to_string()));
     }
 
+    #[test]
+    fn the_example_env_file_parses_with_both_kinds_of_reference() {
+        let text = std::fs::read_to_string("examples/app.env").unwrap();
+        let vars = parse_dotenv(Path::new("examples/app.env"), &text).unwrap();
+        let mut kinds = std::collections::BTreeSet::new();
+        for (name, value) in &vars {
+            let template = crate::template::scan(value, crate::cloud::Cloud::Public)
+                .unwrap_or_else(|e| panic!("{name}: {}", e.error));
+            for r in template.refs() {
+                kinds.insert(matches!(r, crate::reference::Reference::Config(_)));
+            }
+        }
+        assert_eq!(kinds.len(), 2, "both kinds are shown");
+    }
+
     proptest! {
         #[test]
         fn dotenv_never_panics_and_errors_never_echo_content(text in "[ -~\n]{0,200}") {

@@ -228,7 +228,7 @@ pub struct Common {
     )]
     pub allow_host: Vec<Option<AllowedHost>>,
 
-    /// Connect to IP:PORT for vault HOST instead of asking DNS (private endpoints without
+    /// Connect to IP:PORT for HOST (a vault or an App Configuration store) instead of asking DNS (private endpoints without
     /// private DNS, tests). The certificate must still be valid for HOST. Repeatable.
     #[arg(
         long,

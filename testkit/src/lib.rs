@@ -5,6 +5,7 @@
 //!
 //! Everything listens on 127.0.0.1 only; nothing here ever connects anywhere.
 
+mod appconfig;
 mod cli;
 mod entra;
 pub mod hostile;
@@ -17,6 +18,7 @@ mod vault;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use appconfig::{FakeStore, StoreRequest, KEY_VAULT_REFERENCE};
 pub use cli::FakeCli;
 pub use entra::{EntraRequest, FakeEntra};
 pub use hostile::{Behaviour, FakeDns, HostileServer};
@@ -75,6 +77,8 @@ impl TokenBook {
 /// with the CA certificate written to a temporary folder.
 pub struct FakeAzure {
     pub vault: FakeVault,
+    /// An App Configuration store sharing the CA and the tokens.
+    pub store: FakeStore,
     pub identity: FakeIdentity,
     pub entra: FakeEntra,
     pub ca: TestCa,
@@ -89,6 +93,7 @@ impl FakeAzure {
         let ca = TestCa::new();
         let tokens = TokenBook::default();
         let vault = FakeVault::start(&ca, tokens.clone());
+        let store = FakeStore::start(&ca, tokens.clone());
         let identity = FakeIdentity::start(kind, tokens.clone());
         let entra = FakeEntra::start(&ca, tokens.clone());
         let dir = tempfile::tempdir().expect("temporary folder for the test CA");
@@ -96,6 +101,7 @@ impl FakeAzure {
         std::fs::write(&ca_file, ca.cert_pem()).expect("write the test CA");
         FakeAzure {
             vault,
+            store,
             identity,
             entra,
             ca,

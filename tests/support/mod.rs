@@ -77,6 +77,7 @@ impl Kit {
     /// Every value that must never appear in kvenv's own output.
     fn forbidden(&self) -> Vec<String> {
         let mut all = self.azure.vault.values();
+        all.extend(self.azure.store.values());
         all.extend(self.azure.tokens.issued());
         all.push(self.azure.identity.identity_header().to_string());
         all
