@@ -58,13 +58,28 @@ type Group<R> = BTreeMap<VaultAddr, (vault::Trust, Vec<R>)>;
 /// Resolves `refs`. A reference to a host that may not receive the token is
 /// refused before any connection; with `all_or_nothing` (run, render) such a
 /// refusal also means nothing else is fetched, since the command would not
-/// start anyway.
+/// start anyway. The network work runs on a thread that blocks SIGPIPE.
 pub fn resolve(
     refs: &BTreeSet<Reference>,
     settings: &Settings,
     all_or_nothing: bool,
 ) -> Result<Resolution, Error> {
-    let mut resolution = Resolution::default();
+    let mut refused = Resolution::default();
+    let (vaults, stores) = partition(refs, settings, &mut refused);
+    let nothing_to_do = vaults.is_empty() && stores.is_empty();
+    if nothing_to_do || (all_or_nothing && !refused.failures.is_empty()) {
+        return Ok(refused);
+    }
+    crate::exec::without_sigpipe(|| Ok(Session::new(settings)?.round(refs, all_or_nothing)))
+}
+
+/// Groups `refs` by host, refusing (into `resolution`) those whose host may
+/// not receive a token. No I/O.
+fn partition(
+    refs: &BTreeSet<Reference>,
+    settings: &Settings,
+    resolution: &mut Resolution,
+) -> (Group<SecretRef>, Group<ConfigRef>) {
     let (mut vaults, mut stores): (Group<SecretRef>, Group<ConfigRef>) = Default::default();
     for r in refs {
         let trusted = match r {
@@ -95,13 +110,55 @@ pub fn resolve(
             resolution.failures.insert(r.clone(), failure);
         }
     }
-    let nothing_to_do = vaults.is_empty() && stores.is_empty();
-    if nothing_to_do || (all_or_nothing && !resolution.failures.is_empty()) {
-        return Ok(resolution);
+    (vaults, stores)
+}
+
+/// The runtime, HTTP clients and identity for as many rounds of resolution as
+/// needed (one for `run`; one per refresh for `run --watch`, reusing
+/// connections and the token). Must live on a thread that blocks SIGPIPE.
+pub struct Session {
+    runtime: tokio::runtime::Runtime,
+    clients: Clients,
+}
+
+impl Session {
+    pub fn new(settings: &Settings) -> Result<Session, Error> {
+        let tls = crate::http::tls_config(&settings.ca_files)?;
+        let plumbing = identity::Plumbing {
+            local: crate::http::identity_client(&tls)?,
+            remote: crate::http::vault_client(&tls, &[])?,
+        };
+        let vault_http = crate::http::vault_client(&tls, &settings.resolve)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+        // Credentials are built inside the runtime: some crates spawn on it.
+        let identity = runtime.block_on(async { identity::build(&settings.identity, &plumbing) });
+        let clients = Clients {
+            vault_http,
+            identity,
+            settings: settings.clone(),
+            deadline: std::cell::Cell::new(tokio::time::Instant::now()),
+        };
+        Ok(Session { runtime, clients })
     }
-    let fetched = crate::exec::without_sigpipe(|| fetch_all(vaults, stores, settings))?;
-    fetched.into(&mut resolution);
-    Ok(resolution)
+
+    /// One round: every reference fetched once, under one `--timeout` deadline.
+    pub fn round(&self, refs: &BTreeSet<Reference>, all_or_nothing: bool) -> Resolution {
+        let mut resolution = Resolution::default();
+        let (vaults, stores) = partition(refs, &self.clients.settings, &mut resolution);
+        if all_or_nothing && !resolution.failures.is_empty() {
+            return resolution;
+        }
+        self.clients.identity.forget_stale_tokens();
+        self.clients
+            .deadline
+            .set(tokio::time::Instant::now() + self.clients.settings.timeout);
+        let fetches = self.runtime.block_on(self.clients.fetch(vaults, stores));
+        fetches.into(&mut resolution);
+        resolution
+    }
 }
 
 /// What the runtime brings back.
@@ -150,47 +207,16 @@ impl Fetches {
     }
 }
 
-/// The HTTP clients and the identity, for one runtime.
-struct Clients<'s> {
+/// The HTTP clients and the identity a session fetches with.
+struct Clients {
     vault_http: reqwest::Client,
     identity: identity::Identity,
-    settings: &'s Settings,
-    deadline: tokio::time::Instant,
+    settings: Settings,
+    /// The current round's deadline.
+    deadline: std::cell::Cell<tokio::time::Instant>,
 }
 
-/// Fetches every reference inside a runtime that exists only for this; each
-/// fetch carries the one `--timeout` deadline.
-fn fetch_all(
-    vaults: Group<SecretRef>,
-    stores: Group<ConfigRef>,
-    settings: &Settings,
-) -> Result<Fetches, Error> {
-    let tls = crate::http::tls_config(&settings.ca_files)?;
-    let plumbing = identity::Plumbing {
-        local: crate::http::identity_client(&tls)?,
-        remote: crate::http::vault_client(&tls, &[])?,
-    };
-    let vault_http = crate::http::vault_client(&tls, &settings.resolve)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    let deadline = tokio::time::Instant::now() + settings.timeout;
-    let fetches = runtime.block_on(async {
-        // Credentials are built inside the runtime: some crates spawn on it.
-        let clients = Clients {
-            vault_http,
-            identity: identity::build(&settings.identity, &plumbing),
-            settings,
-            deadline,
-        };
-        clients.fetch(vaults, stores).await
-    });
-    drop(runtime);
-    Ok(fetches)
-}
-
-impl Clients<'_> {
+impl Clients {
     async fn fetch(&self, vaults: Group<SecretRef>, stores: Group<ConfigRef>) -> Fetches {
         let direct: BTreeSet<SecretRef> = vaults
             .values()
@@ -353,7 +379,7 @@ impl Clients<'_> {
         fetch: impl Future<Output = Result<T, Failure>>,
     ) -> Result<T, Failure> {
         let started = Instant::now();
-        let outcome = tokio::time::timeout_at(self.deadline, fetch)
+        let outcome = tokio::time::timeout_at(self.deadline.get(), fetch)
             .await
             .unwrap_or_else(|_| Err(timed_out(r, self.settings.timeout)));
         let ms = started.elapsed().as_millis() as u64;

@@ -29,12 +29,25 @@ impl std::fmt::Debug for Cached {
     }
 }
 
+/// A token this close to its expiry is asked for again before the next round.
+const RENEW_BEFORE: azure_core::time::Duration = azure_core::time::Duration::minutes(5);
+
 impl OncePerScope {
     pub fn new(inner: Arc<dyn TokenCredential>) -> OncePerScope {
         OncePerScope {
             inner,
             slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Drops failures and tokens that expire within five minutes, so that the
+    /// next caller asks again (once, for everyone).
+    pub fn forget_stale(&self) {
+        let soon = OffsetDateTime::now_utc() + RENEW_BEFORE;
+        self.slots
+            .lock()
+            .expect("token cache lock")
+            .retain(|_, slot| matches!(slot.get(), Some(Ok(c)) if c.expires_on > soon));
     }
 }
 
@@ -149,6 +162,26 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no identity here")));
+    }
+
+    #[tokio::test]
+    async fn stale_tokens_and_failures_are_asked_for_again() {
+        let inner = Arc::new(Counting::default());
+        let cache = OncePerScope::new(inner.clone());
+        // Counting's tokens expire now: stale at once.
+        cache.get_token(&["a/.default"], None).await.unwrap();
+        cache.forget_stale();
+        cache.get_token(&["a/.default"], None).await.unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+        let failing = Arc::new(Counting {
+            fail: true,
+            ..Counting::default()
+        });
+        let cache = OncePerScope::new(failing.clone());
+        let _ = cache.get_token(&["a/.default"], None).await;
+        cache.forget_stale();
+        let _ = cache.get_token(&["a/.default"], None).await;
+        assert_eq!(failing.calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -139,11 +139,19 @@ type Built = Result<(Arc<dyn TokenCredential>, String), String>;
 /// The credential in use and how to name it in messages (never from the token).
 pub struct Identity {
     pub credential: Arc<dyn TokenCredential>,
+    cache: Arc<cache::OncePerScope>,
     chosen: Arc<OnceLock<String>>,
     fallback: String,
 }
 
 impl Identity {
+    /// Before a new round: forget tokens that expire soon and failures, so
+    /// that a long-running `run --watch` renews its token in time and tries
+    /// a failed identity again.
+    pub fn forget_stale_tokens(&self) {
+        self.cache.forget_stale();
+    }
+
     /// The credential that issued the token, or what was configured.
     pub fn describe(&self) -> String {
         self.chosen
@@ -208,8 +216,10 @@ pub fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Identity {
     };
     let chosen = Arc::new(OnceLock::new());
     let chain = Chain::new(candidates, chosen.clone());
+    let cache = Arc::new(cache::OncePerScope::new(Arc::new(chain)));
     Identity {
-        credential: Arc::new(cache::OncePerScope::new(Arc::new(chain))),
+        credential: cache.clone(),
+        cache,
         chosen,
         fallback,
     }
