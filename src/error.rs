@@ -79,6 +79,9 @@ pub enum Error {
     /// `kvenv check` found references that do not resolve (the table says which).
     #[error("")]
     CheckFailed,
+    /// `run --watch`: the command ended with this exit code (128+N for signal N).
+    #[error("")]
+    CommandEnded(i32),
     #[error("{0}: command not found")]
     CommandNotFound(String),
     #[error("{0}: cannot execute: {1}")]
@@ -93,6 +96,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Unresolved(_) | Error::Internal(_) => 125,
             Error::CheckFailed => 1,
+            Error::CommandEnded(code) => *code,
             Error::CommandNotExecutable(..) => 126,
             Error::CommandNotFound(_) | Error::CommandNotRunnable(..) => 127,
         }

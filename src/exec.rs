@@ -34,6 +34,20 @@ impl Hardening {
         Hardening { core, dumpable }
     }
 
+    /// Runs `spawn` with the original core limit, so that a child started by
+    /// `run --watch` gets it, while kvenv stays non-dumpable throughout (no
+    /// core is written for a non-dumpable process whatever its limit).
+    pub fn around_spawn<T>(&self, spawn: impl FnOnce() -> T) -> T {
+        if let Some((soft, hard)) = self.core {
+            let _ = setrlimit(Resource::RLIMIT_CORE, soft, hard);
+        }
+        let spawned = spawn();
+        if let Some((_, hard)) = self.core {
+            let _ = setrlimit(Resource::RLIMIT_CORE, 0, hard);
+        }
+        spawned
+    }
+
     /// Puts back what [`Hardening::engage`] found, just before exec.
     pub fn restore(&self) {
         if let Some((soft, hard)) = self.core {
@@ -42,6 +56,16 @@ impl Hardening {
         if let Some(dumpable) = self.dumpable {
             let _ = prctl::set_dumpable(dumpable);
         }
+    }
+}
+
+/// Blocks SIGPIPE for the calling thread (and the threads it starts): for a
+/// thread that does network work for as long as kvenv lives (`run --watch`).
+pub fn block_sigpipe_in_this_thread() {
+    let mut pipe = nix::sys::signal::SigSet::empty();
+    pipe.add(nix::sys::signal::Signal::SIGPIPE);
+    if let Err(e) = pipe.thread_block() {
+        tracing::warn!("could not block SIGPIPE while resolving: {e}");
     }
 }
 
@@ -56,11 +80,7 @@ impl Hardening {
 pub fn without_sigpipe<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         let helper = scope.spawn(|| {
-            let mut pipe = nix::sys::signal::SigSet::empty();
-            pipe.add(nix::sys::signal::Signal::SIGPIPE);
-            if let Err(e) = pipe.thread_block() {
-                tracing::warn!("could not block SIGPIPE while resolving: {e}");
-            }
+            block_sigpipe_in_this_thread();
             work()
         });
         match helper.join() {
@@ -96,8 +116,15 @@ pub fn exec(command: &[OsString], env: Vec<SecretBytes>, hardening: Option<&Hard
     let Err(errno) = nix::unistd::execvpe(&args[0], &args, &entries);
     drop(entries);
     drop(env); // wiped on drop
+    exec_error(&command[0], errno)
+}
+
+/// What `env(1)` makes of an exec (or spawn) that failed with `errno`: 127
+/// for ENOENT, naming a missing interpreter when that is the cause; 126 else.
+pub fn exec_error(command: &OsStr, errno: nix::errno::Errno) -> Error {
+    let name = crate::error::printable(&command.to_string_lossy());
     match errno {
-        nix::errno::Errno::ENOENT => match missing_helper(&command[0]) {
+        nix::errno::Errno::ENOENT => match missing_helper(command) {
             Some(why) => Error::CommandNotRunnable(name, why),
             None => Error::CommandNotFound(name),
         },

@@ -30,6 +30,7 @@ mod secret;
 mod sources;
 mod template;
 mod vault;
+mod watch;
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API).
 #[doc(hidden)]

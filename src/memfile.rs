@@ -1,7 +1,9 @@
 //! Anonymous in-memory files for `--template TEMPLATE=VAR`: a `memfd` holding
-//! the rendered template, mode 0600, sealed against any change, positioned at
-//! offset 0 and left open across exec so the command can read `/dev/fd/N`.
-//! Nothing touches a filesystem; without memfd the option fails.
+//! the rendered template, mode 0600, positioned at offset 0 and left open
+//! across exec so the command can read `/dev/fd/N`. For `run` it is sealed
+//! against any change; for `run --watch` with `signal:NAME` kvenv keeps it
+//! writable to replace the content in place. Nothing touches a filesystem;
+//! without memfd the option fails.
 
 use crate::error::Error;
 use crate::secret::SecretBytes;
@@ -15,6 +17,30 @@ use std::os::fd::{AsFd, IntoRawFd, OwnedFd, RawFd};
 /// Writes `content` into a new sealed memfd and returns its descriptor number,
 /// now inherited by exec (close-on-exec cleared for this fd only).
 pub fn sealed(name: &str, content: &SecretBytes) -> Result<RawFd, Error> {
+    create(name, content, true).map(IntoRawFd::into_raw_fd)
+}
+
+/// A memfd like [`sealed`], but writable by kvenv later ([`replace`]); kvenv
+/// owns it and it closes when dropped.
+pub fn shared(name: &str, content: &SecretBytes) -> Result<OwnedFd, Error> {
+    create(name, content, false)
+}
+
+/// Replaces a [`shared`] memfd's content with one write and a truncation, so
+/// that a command that reads the file again (after the signal kvenv sends it
+/// next) sees only the new content.
+pub fn replace(fd: &OwnedFd, content: &SecretBytes) -> Result<(), Error> {
+    let fail =
+        |e: nix::Error| Error::Internal(format!("replacing a template's in-memory file: {e}"));
+    let mut written = 0;
+    while written < content.len() {
+        written += nix::sys::uio::pwrite(fd, &content.expose()[written..], written as i64)
+            .map_err(fail)?;
+    }
+    nix::unistd::ftruncate(fd, content.len() as i64).map_err(fail)
+}
+
+fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Error> {
     let fail =
         |what: &str, e: nix::Error| Error::Internal(format!("--template {name}: {what}: {e}"));
     let fd: OwnedFd = memfd_create(
@@ -36,13 +62,15 @@ pub fn sealed(name: &str, content: &SecretBytes) -> Result<RawFd, Error> {
         ))
     })?;
     let fd = OwnedFd::from(file);
-    let seals = SealFlag::F_SEAL_WRITE
-        | SealFlag::F_SEAL_GROW
-        | SealFlag::F_SEAL_SHRINK
-        | SealFlag::F_SEAL_SEAL;
-    fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals)).map_err(|e| fail("sealing", e))?;
+    if seal {
+        let seals = SealFlag::F_SEAL_WRITE
+            | SealFlag::F_SEAL_GROW
+            | SealFlag::F_SEAL_SHRINK
+            | SealFlag::F_SEAL_SEAL;
+        fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals)).map_err(|e| fail("sealing", e))?;
+    }
     lseek(fd.as_fd(), 0, Whence::SeekSet).map_err(|e| fail("lseek", e))?;
     fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
         .map_err(|e| fail("clearing close-on-exec", e))?;
-    Ok(fd.into_raw_fd())
+    Ok(fd)
 }

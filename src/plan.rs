@@ -53,6 +53,11 @@ impl Item<'_> {
         }
     }
 
+    /// Every reference in this item's text.
+    pub fn references(&self) -> impl Iterator<Item = &Reference> {
+        self.template.iter().flat_map(|t| t.refs())
+    }
+
     /// Where this item is: `NAME` or `PATH`.
     pub fn label(&self) -> &str {
         &self.label

@@ -132,6 +132,28 @@ pub struct RunArgs {
     #[arg(long, env = "KVENV_TEMPLATE", value_delimiter = ',', value_name = "TEMPLATE=VAR", value_parser = parse_template_arg)]
     pub template: Vec<TemplateArg>,
 
+    /// Stay as the command's parent and follow rotation: re-fetch references
+    /// without a version every --refresh-interval and act on a new version.
+    #[arg(long, env = "KVENV_WATCH")]
+    pub watch: bool,
+
+    /// With --watch: how often to re-fetch (1500ms, 30s, 10m, 1h, or seconds; ±20% jitter).
+    #[arg(long, env = "KVENV_REFRESH_INTERVAL", default_value = "10m", value_name = "DURATION", value_parser = crate::watch::options::parse_interval)]
+    pub refresh_interval: std::time::Duration,
+
+    /// With --watch: on a new version, `restart` the command, or `signal:NAME` (templates
+    /// re-rendered in place, then NAME sent; a changed variable still restarts).
+    #[arg(long, env = "KVENV_ON_CHANGE", default_value = "restart", value_name = "restart|signal:NAME", value_parser = crate::watch::options::parse_on_change)]
+    pub on_change: crate::watch::options::OnChange,
+
+    /// With --watch: the signal that asks the command to stop before a restart.
+    #[arg(long, env = "KVENV_STOP_SIGNAL", default_value = "TERM", value_name = "NAME", value_parser = crate::watch::options::parse_signal)]
+    pub stop_signal: nix::sys::signal::Signal,
+
+    /// With --watch: how long to wait after the stop signal before SIGKILL.
+    #[arg(long, env = "KVENV_STOP_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = crate::watch::options::parse_duration)]
+    pub stop_timeout: std::time::Duration,
+
     /// The command to run, searched in PATH, and its arguments.
     #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,

@@ -4,7 +4,7 @@
 
 mod check;
 mod render;
-mod run;
+pub(crate) mod run;
 
 pub(crate) use check::check;
 pub(crate) use render::render;

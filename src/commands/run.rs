@@ -58,11 +58,32 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
         },
     )?;
 
-    // Sizes first, from lengths alone: nothing is rendered that exec would refuse.
+    check_sizes(&plan, &resolution, &vars, &args)?;
+    if args.watch {
+        let watched = crate::watch::Watched {
+            args: &args,
+            settings: &settings,
+            vars: &vars,
+            plan: &plan,
+        };
+        return Err(crate::watch::supervise(watched, resolution, hardening));
+    }
+    let (env, _files) = materialize(&plan, &resolution, &vars, &args.template, Files::Sealed)?;
+    drop(resolution);
+    Err(exec::exec(&args.command, env, hardening.as_ref()))
+}
+
+/// Sizes first, from lengths alone: nothing is rendered that exec would refuse.
+pub(crate) fn check_sizes(
+    plan: &Plan,
+    resolution: &crate::resolve::Resolution,
+    vars: &[(OsString, OsString)],
+    args: &RunArgs,
+) -> Result<(), Error> {
     let mut lens: Vec<usize> = vars.iter().map(|(_, v)| v.len()).collect();
     let mut extra: Vec<(OsString, Vec<u8>)> = Vec::new();
     for item in &plan.items {
-        let len = item.rendered_len(&resolution);
+        let len = item.rendered_len(resolution);
         match item.key {
             Key::Var(i) => lens[i] = len,
             Key::File(_) if len > TEMPLATE_RENDERED_MAX => {
@@ -76,12 +97,36 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
             Key::File(i) => extra.push((OsString::from(&args.template[i].var), vec![b'x'; 18])),
         }
     }
-    environment::check_size(&vars, &lens, &extra, &args.command)?;
-    extra.clear();
+    environment::check_size(vars, &lens, &extra, &args.command)
+}
 
+/// A template's in-memory file kvenv keeps: the template's index, the file.
+pub(crate) type TemplateFile = (usize, std::os::fd::OwnedFd);
+
+/// How template files are handed to the command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Files {
+    /// Sealed and left to the command (`run`).
+    Sealed,
+    /// Kept by kvenv, writable, to be replaced in place (`run --watch`).
+    Shared,
+}
+
+/// The command's environment, with every reference rendered, and the
+/// in-memory files of the templates (index into `templates`, descriptor;
+/// empty for sealed files, which belong to the command).
+pub(crate) fn materialize(
+    plan: &Plan,
+    resolution: &crate::resolve::Resolution,
+    vars: &[(OsString, OsString)],
+    templates: &[TemplateArg],
+    files: Files,
+) -> Result<(Vec<SecretBytes>, Vec<TemplateFile>), Error> {
     let mut rendered: Vec<Option<SecretBytes>> = (0..vars.len()).map(|_| None).collect();
+    let mut extra: Vec<(OsString, Vec<u8>)> = Vec::new();
+    let mut kept = Vec::new();
     for item in &plan.items {
-        let value = item.render(&resolution);
+        let value = item.render(resolution);
         match item.key {
             Key::Var(i) => {
                 if value.expose().contains(&0) {
@@ -94,14 +139,20 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
                 rendered[i] = Some(value);
             }
             Key::File(i) => {
-                let t = &args.template[i];
-                let fd = memfile::sealed(&t.path.display().to_string(), &value)?;
+                let t = &templates[i];
+                let name = t.path.display().to_string();
+                let fd = match files {
+                    Files::Sealed => memfile::sealed(&name, &value)?,
+                    Files::Shared => {
+                        let fd = memfile::shared(&name, &value)?;
+                        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+                        kept.push((i, fd));
+                        raw
+                    }
+                };
                 extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
             }
         }
     }
-    drop(resolution);
-    let env = environment::build(&vars, &rendered, &extra);
-    drop(rendered);
-    Err(exec::exec(&args.command, env, hardening.as_ref()))
+    Ok((environment::build(vars, &rendered, &extra), kept))
 }

@@ -27,6 +27,8 @@ pub struct VaultRequest {
     /// Whether it carried a bearer token the identity fake had issued.
     pub authorized: bool,
     pub status: u16,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 /// A scripted failure: answer `status` (with an optional `Retry-After`) to the
@@ -338,6 +340,7 @@ fn handle(state: &Mutex<State>, tokens: &TokenBook, req: Request) -> Reply {
         secret: name.map(str::to_string),
         authorized,
         status: if reply.hang_up { 0 } else { reply.status },
+        at: std::time::Instant::now(),
     });
     reply
 }

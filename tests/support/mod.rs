@@ -248,6 +248,45 @@ impl<'k> Run<'k> {
         self.finish(cmd)
     }
 
+    /// Starts kvenv in the background (for `run --watch`); its stdout and
+    /// stderr go to files, read with [`Running::stderr`].
+    pub fn spawn(self) -> Running<'k> {
+        self.spawn_after("true")
+    }
+
+    /// As [`Run::spawn`], from a shell that first runs `prefix` and then
+    /// execs kvenv (same PID).
+    pub fn spawn_after(self, prefix: &str) -> Running<'k> {
+        let dir = self.kit.azure.dir();
+        let tag = fastrand_name();
+        let (out, err) = (
+            dir.join(format!("out-{tag}")),
+            dir.join(format!("err-{tag}")),
+        );
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", &format!("{prefix}; exec \"$@\""), "sh"])
+            .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
+            .args(&self.args);
+        if !self.command.is_empty() {
+            cmd.arg("--").args(&self.command);
+        }
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap());
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        let child = cmd.spawn().unwrap();
+        Running {
+            run: self,
+            child,
+            out,
+            err,
+        }
+    }
+
     fn finish(self, mut cmd: assert_cmd::Command) -> Outcome {
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
@@ -360,4 +399,83 @@ pub fn installed(program: &str) -> bool {
         .args(["-c", &format!("command -v {program}")])
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// kvenv running in the background.
+pub struct Running<'k> {
+    run: Run<'k>,
+    child: std::process::Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Running<'_> {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` to kvenv.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal).unwrap();
+    }
+
+    /// What kvenv printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Whether kvenv is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits (at most `limit`) for kvenv to end, then sweeps its output for leaks.
+    pub fn wait(mut self, limit: Duration) -> Outcome {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "kvenv did not end within {limit:?}; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stdout = std::fs::read_to_string(&self.out).unwrap_or_default();
+        let stderr = self.stderr();
+        let mut forbidden = self.run.kit.forbidden();
+        forbidden.extend(self.run.extra_secrets.iter().cloned());
+        for value in forbidden.iter().filter(|v| !v.is_empty()) {
+            assert!(
+                self.run.stdout_is_output || !stdout.contains(value.as_str()),
+                "kvenv's stdout holds a secret or token:\n{stdout}"
+            );
+            assert!(
+                !stderr.contains(value.as_str()),
+                "kvenv's stderr holds a secret or token:\n{stderr}"
+            );
+        }
+        Outcome {
+            code: status.code(),
+            stdout,
+            stderr,
+            child_env: None,
+        }
+    }
+}
+
+/// Waits up to `limit` for `check` to hold, polling.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
 }

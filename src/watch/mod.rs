@@ -1,0 +1,318 @@
+//! `kvenv run --watch`: kvenv stays as the command's parent. It starts the
+//! command with exactly what exec would have given it, forwards signals,
+//! reaps orphans (a correct PID 1), exits with the command's code, and every
+//! `--refresh-interval` (±20% jitter) re-fetches the references that name no
+//! version; on a new version it restarts the command or, for template-only
+//! changes with `--on-change signal:NAME`, rewrites the templates in place and
+//! signals it. A failing refresh never touches a healthy command.
+
+pub mod options;
+mod refresh;
+
+use crate::cli::RunArgs;
+use crate::commands::run::{materialize, Files, TemplateFile};
+use crate::error::Error;
+use crate::exec::Hardening;
+use crate::plan::Plan;
+use crate::resolve::{Resolution, Settings};
+use crate::secret::SecretBytes;
+use futures::StreamExt;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use options::OnChange;
+use std::ffi::{CStr, CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+
+/// The signals kvenv passes on to the command.
+const FORWARDED: [Signal; 7] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// What the supervisor needs from `run`.
+pub struct Watched<'a> {
+    pub args: &'a RunArgs,
+    pub settings: &'a Settings,
+    pub vars: &'a [(OsString, OsString)],
+    pub plan: &'a Plan<'a>,
+}
+
+/// Runs the command under supervision until it ends; the error carries its
+/// exit code (or kvenv's own failure).
+pub fn supervise(
+    watched: Watched<'_>,
+    resolution: Resolution,
+    hardening: Option<Hardening>,
+) -> Error {
+    if watched.args.refresh_interval < Duration::from_secs(30) && !watched.args.common.quiet {
+        eprintln!("kvenv: --refresh-interval below 30s is meant for tests: every refresh costs one request per reference");
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return Error::Internal(format!("cannot start the async runtime: {e}")),
+    };
+    let network = refresh::Network::start(watched.settings.clone());
+    let mut supervisor = Supervisor {
+        watched,
+        current: resolution,
+        hardening,
+        network,
+        child: Pid::from_raw(0),
+        files: Vec::new(),
+    };
+    match runtime.block_on(supervisor.run()) {
+        Ok(code) => Error::CommandEnded(code),
+        Err(e) => e,
+    }
+}
+
+/// Which forwarded signals were ignored when kvenv started: those stay ignored
+/// (kvenv does not catch them), so that the command inherits them ignored, as
+/// with exec. Read from `/proc/self/status`; none if it cannot be read.
+fn ignored_at_start() -> Vec<Signal> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0);
+    FORWARDED
+        .into_iter()
+        .filter(|s| mask & (1u64 << (*s as i32 - 1)) != 0)
+        .collect()
+}
+
+struct Supervisor<'a> {
+    watched: Watched<'a>,
+    current: Resolution,
+    hardening: Option<Hardening>,
+    network: refresh::Network,
+    child: Pid,
+    /// The templates' in-memory files the running command reads.
+    files: Vec<TemplateFile>,
+}
+
+/// A signal stream per forwarded signal, merged.
+type Signals = futures::stream::SelectAll<futures::stream::BoxStream<'static, Signal>>;
+
+fn forwarded_signals() -> Result<Signals, Error> {
+    let ignored = ignored_at_start();
+    let mut all = futures::stream::SelectAll::new();
+    for sig in FORWARDED.into_iter().filter(|s| !ignored.contains(s)) {
+        let stream = signal(SignalKind::from_raw(sig as i32))
+            .map_err(|e| Error::Internal(format!("cannot watch {sig}: {e}")))?;
+        all.push(
+            futures::stream::unfold(stream, move |mut s| async move {
+                s.recv().await.map(|()| (sig, s))
+            })
+            .boxed(),
+        );
+    }
+    Ok(all)
+}
+
+impl Supervisor<'_> {
+    async fn run(&mut self) -> Result<i32, Error> {
+        let mut signals = forwarded_signals()?;
+        let mut children = signal(SignalKind::child())
+            .map_err(|e| Error::Internal(format!("cannot watch SIGCHLD: {e}")))?;
+        self.start()?;
+        let watched_refs = refresh::unpinned(self.watched.plan);
+        let interval = self.watched.args.refresh_interval;
+        let mut next = Box::pin(tokio::time::sleep(refresh::jittered(interval)));
+        let mut pending: Option<tokio::sync::oneshot::Receiver<Resolution>> = None;
+        // A safety net: SIGCHLD can coalesce, so look for exits now and then too.
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                Some(sig) = signals.next() => {
+                    let _ = kill(self.child, sig);
+                }
+                _ = children.recv() => {
+                    if let Some(code) = self.reap() { return Ok(code); }
+                }
+                _ = tick.tick() => {
+                    if let Some(code) = self.reap() { return Ok(code); }
+                }
+                _ = &mut next, if pending.is_none() && !watched_refs.is_empty() => {
+                    pending = Some(self.network.round(watched_refs.clone()));
+                }
+                fresh = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
+                    pending = None;
+                    next = Box::pin(tokio::time::sleep(refresh::jittered(interval)));
+                    if let Ok(fresh) = fresh {
+                        if let Some(code) = self.apply(fresh, &mut signals, &mut children).await? {
+                            return Ok(code);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the command with the current values.
+    fn start(&mut self) -> Result<(), Error> {
+        let w = &self.watched;
+        let (env, files) = materialize(
+            w.plan,
+            &self.current,
+            w.vars,
+            &w.args.template,
+            Files::Shared,
+        )?;
+        self.child = spawn(&w.args.command, &env, self.hardening.as_ref())?;
+        // The previous command's files close only now, after it is gone.
+        self.files = files;
+        Ok(())
+    }
+
+    /// Reaps every child that has ended (orphans too: kvenv may be PID 1);
+    /// the command's end gives the exit code, 128+N for a signal.
+    fn reap(&self) -> Option<i32> {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == self.child => return Some(code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == self.child => {
+                    return Some(128 + sig as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Acts on a refresh: warnings for failures, and a restart or a signal
+    /// when something changed. `Some(code)` when kvenv must end.
+    async fn apply(
+        &mut self,
+        fresh: Resolution,
+        signals: &mut Signals,
+        children: &mut tokio::signal::unix::Signal,
+    ) -> Result<Option<i32>, Error> {
+        let quiet = self.watched.args.common.quiet;
+        let changes = refresh::merge(&mut self.current, fresh, self.watched.plan, quiet);
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let (vars, files) = changes.affected(self.watched.plan);
+        match self.watched.args.on_change {
+            OnChange::Signal(sig) if vars.is_empty() => {
+                self.rewrite(&files)?;
+                if !quiet {
+                    eprintln!(
+                        "kvenv: {}; rewrote {} in place and sent {sig}",
+                        changes.describe(),
+                        files.join(", ")
+                    );
+                }
+                let _ = kill(self.child, sig);
+                Ok(None)
+            }
+            on_change => {
+                if !quiet {
+                    let why = match on_change {
+                        OnChange::Signal(_) => format!(" (variables {} changed: a running command's environment cannot change)", vars.join(", ")),
+                        OnChange::Restart => String::new(),
+                    };
+                    eprintln!("kvenv: {}; restarting the command{why}", changes.describe());
+                }
+                if let Some(code) = self.stop(signals, children).await {
+                    return Ok(Some(code));
+                }
+                self.start()?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Replaces the named templates' content in place.
+    fn rewrite(&self, labels: &[String]) -> Result<(), Error> {
+        for item in &self.watched.plan.items {
+            let crate::plan::Key::File(i) = item.key else {
+                continue;
+            };
+            if !labels.iter().any(|l| l == item.label()) {
+                continue;
+            }
+            let content: SecretBytes = item.render(&self.current);
+            if let Some((_, fd)) = self.files.iter().find(|(index, _)| *index == i) {
+                crate::memfile::replace(fd, &content)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the command for a restart: the stop signal, then SIGKILL after
+    /// the stop timeout. A SIGTERM, SIGINT or SIGQUIT to kvenv meanwhile means
+    /// stop everything: `Some(128+N)` once the command is gone.
+    async fn stop(
+        &mut self,
+        signals: &mut Signals,
+        children: &mut tokio::signal::unix::Signal,
+    ) -> Option<i32> {
+        let _ = kill(self.child, self.watched.args.stop_signal);
+        let deadline = tokio::time::Instant::now() + self.watched.args.stop_timeout;
+        let mut killed = false;
+        let mut leaving: Option<i32> = None;
+        loop {
+            if self.reap().is_some() {
+                return leaving;
+            }
+            tokio::select! {
+                _ = children.recv() => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = tokio::time::sleep_until(deadline), if !killed => {
+                    let _ = kill(self.child, Signal::SIGKILL);
+                    killed = true;
+                }
+                Some(sig) = signals.next() => {
+                    if matches!(sig, Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) {
+                        leaving = Some(128 + sig as i32);
+                    }
+                    let _ = kill(self.child, sig);
+                }
+            }
+        }
+    }
+}
+
+/// Starts `command` as a child, searched in PATH like exec, with `env` and
+/// kvenv's signal mask and dispositions (caught ones reset by exec); the core
+/// limit it gets is the original one.
+fn spawn(
+    command: &[OsString],
+    env: &[SecretBytes],
+    hardening: Option<&Hardening>,
+) -> Result<Pid, Error> {
+    let name = crate::error::printable(&command[0].to_string_lossy());
+    let args: Vec<CString> = command
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::Usage(format!("{name}: an argument contains a NUL byte")))?;
+    let entries: Vec<&CStr> = env
+        .iter()
+        .map(|e| CStr::from_bytes_with_nul(e.expose()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::Internal("an environment entry holds a NUL byte".into()))?;
+    let fail = |e: nix::Error| Error::Internal(format!("cannot start {name}: {e}"));
+    let actions = nix::spawn::PosixSpawnFileActions::init().map_err(fail)?;
+    let attr = nix::spawn::PosixSpawnAttr::init().map_err(fail)?;
+    let spawn = || nix::spawn::posix_spawnp(&args[0], &actions, &attr, &args, &entries);
+    let spawned = match hardening {
+        Some(h) => h.around_spawn(spawn),
+        None => spawn(),
+    };
+    spawned.map_err(|errno| crate::exec::exec_error(&command[0], errno))
+}

@@ -1,0 +1,203 @@
+//! Refreshing while the command runs: a network thread that keeps one session
+//! (connections, identity, token renewed before it expires) for the
+//! supervisor's whole life, which references are worth asking again (those
+//! without a version), and what a new round changed.
+
+use crate::plan::Plan;
+use crate::reference::{Reference, SecretRef};
+use crate::resolve::{Resolution, Session, Settings};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+type Job = (BTreeSet<Reference>, oneshot::Sender<Resolution>);
+
+/// The thread that fetches: SIGPIPE blocked (a reset peer must not kill the
+/// supervisor), its own runtime, one session reused for every round.
+pub struct Network {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Network {
+    pub fn start(settings: Settings) -> Network {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::spawn(move || {
+            crate::exec::block_sigpipe_in_this_thread();
+            let session = Session::new(&settings);
+            for (refs, reply) in queue {
+                let fresh = match &session {
+                    Ok(session) => session.round(&refs, false),
+                    Err(e) => {
+                        let failure = crate::error::Failure::new(
+                            crate::error::Status::OtherReasons,
+                            e.to_string(),
+                        );
+                        let mut r = Resolution::default();
+                        r.failures = refs.into_iter().map(|r| (r, failure.clone())).collect();
+                        r
+                    }
+                };
+                let _ = reply.send(fresh);
+            }
+        });
+        Network { jobs }
+    }
+
+    /// Fetches `refs` once; the answer arrives on the receiver.
+    pub fn round(&self, refs: BTreeSet<Reference>) -> oneshot::Receiver<Resolution> {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.jobs.send((refs, reply));
+        answer
+    }
+}
+
+/// What a refresh asks again: secrets without a version (a pinned version
+/// never changes) and App Configuration key-values.
+pub fn unpinned(plan: &Plan) -> BTreeSet<Reference> {
+    plan.refs()
+        .into_iter()
+        .filter(|r| match r {
+            Reference::Secret(s) => s.version.is_none(),
+            Reference::Config(_) => true,
+        })
+        .collect()
+}
+
+/// The wait before the next refresh: `interval` ±20%, so that a fleet
+/// started together does not poll together.
+pub fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(0.8 + 0.4 * fastrand::f64())
+}
+
+/// One reference that changed, with what identifies its old and new value.
+pub struct Change {
+    reference: Reference,
+    old: Option<String>,
+    new: Option<String>,
+}
+
+pub struct Changes(Vec<Change>);
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn touches(&self, r: &Reference) -> bool {
+        self.0.iter().any(|c| &c.reference == r)
+    }
+
+    /// The variables and the template files whose text holds a changed reference.
+    pub fn affected(&self, plan: &Plan) -> (Vec<String>, Vec<String>) {
+        let (mut vars, mut files) = (Vec::new(), Vec::new());
+        for item in &plan.items {
+            if item.references().any(|r| self.touches(r)) {
+                match item.key {
+                    crate::plan::Key::Var(_) => vars.push(item.label().to_string()),
+                    crate::plan::Key::File(_) => files.push(item.label().to_string()),
+                }
+            }
+        }
+        (vars, files)
+    }
+
+    /// One line's worth: what changed, old → new versions, never values.
+    pub fn describe(&self) -> String {
+        let each: Vec<String> = self
+            .0
+            .iter()
+            .map(|c| match (&c.old, &c.new) {
+                (Some(old), Some(new)) => format!("{} {old} -> {new}", c.reference),
+                _ => format!("{} has a new value", c.reference),
+            })
+            .collect();
+        format!("new version: {}", each.join("; "))
+    }
+}
+
+fn version_of(resolution: &Resolution, secret: &SecretRef) -> Option<String> {
+    resolution
+        .values
+        .get(&Reference::Secret(secret.clone()))
+        .and_then(|f| f.version.clone())
+}
+
+/// Takes a refresh into `current`: failures are warned about and leave the
+/// current value alone; new values replace old ones, and what changed is
+/// returned.
+pub fn merge(current: &mut Resolution, mut fresh: Resolution, plan: &Plan, quiet: bool) -> Changes {
+    let mut changes = Vec::new();
+    for (r, failure) in &fresh.failures {
+        if !quiet {
+            let used_by: Vec<&str> = plan
+                .items
+                .iter()
+                .filter(|i| i.references().any(|x| x == r))
+                .map(|i| i.label())
+                .collect();
+            eprintln!(
+                "kvenv: refresh of {r} (used by {}) failed: {failure}; keeping the current value",
+                used_by.join(", ")
+            );
+        }
+    }
+    // Secrets first: a key-value that refers to one changes when it does.
+    let secrets: Vec<Reference> = fresh
+        .values
+        .keys()
+        .filter(|r| matches!(r, Reference::Secret(_)))
+        .cloned()
+        .collect();
+    for r in secrets {
+        let new = fresh.values.remove(&r).expect("listed");
+        let Reference::Secret(secret) = &r else {
+            continue;
+        };
+        let old = current.values.get(&r);
+        let changed = match (
+            old.and_then(|o| o.version.as_deref()),
+            new.version.as_deref(),
+        ) {
+            (Some(a), Some(b)) => a != b,
+            _ => old.is_none_or(|o| o.value.expose() != new.value.expose()),
+        };
+        if changed {
+            changes.push(Change {
+                reference: r.clone(),
+                old: version_of(current, secret),
+                new: new.version.clone(),
+            });
+        }
+        current.values.insert(r, new);
+    }
+    for (config, secret) in std::mem::take(&mut fresh.links) {
+        let secret_changed = changes
+            .iter()
+            .any(|c| c.reference == Reference::Secret(secret.clone()));
+        if secret_changed || current.links.get(&config) != Some(&secret) {
+            changes.push(Change {
+                reference: Reference::Config(config.clone()),
+                old: None,
+                new: None,
+            });
+        }
+        current.links.insert(config, secret);
+    }
+    for (r, new) in fresh.values.drain() {
+        let changed = current
+            .value(&r)
+            .is_none_or(|old| old.value.expose() != new.value.expose());
+        if let Reference::Config(config) = &r {
+            current.links.remove(config);
+        }
+        if changed {
+            changes.push(Change {
+                reference: r.clone(),
+                old: None,
+                new: None,
+            });
+        }
+        current.values.insert(r, new);
+    }
+    Changes(changes)
+}
