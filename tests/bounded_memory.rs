@@ -17,8 +17,10 @@ fn peak_memory_stays_bounded_whatever_a_server_sends() {
     let kit = Kit::with(IdentityKind::Imds);
     kit.azure.vault.set_secret("s", "memory-value");
     for behaviour in [Behaviour::EndlessBody, Behaviour::Declared(100 << 20)] {
-        let vault =
-            HostileServer::start(Some(kit.azure.ca.server_config(&["localhost"])), behaviour);
+        let vault = HostileServer::start(
+            Some(kit.azure.ca.server_config_http1(&["localhost"])),
+            behaviour,
+        );
         let out = kit
             .bare()
             .args([

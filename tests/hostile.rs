@@ -22,7 +22,7 @@ fn against<'k>(kit: &'k Kit, host: &str) -> support::Run<'k> {
 }
 
 fn tls(kit: &Kit) -> std::sync::Arc<rustls::ServerConfig> {
-    kit.azure.ca.server_config(&["localhost"])
+    kit.azure.ca.server_config_http1(&["localhost"])
 }
 
 /// Exited by itself (not by a signal) with `code`, printing one line about `S`.

@@ -43,7 +43,10 @@ pub fn tls_config(extra: &[(String, PathBuf)]) -> Result<Arc<rustls::ClientConfi
         .map_err(|e| Error::Internal(format!("TLS set-up failed: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 where the server offers it (Key Vault, App Configuration and Entra
+    // ID do): one connection per host, requests multiplexed on it. HTTP/1.1
+    // with pooled connections otherwise.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

@@ -201,3 +201,17 @@ pub fn merge(current: &mut Resolution, mut fresh: Resolution, plan: &Plan, quiet
     }
     Changes(changes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_twenty_percent_and_spreads() {
+        let interval = Duration::from_secs(600);
+        let waits: Vec<Duration> = (0..2000).map(|_| jittered(interval)).collect();
+        let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*min >= interval.mul_f64(0.8) && *max <= interval.mul_f64(1.2));
+        assert!(*max - *min > interval.mul_f64(0.35), "{min:?}..{max:?}");
+    }
+}

@@ -73,6 +73,18 @@ pub(crate) type Handler = Arc<dyn Fn(Request) -> Reply + Send + Sync>;
 pub(crate) struct Server {
     runtime: Option<Runtime>,
     pub addr: SocketAddr,
+    pub stats: Arc<Stats>,
+}
+
+/// What the server saw below HTTP.
+#[derive(Default, Debug)]
+pub struct Stats {
+    /// TCP connections accepted.
+    pub connections: std::sync::atomic::AtomicUsize,
+    /// TLS handshakes that resumed an earlier session.
+    pub resumed: std::sync::atomic::AtomicUsize,
+    /// Connections that negotiated HTTP/2.
+    pub http2: std::sync::atomic::AtomicUsize,
 }
 
 impl Drop for Server {
@@ -95,19 +107,32 @@ impl Server {
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local address");
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let stats = Arc::new(Stats::default());
+        let counted = stats.clone();
         runtime.spawn(async move {
+            use std::sync::atomic::Ordering::SeqCst;
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                counted.connections.fetch_add(1, SeqCst);
                 // Without this every response waits out Nagle's delay (~40 ms).
                 let _ = stream.set_nodelay(true);
                 let handler = handler.clone();
                 let acceptor = acceptor.clone();
+                let counted = counted.clone();
                 tokio::spawn(async move {
                     match acceptor {
                         Some(acceptor) => {
                             if let Ok(tls) = acceptor.accept(stream).await {
+                                let (_, session) = tls.get_ref();
+                                if session.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+                                {
+                                    counted.resumed.fetch_add(1, SeqCst);
+                                }
+                                if session.alpn_protocol() == Some(b"h2") {
+                                    counted.http2.fetch_add(1, SeqCst);
+                                }
                                 serve(TokioIo::new(tls), handler).await;
                             }
                         }
@@ -119,6 +144,7 @@ impl Server {
         Server {
             runtime: Some(runtime),
             addr,
+            stats,
         }
     }
 }
@@ -131,7 +157,8 @@ where
         let handler = handler.clone();
         async move { respond(req, handler).await }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
+    // HTTP/2 when the client negotiated it (or speaks it), HTTP/1.1 otherwise.
+    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
         .serve_connection(io, service)
         .await;
 }
@@ -162,7 +189,7 @@ async fn respond(
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let headers = parts
+    let mut headers: HashMap<String, String> = parts
         .headers
         .iter()
         .map(|(k, v)| {
@@ -172,6 +199,12 @@ async fn respond(
             )
         })
         .collect();
+    // HTTP/2 carries the host as `:authority`, which hyper puts in the URI.
+    if let Some(authority) = parts.uri.authority() {
+        headers
+            .entry("host".to_string())
+            .or_insert_with(|| authority.to_string());
+    }
     let request = Request {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),

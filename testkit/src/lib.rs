@@ -130,6 +130,11 @@ impl FakeAzure {
     pub fn another_vault(&self) -> FakeVault {
         FakeVault::start(&self.ca, self.tokens.clone())
     }
+
+    /// Starts another vault, one that speaks only HTTP/1.1.
+    pub fn another_vault_http1(&self) -> FakeVault {
+        FakeVault::start_http1(&self.ca, self.tokens.clone())
+    }
 }
 
 pub(crate) fn random_hex(len: usize) -> String {

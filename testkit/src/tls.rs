@@ -35,8 +35,18 @@ impl TestCa {
         self.cert_pem.clone()
     }
 
-    /// A server configuration whose certificate names `names` (DNS names) and 127.0.0.1.
+    /// A server configuration whose certificate names `names` (DNS names) and
+    /// 127.0.0.1, offering HTTP/2 and HTTP/1.1 (ALPN).
     pub fn server_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
+        self.server_config_alpn(names, &[b"h2", b"http/1.1"])
+    }
+
+    /// As [`TestCa::server_config`], offering only HTTP/1.1.
+    pub fn server_config_http1(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
+        self.server_config_alpn(names, &[b"http/1.1"])
+    }
+
+    fn server_config_alpn(&self, names: &[&str], alpn: &[&[u8]]) -> Arc<rustls::ServerConfig> {
         let key = KeyPair::generate().expect("server key");
         let mut params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
@@ -56,7 +66,7 @@ impl TestCa {
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .expect("server TLS config");
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(config)
     }
 }

@@ -167,20 +167,52 @@ pub struct FakeVault {
 
 impl FakeVault {
     pub fn start(ca: &TestCa, tokens: TokenBook) -> FakeVault {
+        Self::start_with(ca.server_config(&Self::NAMES), tokens)
+    }
+
+    /// A vault that speaks only HTTP/1.1 (no `h2` in ALPN).
+    pub fn start_http1(ca: &TestCa, tokens: TokenBook) -> FakeVault {
+        Self::start_with(ca.server_config_http1(&Self::NAMES), tokens)
+    }
+
+    const NAMES: [&'static str; 4] = [
+        "localhost",
+        "*.vault.azure.net",
+        "*.vault.azure.cn",
+        "*.vault.usgovcloudapi.net",
+    ];
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.server
+            .stats
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Connections that negotiated HTTP/2.
+    pub fn http2_connections(&self) -> usize {
+        self.server
+            .stats
+            .http2
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// TLS handshakes that resumed an earlier session.
+    pub fn resumed_handshakes(&self) -> usize {
+        self.server
+            .stats
+            .resumed
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn start_with(tls: std::sync::Arc<rustls::ServerConfig>, tokens: TokenBook) -> FakeVault {
         let state = Arc::new(Mutex::new(State::default()));
         let handler: Handler = {
             let state = state.clone();
             Arc::new(move |req| handle(&state, &tokens, req))
         };
-        let server = Server::start(
-            Some(ca.server_config(&[
-                "localhost",
-                "*.vault.azure.net",
-                "*.vault.azure.cn",
-                "*.vault.usgovcloudapi.net",
-            ])),
-            handler,
-        );
+        let server = Server::start(Some(tls), handler);
         FakeVault { server, state }
     }
 
