@@ -275,11 +275,11 @@ pub struct Common {
     )]
     pub timeout: Duration,
 
-    /// Requests in flight at once per vault.
+    /// Requests in flight at once per vault or store (multiplexed on one HTTP/2 connection).
     #[arg(
         long,
         env = "KVENV_CONCURRENCY",
-        default_value = "16",
+        default_value = "64",
         value_name = "N",
         value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from)
     )]

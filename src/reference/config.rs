@@ -3,7 +3,7 @@
 //! Key=name[; Label=label]`, with App Service's rules (names case-insensitive,
 //! spaces around names, `=` and `;` ignored, a trailing `;` allowed). No I/O.
 
-use super::{short, RefError, VaultAddr};
+use super::{RefError, VaultAddr};
 use std::fmt;
 
 /// A validated reference to one key-value of an App Configuration store.
@@ -29,38 +29,12 @@ impl fmt::Display for ConfigRef {
 
 /// Parses the inside of `@Microsoft.AppConfiguration(...)`.
 pub fn parse(body: &str) -> Result<ConfigRef, RefError> {
-    let (mut endpoint, mut key, mut label) = (None, None, None);
-    let pieces: Vec<&str> = body.split(';').collect();
-    for (i, piece) in pieces.iter().enumerate() {
-        let piece = piece.trim();
-        if piece.is_empty() {
-            if i + 1 == pieces.len() && i > 0 {
-                continue; // a trailing ';'
-            }
-            return Err(if pieces.len() == 1 {
-                RefError::ConfigIncomplete
-            } else {
-                RefError::EmptyParameter
-            });
-        }
-        let Some((name, value)) = piece.split_once('=') else {
-            return Err(RefError::NoEquals(short(piece)));
-        };
-        let (name, value) = (name.trim(), value.trim());
-        let (slot, shown) = match name.to_ascii_lowercase().as_str() {
-            "endpoint" => (&mut endpoint, "Endpoint"),
-            "key" => (&mut key, "Key"),
-            "label" => (&mut label, "Label"),
-            _ => return Err(RefError::UnknownConfigParameter(short(name))),
-        };
-        if slot.is_some() {
-            return Err(RefError::Duplicate(shown));
-        }
-        if value.is_empty() {
-            return Err(RefError::EmptyValue(shown));
-        }
-        *slot = Some(value);
-    }
+    let [endpoint, key, label] = super::parameters(
+        body,
+        ["Endpoint", "Key", "Label"],
+        RefError::ConfigIncomplete,
+        RefError::UnknownConfigParameter,
+    )?;
     let (Some(endpoint), Some(key)) = (endpoint, key) else {
         return Err(RefError::ConfigIncomplete);
     };

@@ -146,12 +146,18 @@ pub enum RefError {
     BadVaultName,
 }
 
-/// Parses the inside of `@Microsoft.KeyVault(...)`.
-pub fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
-    let mut uri = None;
-    let mut vault = None;
-    let mut name = None;
-    let mut version = None;
+/// Splits `Name=value; Name=value;` into the values of `names`, matched
+/// without regard to case, with App Service's rules: spaces around names, `=`
+/// and `;` ignored, a trailing `;` allowed, no duplicate, no empty value.
+/// `incomplete` is the error for an empty body, `unknown` the one for a name
+/// not in `names`.
+fn parameters<'b, const N: usize>(
+    body: &'b str,
+    names: [&'static str; N],
+    incomplete: RefError,
+    unknown: fn(String) -> RefError,
+) -> Result<[Option<&'b str>; N], RefError> {
+    let mut values = [None; N];
     let pieces: Vec<&str> = body.split(';').collect();
     for (i, piece) in pieces.iter().enumerate() {
         let piece = piece.trim();
@@ -160,7 +166,7 @@ pub fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
                 continue; // a trailing ';'
             }
             return Err(if pieces.len() == 1 {
-                RefError::Incomplete
+                incomplete
             } else {
                 RefError::EmptyParameter
             });
@@ -169,21 +175,28 @@ pub fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
             return Err(RefError::NoEquals(short(piece)));
         };
         let (key, value) = (key.trim(), value.trim());
-        let (slot, label) = match key.to_ascii_lowercase().as_str() {
-            "secreturi" => (&mut uri, "SecretUri"),
-            "vaultname" => (&mut vault, "VaultName"),
-            "secretname" => (&mut name, "SecretName"),
-            "secretversion" => (&mut version, "SecretVersion"),
-            _ => return Err(RefError::UnknownParameter(short(key))),
+        let Some(slot) = names.iter().position(|n| n.eq_ignore_ascii_case(key)) else {
+            return Err(unknown(short(key)));
         };
-        if slot.is_some() {
-            return Err(RefError::Duplicate(label));
+        if values[slot].is_some() {
+            return Err(RefError::Duplicate(names[slot]));
         }
         if value.is_empty() {
-            return Err(RefError::EmptyValue(label));
+            return Err(RefError::EmptyValue(names[slot]));
         }
-        *slot = Some(value);
+        values[slot] = Some(value);
     }
+    Ok(values)
+}
+
+/// Parses the inside of `@Microsoft.KeyVault(...)`.
+pub fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
+    let [uri, vault, name, version] = parameters(
+        body,
+        ["SecretUri", "VaultName", "SecretName", "SecretVersion"],
+        RefError::Incomplete,
+        RefError::UnknownParameter,
+    )?;
     match (uri, vault, name, version) {
         (Some(uri), None, None, None) => parse_uri(uri),
         (Some(_), _, _, _) => Err(RefError::UriAndName),
