@@ -46,16 +46,24 @@ pub fn mentions_reference(bytes: &[u8]) -> bool {
     find_prefix(bytes, 0).is_some()
 }
 
-/// The first reference prefix at or after `from`: where, and how long it is.
+/// The first reference prefix at or after `from`: where, and which. Only an
+/// `@` can start one, so the scan skips to each `@` (every environment value
+/// passes through here at every start).
 fn find_prefix(bytes: &[u8], from: usize) -> Option<(usize, &'static str)> {
-    (from..bytes.len()).find_map(|i| {
-        [PREFIX, CONFIG_PREFIX].into_iter().find_map(|prefix| {
-            let candidate = bytes.get(i..i + prefix.len())?;
-            candidate
-                .eq_ignore_ascii_case(prefix.as_bytes())
-                .then_some((i, prefix))
-        })
-    })
+    let mut at = from;
+    while let Some(offset) = bytes.get(at..)?.iter().position(|b| *b == b'@') {
+        let i = at + offset;
+        let found = [PREFIX, CONFIG_PREFIX].into_iter().find(|prefix| {
+            bytes
+                .get(i..i + prefix.len())
+                .is_some_and(|candidate| candidate.eq_ignore_ascii_case(prefix.as_bytes()))
+        });
+        if let Some(prefix) = found {
+            return Some((i, prefix));
+        }
+        at = i + 1;
+    }
+    None
 }
 
 /// Splits `text` into literal text and references.
