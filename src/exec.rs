@@ -97,18 +97,9 @@ pub fn without_sigpipe<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 /// `env` entries are `NAME=VALUE\0` (see `environment::entry`); they are
 /// wiped if exec fails.
 pub fn exec(command: &[OsString], env: Vec<SecretBytes>, hardening: Option<&Hardening>) -> Error {
-    let name = crate::error::printable(&command[0].to_string_lossy());
-    let args: Result<Vec<CString>, _> =
-        command.iter().map(|a| CString::new(a.as_bytes())).collect();
-    let Ok(args) = args else {
-        return Error::Usage(format!("{name}: an argument contains a NUL byte"));
-    };
-    let entries: Result<Vec<&CStr>, _> = env
-        .iter()
-        .map(|e| CStr::from_bytes_with_nul(e.expose()))
-        .collect();
-    let Ok(entries) = entries else {
-        return Error::Internal("an environment entry holds a NUL byte".into());
+    let (args, entries) = match argv_envp(command, &env) {
+        Ok(both) => both,
+        Err(e) => return e,
     };
     if let Some(h) = hardening {
         h.restore();
@@ -117,6 +108,27 @@ pub fn exec(command: &[OsString], env: Vec<SecretBytes>, hardening: Option<&Hard
     drop(entries);
     drop(env); // wiped on drop
     exec_error(&command[0], errno)
+}
+
+/// The argument vector and environment for exec or spawn: the arguments as
+/// C strings, and pointers into kvenv's own `NAME=VALUE\0` buffers (no copy
+/// of a value is made).
+pub fn argv_envp<'e>(
+    command: &[OsString],
+    env: &'e [SecretBytes],
+) -> Result<(Vec<CString>, Vec<&'e CStr>), Error> {
+    let name = crate::error::printable(&command[0].to_string_lossy());
+    let args = command
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::Usage(format!("{name}: an argument contains a NUL byte")))?;
+    let entries = env
+        .iter()
+        .map(|e| CStr::from_bytes_with_nul(e.expose()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::Internal("an environment entry holds a NUL byte".into()))?;
+    Ok((args, entries))
 }
 
 /// What `env(1)` makes of an exec (or spawn) that failed with `errno`: 127

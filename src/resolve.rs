@@ -70,7 +70,7 @@ pub fn resolve(
     if nothing_to_do || (all_or_nothing && !refused.failures.is_empty()) {
         return Ok(refused);
     }
-    crate::exec::without_sigpipe(|| Ok(Session::new(settings)?.round(refs, all_or_nothing)))
+    crate::exec::without_sigpipe(|| Ok(Session::new(settings)?.fetch(vaults, stores, refused)))
 }
 
 /// Groups `refs` by host, refusing (into `resolution`) those whose host may
@@ -151,6 +151,16 @@ impl Session {
         if all_or_nothing && !resolution.failures.is_empty() {
             return resolution;
         }
+        self.fetch(vaults, stores, resolution)
+    }
+
+    /// Fetches references already grouped by host into `resolution`.
+    fn fetch(
+        &self,
+        vaults: Group<SecretRef>,
+        stores: Group<ConfigRef>,
+        mut resolution: Resolution,
+    ) -> Resolution {
         self.clients.identity.forget_stale_tokens();
         self.clients
             .deadline

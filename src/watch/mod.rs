@@ -21,8 +21,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use options::OnChange;
-use std::ffi::{CStr, CString, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -296,16 +295,7 @@ fn spawn(
     hardening: Option<&Hardening>,
 ) -> Result<Pid, Error> {
     let name = crate::error::printable(&command[0].to_string_lossy());
-    let args: Vec<CString> = command
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<_, _>>()
-        .map_err(|_| Error::Usage(format!("{name}: an argument contains a NUL byte")))?;
-    let entries: Vec<&CStr> = env
-        .iter()
-        .map(|e| CStr::from_bytes_with_nul(e.expose()))
-        .collect::<Result<_, _>>()
-        .map_err(|_| Error::Internal("an environment entry holds a NUL byte".into()))?;
+    let (args, entries) = crate::exec::argv_envp(command, env)?;
     let fail = |e: nix::Error| Error::Internal(format!("cannot start {name}: {e}"));
     let actions = nix::spawn::PosixSpawnFileActions::init().map_err(fail)?;
     let attr = nix::spawn::PosixSpawnAttr::init().map_err(fail)?;

@@ -287,6 +287,23 @@ impl<'k> Run<'k> {
         }
     }
 
+    /// The leak sweep every run goes through: no configured value, issued
+    /// token, identity header or extra secret in kvenv's own output.
+    fn sweep(&self, stdout: &str, stderr: &str) {
+        let mut forbidden = self.kit.forbidden();
+        forbidden.extend(self.extra_secrets.iter().cloned());
+        for value in forbidden.iter().filter(|v| !v.is_empty()) {
+            assert!(
+                self.stdout_is_output || !stdout.contains(value.as_str()),
+                "kvenv's stdout holds a secret or token:\n{stdout}"
+            );
+            assert!(
+                !stderr.contains(value.as_str()),
+                "kvenv's stderr holds a secret or token:\n{stderr}"
+            );
+        }
+    }
+
     fn finish(self, mut cmd: assert_cmd::Command) -> Outcome {
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
@@ -301,18 +318,7 @@ impl<'k> Run<'k> {
         } = cmd.output().unwrap();
         let stdout = String::from_utf8_lossy(&stdout).into_owned();
         let stderr = String::from_utf8_lossy(&stderr).into_owned();
-        let mut forbidden = self.kit.forbidden();
-        forbidden.extend(self.extra_secrets.iter().cloned());
-        for value in forbidden.iter().filter(|v| !v.is_empty()) {
-            assert!(
-                self.stdout_is_output || !stdout.contains(value.as_str()),
-                "kvenv's stdout holds a secret or token:\n{stdout}"
-            );
-            assert!(
-                !stderr.contains(value.as_str()),
-                "kvenv's stderr holds a secret or token:\n{stderr}"
-            );
-        }
+        self.sweep(&stdout, &stderr);
         let child_env = self.probe.as_ref().and_then(|file| {
             let bytes = std::fs::read(file).ok()?;
             std::fs::remove_file(file).ok();
@@ -447,18 +453,7 @@ impl Running<'_> {
         };
         let stdout = std::fs::read_to_string(&self.out).unwrap_or_default();
         let stderr = self.stderr();
-        let mut forbidden = self.run.kit.forbidden();
-        forbidden.extend(self.run.extra_secrets.iter().cloned());
-        for value in forbidden.iter().filter(|v| !v.is_empty()) {
-            assert!(
-                self.run.stdout_is_output || !stdout.contains(value.as_str()),
-                "kvenv's stdout holds a secret or token:\n{stdout}"
-            );
-            assert!(
-                !stderr.contains(value.as_str()),
-                "kvenv's stderr holds a secret or token:\n{stderr}"
-            );
-        }
+        self.run.sweep(&stdout, &stderr);
         Outcome {
             code: status.code(),
             stdout,
