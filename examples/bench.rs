@@ -127,6 +127,39 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}, Linux {kernel}, {rustc}")
 }
 
+/// `--serve`: keep the fakes up and write one `env -i ...` command line per
+/// scenario under `target/bench-serve/`, for profiling kvenv from outside
+/// (`sh target/bench-serve/kvenv-100-refs.sh`, or with perf or callgrind).
+fn serve(root: &Path, scenarios: &[Scenario], base: &[(String, String)]) {
+    let dir = root.join("target/bench-serve");
+    std::fs::create_dir_all(&dir).expect("create target/bench-serve");
+    for s in scenarios {
+        let slug: String = s
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let words: Vec<String> = base
+            .iter()
+            .chain(&s.env)
+            .map(|(k, v)| format!("'{k}={v}'"))
+            .chain(s.program.iter().map(|w| format!("'{w}'")))
+            .collect();
+        let line = format!("exec env -i {}\n", words.join(" "));
+        std::fs::write(dir.join(format!("{slug}.sh")), line).expect("write scenario");
+    }
+    eprintln!("bench: scenarios in {}; Ctrl-C to stop", dir.display());
+    loop {
+        std::thread::park();
+    }
+}
+
 fn main() {
     let runs: usize = std::env::args()
         .nth(1)
@@ -287,6 +320,11 @@ fn main() {
                 times: vec![],
             });
         }
+    }
+
+    if std::env::args().any(|a| a == "--serve") {
+        serve(&root, &scenarios, &base);
+        return;
     }
 
     // Warm up (page cache, venv imports), then interleave.

@@ -136,6 +136,24 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let result = match commands::run::plain(&args) {
+        Some(failed) => Err(failed),
+        None => parse_and_run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("kvenv: {line}");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+/// Everything but the plain `run` that `commands::run::plain` takes.
+fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -145,10 +163,10 @@ where
                 _ => 125,
             };
             let _ = e.print();
-            return code;
+            return Ok(code);
         }
     };
-    let result = match cli.command {
+    match cli.command {
         Command::Run(args) => commands::run(args),
         Command::Render(args) => commands::render(args),
         Command::Check(args) => commands::check(args),
@@ -164,16 +182,8 @@ where
         Command::Man => commands::print(|out| {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
         }),
-    };
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            for line in e.to_string().lines() {
-                eprintln!("kvenv: {line}");
-            }
-            e.exit_code()
-        }
     }
+    .map(|()| 0)
 }
 
 /// Logs on stderr. `-v`: what was resolved and how; `-vv`: one line per HTTP

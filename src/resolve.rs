@@ -8,9 +8,11 @@
 use crate::appconfig::{self, KeyValue};
 use crate::cloud::Cloud;
 use crate::error::{Error, Failure, Status};
+use crate::http::Gate;
 use crate::identity::{self, IdentityConfig};
 use crate::reference::{ConfigRef, Named, Reference, SecretRef, VaultAddr};
 use crate::vault::{self, AllowedHost, Fetched};
+use futures::future::Either;
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -113,9 +115,10 @@ fn partition(
     (vaults, stores)
 }
 
-/// The runtime, HTTP clients and identity for as many rounds of resolution as
-/// needed (one for `run`; one per refresh for `run --watch`, reusing
-/// connections and the token). Must live on a thread that blocks SIGPIPE.
+/// The runtime, TLS configuration and identity for as many rounds of
+/// resolution as needed (one for `run`; one per refresh for `run --watch`,
+/// reusing the token and resuming TLS sessions). Must live on a thread that
+/// blocks SIGPIPE.
 pub struct Session {
     runtime: tokio::runtime::Runtime,
     clients: Clients,
@@ -128,7 +131,6 @@ impl Session {
             local: crate::http::identity_client(&tls)?,
             remote: crate::http::vault_client(&tls, &[])?,
         };
-        let vault_http = crate::http::vault_client(&tls, &settings.resolve)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -136,7 +138,7 @@ impl Session {
         // Credentials are built inside the runtime: some crates spawn on it.
         let identity = runtime.block_on(async { identity::build(&settings.identity, &plumbing) });
         let clients = Clients {
-            vault_http,
+            tls,
             identity,
             settings: settings.clone(),
             deadline: std::cell::Cell::new(tokio::time::Instant::now()),
@@ -219,7 +221,7 @@ impl Fetches {
 
 /// The HTTP clients and the identity a session fetches with.
 struct Clients {
-    vault_http: reqwest::Client,
+    tls: std::sync::Arc<rustls::ClientConfig>,
     identity: identity::Identity,
     settings: Settings,
     /// The current round's deadline.
@@ -277,13 +279,16 @@ impl Clients {
         vaults: Group<SecretRef>,
     ) -> Vec<(SecretRef, Result<Fetched, Failure>)> {
         let each = vaults.into_iter().map(|(addr, (trust, refs))| {
-            let client = vault::client(
-                &addr,
-                trust,
-                self.settings.cloud,
-                &self.vault_http,
-                self.identity.credential.clone(),
-            );
+            let gate = Gate::default();
+            let client = self.http(&gate).and_then(|http| {
+                vault::client(
+                    &addr,
+                    trust,
+                    self.settings.cloud,
+                    &http,
+                    self.identity.credential.clone(),
+                )
+            });
             async move {
                 match client {
                     Ok(client) => {
@@ -299,12 +304,16 @@ impl Clients {
                                 (r, outcome)
                             }
                         };
-                        // Under the cloud's suffix the token goes on the first request
-                        // (the pre-authorisation policy). Elsewhere the first request
-                        // learns the vault's challenge alone; the rest then go out
-                        // together instead of all drawing a 401 first.
-                        let first_alone = trust == vault::Trust::AllowListed;
-                        self.all(refs, first_alone, fetch).await
+                        // Under the cloud's suffix the token goes on the first
+                        // request (the pre-authorisation policy), and the rest
+                        // follow once its connection is up. Elsewhere the first
+                        // request learns the vault's challenge alone; the rest
+                        // then go out together instead of all drawing a 401.
+                        let opening = match trust {
+                            vault::Trust::CloudSuffix => gate,
+                            vault::Trust::AllowListed => Gate::default(),
+                        };
+                        self.all(refs, &opening, fetch).await
                     }
                     Err(e) => {
                         let failure = Failure::new(Status::OtherReasons, e.to_string());
@@ -327,13 +336,26 @@ impl Clients {
         stores: Group<ConfigRef>,
     ) -> Vec<(ConfigRef, Result<KeyValue, Failure>)> {
         let each = stores.into_iter().map(|(addr, (_, refs))| {
-            let store = appconfig::store(
-                &addr,
-                self.settings.cloud,
-                &self.vault_http,
-                self.identity.credential.clone(),
-            );
+            let gate = Gate::default();
+            let store = self.http(&gate).map(|http| {
+                appconfig::store(
+                    &addr,
+                    self.settings.cloud,
+                    &http,
+                    self.identity.credential.clone(),
+                )
+            });
             async move {
+                let store = match store {
+                    Ok(store) => store,
+                    Err(e) => {
+                        let failure = Failure::new(Status::OtherReasons, e.to_string());
+                        return refs
+                            .into_iter()
+                            .map(|r| (r, Err(failure.clone())))
+                            .collect();
+                    }
+                };
                 let fetch = |r: ConfigRef| {
                     let store = &store;
                     async move {
@@ -346,7 +368,7 @@ impl Clients {
                         (r, outcome)
                     }
                 };
-                self.all(refs, false, fetch).await
+                self.all(refs, &gate, fetch).await
             }
         });
         futures::future::join_all(each)
@@ -356,30 +378,45 @@ impl Clients {
             .collect()
     }
 
-    /// Every item of one host, `--concurrency` at a time.
+    /// The HTTP client for one vault or store in this round, whose first
+    /// connection opens `gate`. A new one each round: connections left from an
+    /// earlier round are closed by then, and TLS sessions resume across
+    /// clients (the session cache lives in the TLS configuration).
+    fn http(&self, gate: &Gate) -> Result<reqwest::Client, Error> {
+        crate::http::host_client(&self.tls, &self.settings.resolve, gate)
+    }
+
+    /// Every item of one host, `--concurrency` at a time. The first goes out
+    /// alone; the rest wait for `opening`, which the first opens when it ends
+    /// if nothing opened it earlier (see `http::Gate`).
     async fn all<R, T, F>(
         &self,
         refs: Vec<R>,
-        first_alone: bool,
+        opening: &Gate,
         fetch: impl Fn(R) -> F,
     ) -> Vec<(R, T)>
     where
         F: Future<Output = (R, T)>,
     {
         let mut refs = refs.into_iter();
-        let mut outcomes = Vec::new();
-        if first_alone {
-            if let Some(first) = refs.next() {
-                outcomes.push(fetch(first).await);
-            }
-        }
-        let rest: Vec<(R, T)> = futures::stream::iter(refs)
-            .map(fetch)
+        let Some(first) = refs.next() else {
+            return Vec::new();
+        };
+        let fetch = &fetch;
+        let first = async move {
+            let outcome = fetch(first).await;
+            opening.open();
+            outcome
+        };
+        let rest = refs.map(|r| async move {
+            opening.opened().await;
+            fetch(r).await
+        });
+        let all = std::iter::once(Either::Left(first)).chain(rest.map(Either::Right));
+        futures::stream::iter(all)
             .buffer_unordered(self.settings.concurrency)
             .collect()
-            .await;
-        outcomes.extend(rest);
-        outcomes
+            .await
     }
 
     /// One fetch under the run's deadline, with its line at `-v`.

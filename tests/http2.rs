@@ -24,6 +24,52 @@ fn under_http2_every_request_to_a_vault_shares_one_connection() {
     assert_eq!(kit.azure.vault.http2_connections(), 1, "negotiated h2");
 }
 
+/// Under the cloud's suffix the token goes on every request at once, so the
+/// whole burst is ready together: the first request opens the connection and
+/// the rest wait for it (otherwise each would open its own, with a full TLS
+/// handshake, before learning the vault speaks h2).
+#[test]
+fn a_burst_to_a_suffix_host_opens_one_connection() {
+    let kit = Kit::new();
+    let port = kit.azure.vault.port();
+    let mut run = kit
+        .bare()
+        .args([
+            "run",
+            "--ca-file",
+            &kit.azure.ca_file().display().to_string(),
+        ])
+        .args([
+            "--resolve",
+            &format!("burst.vault.azure.net=127.0.0.1:{port}"),
+        ])
+        .args(["--concurrency", "64"]);
+    for i in 0..60 {
+        let name = format!("burst-{i}");
+        kit.azure
+            .vault
+            .set_secret(&name, &format!("burst-value-{i}-z"));
+        run = run.env(
+            &format!("S{i}"),
+            format!("@Microsoft.KeyVault(VaultName=burst;SecretName={name})"),
+        );
+    }
+    let out = run.secret("burst-value").probe().go();
+    out.assert_code(0);
+    assert_eq!(out.child("S59").unwrap(), "burst-value-59-z");
+    assert_eq!(kit.azure.vault.connections(), 1, "one TCP connection");
+    assert_eq!(kit.azure.vault.http2_connections(), 1, "negotiated h2");
+    // No challenge round first: every request carried the token.
+    let challenged = kit
+        .azure
+        .vault
+        .requests()
+        .iter()
+        .filter(|r| r.status == 401)
+        .count();
+    assert_eq!(challenged, 0);
+}
+
 #[test]
 fn a_vault_without_http2_gets_pooled_http1_connections_that_resume_tls() {
     let kit = Kit::new();

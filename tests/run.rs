@@ -532,6 +532,89 @@ fn no_references_means_no_request_to_any_fake() {
     assert!(kit.azure.identity.requests().is_empty());
 }
 
+/// `kvenv run [--] COMMAND` with no option and no reference anywhere takes a
+/// short way to exec; what the command gets must be what the full way gives.
+#[test]
+fn the_plain_entrypoint_form_passes_the_environment_as_it_is() {
+    let kit = Kit::new();
+    let odd = "a=b; c\nline two\t\u{1F511} @Microsoft.KeyVaul";
+    for dashes in [true, false] {
+        let run = kit
+            .bare()
+            .arg("run")
+            .env("PLAIN", "plain")
+            .env("ODD", odd)
+            .env("EMPTY", "")
+            .probe();
+        let out = if dashes {
+            run.go()
+        } else {
+            run.go_without_dashes()
+        };
+        out.assert_code(0);
+        assert_eq!(out.child("PLAIN").unwrap(), "plain");
+        assert_eq!(out.child("ODD").unwrap(), odd);
+        assert_eq!(out.child("EMPTY").unwrap(), "");
+        assert!(kit.azure.identity.requests().is_empty());
+    }
+    // The command's exit code, and env(1)'s codes when exec fails.
+    let out = kit.bare().arg("run").command(["sh", "-c", "exit 7"]).go();
+    out.assert_code(7);
+    let out = kit
+        .bare()
+        .arg("run")
+        .command(["kvenv-no-such-command-xyz"])
+        .go();
+    out.assert_code(127);
+    assert_eq!(
+        out.stderr,
+        "kvenv: kvenv-no-such-command-xyz: command not found\n"
+    );
+}
+
+#[test]
+fn the_plain_entrypoint_form_still_checks_reference_text_and_kvenv_variables() {
+    let kit = Kit::new();
+    // Reference text, even malformed, goes the full way (and is refused).
+    let out = kit
+        .bare()
+        .arg("run")
+        .env("BROKEN", "@Microsoft.KeyVault(VaultName=x)")
+        .command(["true"])
+        .go();
+    out.assert_code(125);
+    assert!(out.stderr.contains("BROKEN"), "{}", out.stderr);
+    // Options may come from KVENV_* variables: they are read and checked.
+    let out = kit
+        .bare()
+        .arg("run")
+        .env("KVENV_LOG_FORMAT", "yaml")
+        .command(["true"])
+        .go();
+    out.assert_code(125);
+    assert!(out.stderr.contains("yaml"), "{}", out.stderr);
+    // ... and honoured: an env file named by KVENV_ENV_FILE brings a reference.
+    kit.azure
+        .vault
+        .set_secret("from-file", "env-file-value-5521");
+    let file = kit.azure.dir().join("plain.env");
+    std::fs::write(
+        &file,
+        format!("FROM_FILE={}\n", kit.azure.vault.reference("from-file")),
+    )
+    .unwrap();
+    let out = kit
+        .bare()
+        .arg("run")
+        .env("KVENV_ENV_FILE", file.display().to_string())
+        .env("KVENV_ALLOW_HOST", kit.azure.vault.host())
+        .env("KVENV_CA_FILE", kit.azure.ca_file().display().to_string())
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("FROM_FILE").unwrap(), "env-file-value-5521");
+}
+
 #[test]
 fn the_environment_is_otherwise_unchanged() {
     let kit = Kit::new();

@@ -42,6 +42,34 @@ fn check_template_vars(
     Ok(())
 }
 
+/// The entrypoint form `kvenv run [--] COMMAND...` with nothing to resolve: no
+/// option, no `KVENV_*` variable (options may come from those) and no
+/// reference text anywhere in the environment. Exactly what [`run`] would do
+/// then (exec the command with the environment unchanged), without parsing
+/// options, reading settings or starting logs, so that kvenv in front of a
+/// container that needs no secret costs about what `env` does. `None` when
+/// the arguments or the environment ask for more; otherwise only returns if
+/// exec failed.
+pub(crate) fn plain(args: &[OsString]) -> Option<Error> {
+    let command = match args.get(1..)? {
+        [run, dashes, command @ ..] if run == "run" && dashes == "--" => command,
+        [run, command @ ..] if run == "run" => command,
+        _ => return None,
+    };
+    if command.first()?.as_bytes().starts_with(b"-") {
+        return None;
+    }
+    let mut env = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        if name.as_bytes().starts_with(b"KVENV_") || template::mentions_reference(value.as_bytes())
+        {
+            return None;
+        }
+        env.push(environment::entry(name.as_bytes(), value.as_bytes()));
+    }
+    Some(exec::exec(command, env, None))
+}
+
 /// `kvenv run`: resolve, then exec. Returns only on failure.
 pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
     let settings = prepare(&args.common)?;

@@ -5,11 +5,13 @@
 
 mod backoff;
 mod failure;
+mod gate;
 mod policies;
 mod wire;
 
 pub use backoff::Backoff;
 pub use failure::{find, TransportFailure};
+pub use gate::Gate;
 pub use policies::{authority, AudiencePolicy, PreauthPolicy};
 pub use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
 
@@ -79,18 +81,37 @@ fn builder(tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
         .user_agent(concat!("kvenv/", env!("CARGO_PKG_VERSION")))
 }
 
-/// For Key Vault: HTTPS only; an HTTPS proxy from the environment is honoured
-/// (it sees only a CONNECT tunnel).
+/// For Key Vault, App Configuration and Entra ID: HTTPS only; an HTTPS proxy
+/// from the environment is honoured (it sees only a CONNECT tunnel).
 pub fn vault_client(
     tls: &rustls::ClientConfig,
     resolve: &[(String, std::net::SocketAddr)],
 ) -> Result<reqwest::Client, Error> {
+    remote(tls, resolve)
+        .build()
+        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+}
+
+/// A client for one vault or store, whose first connection opens `gate`.
+pub fn host_client(
+    tls: &rustls::ClientConfig,
+    resolve: &[(String, std::net::SocketAddr)],
+    gate: &Gate,
+) -> Result<reqwest::Client, Error> {
+    remote(tls, resolve)
+        .connector_layer(gate.layer())
+        .build()
+        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+}
+
+fn remote(
+    tls: &rustls::ClientConfig,
+    resolve: &[(String, std::net::SocketAddr)],
+) -> reqwest::ClientBuilder {
     resolve
         .iter()
         .fold(builder(tls), |b, (host, addr)| b.resolve(host, *addr))
         .https_only(true)
-        .build()
-        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
 }
 
 /// For identity endpoints (plain HTTP on the host in Azure): never through a

@@ -208,6 +208,13 @@ impl<'k> Run<'k> {
         self.finish(cmd)
     }
 
+    /// As [`Run::go`], with the command right after the arguments, no `--`.
+    pub fn go_without_dashes(self) -> Outcome {
+        let mut cmd = assert_cmd::Command::cargo_bin("kvenv").unwrap();
+        cmd.args(&self.args).args(&self.command);
+        self.finish(cmd)
+    }
+
     /// Turns a `run()` builder into `kvenv check` with the same flags.
     pub fn go_check(mut self) -> Outcome {
         self.args[0] = "check".into();
