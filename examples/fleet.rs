@@ -2,8 +2,8 @@
 //! N pods) against one fake vault that enforces a Key Vault-like limit, scaled
 //! down so it bites, and an identity endpoint with its own per-second limit.
 //! Both answer 429 with Retry-After beyond their limit. Reports how many
-//! processes started their command, time to exec (p50/p99/max), and requests
-//! and 429s from the fakes' logs.
+//! processes started their command, time to exec (p50/p99/max), requests
+//! and 429s from the fakes' logs, and TCP connections to the vault.
 //!
 //!     cargo run --release --example fleet [-- PROCESSES [VAULT_LIMIT_PER_10S [IDENTITY_PER_S]]]
 
@@ -132,6 +132,12 @@ fn main() {
         "| requests beyond necessary + 429s | vault {:.3}×, identity {:.3}× |",
         (vault.len() - vault_429) as f64 / necessary_vault as f64,
         (identity.len() - identity_429) as f64 / necessary_identity as f64
+    );
+    let connections = azure.vault.connections();
+    println!(
+        "| vault TCP connections | {connections} ({:.2} per process), HTTP/2: {} |",
+        connections as f64 / processes as f64,
+        azure.vault.http2_connections()
     );
     println!("| time the vault limit needs to drain the work | {drain:.0} s |");
     for f in failures.iter().take(5) {

@@ -279,7 +279,7 @@ pub struct Common {
     #[arg(
         long,
         env = "KVENV_CONCURRENCY",
-        default_value = "64",
+        default_value = "100",
         value_name = "N",
         value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from)
     )]
