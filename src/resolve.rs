@@ -8,7 +8,7 @@
 use crate::appconfig::{self, KeyValue};
 use crate::cloud::Cloud;
 use crate::error::{Error, Failure, Status};
-use crate::http::Gate;
+use crate::http::{Gate, Opened};
 use crate::identity::{self, IdentityConfig};
 use crate::reference::{ConfigRef, Named, Reference, SecretRef, VaultAddr};
 use crate::vault::{self, AllowedHost, Fetched};
@@ -30,8 +30,18 @@ pub struct Settings {
     pub ca_files: Vec<(String, PathBuf)>,
     pub identity: IdentityConfig,
     pub timeout: Duration,
+    /// Requests in flight per host (`--concurrency`).
     pub concurrency: usize,
+    /// The same for a host that turns out to speak only HTTP/1.1, where each
+    /// one is a connection (and a TLS handshake) of its own.
+    pub http1_concurrency: usize,
 }
+
+/// `--concurrency` by default over HTTP/2: streams on one connection. Also the
+/// stream limit HTTP/2 servers commonly announce; measured in BENCHMARKS.md.
+pub const HTTP2_CONCURRENCY: usize = 100;
+/// `--concurrency` by default over HTTP/1.1: connections.
+pub const HTTP1_CONCURRENCY: usize = 16;
 
 /// The outcome for every reference asked for.
 #[derive(Debug, Default)]
@@ -56,6 +66,15 @@ impl Resolution {
 }
 
 type Group<R> = BTreeMap<VaultAddr, (vault::Trust, Vec<R>)>;
+
+/// What the rest of a host's requests wait for after the first goes out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum First {
+    /// Its connection: the token is already on every request.
+    Connects,
+    /// Its answer: it learns the vault's challenge (and so the token's scope).
+    Answers,
+}
 
 /// Resolves `refs`. A reference to a host that may not receive the token is
 /// refused before any connection; with `all_or_nothing` (run, render) such a
@@ -309,11 +328,11 @@ impl Clients {
                         // follow once its connection is up. Elsewhere the first
                         // request learns the vault's challenge alone; the rest
                         // then go out together instead of all drawing a 401.
-                        let opening = match trust {
-                            vault::Trust::CloudSuffix => gate,
-                            vault::Trust::AllowListed => Gate::default(),
+                        let first = match trust {
+                            vault::Trust::CloudSuffix => First::Connects,
+                            vault::Trust::AllowListed => First::Answers,
                         };
-                        self.all(refs, &opening, fetch).await
+                        self.all(refs, &gate, first, fetch).await
                     }
                     Err(e) => {
                         let failure = Failure::new(Status::OtherReasons, e.to_string());
@@ -368,7 +387,7 @@ impl Clients {
                         (r, outcome)
                     }
                 };
-                self.all(refs, &gate, fetch).await
+                self.all(refs, &gate, First::Connects, fetch).await
             }
         });
         futures::future::join_all(each)
@@ -387,34 +406,48 @@ impl Clients {
     }
 
     /// Every item of one host, `--concurrency` at a time. The first goes out
-    /// alone; the rest wait for `opening`, which the first opens when it ends
-    /// if nothing opened it earlier (see `http::Gate`).
+    /// alone; the rest wait for what `first` says, then go out together, as
+    /// many at once as the protocol of the host's first connection allows
+    /// (`connection` is opened by it, see `http::Gate`).
     async fn all<R, T, F>(
         &self,
         refs: Vec<R>,
-        opening: &Gate,
+        connection: &Gate,
+        first: First,
         fetch: impl Fn(R) -> F,
     ) -> Vec<(R, T)>
     where
         F: Future<Output = (R, T)>,
     {
         let mut refs = refs.into_iter();
-        let Some(first) = refs.next() else {
+        let Some(head) = refs.next() else {
             return Vec::new();
         };
-        let fetch = &fetch;
-        let first = async move {
-            let outcome = fetch(first).await;
-            opening.open();
+        let answered = &Gate::default();
+        let (fetch, settings) = (&fetch, &self.settings);
+        let head = async move {
+            let outcome = fetch(head).await;
+            answered.open(Opened::FirstDone);
+            connection.open(Opened::FirstDone);
             outcome
         };
+        // Over HTTP/1.1 each request in flight is a connection: fewer at once.
+        let http1 = tokio::sync::Semaphore::new(settings.http1_concurrency);
+        let http1 = &http1;
         let rest = refs.map(|r| async move {
-            opening.opened().await;
+            match first {
+                First::Connects => connection.opened().await,
+                First::Answers => answered.opened().await,
+            };
+            let _permit = match connection.state() {
+                Some(Opened::Http1) => http1.acquire().await.ok(),
+                _ => None,
+            };
             fetch(r).await
         });
-        let all = std::iter::once(Either::Left(first)).chain(rest.map(Either::Right));
+        let all = std::iter::once(Either::Left(head)).chain(rest.map(Either::Right));
         futures::stream::iter(all)
-            .buffer_unordered(self.settings.concurrency)
+            .buffer_unordered(settings.concurrency)
             .collect()
             .await
     }
@@ -490,6 +523,7 @@ mod tests {
             },
             timeout: Duration::from_secs(1),
             concurrency: 4,
+            http1_concurrency: 4,
         }
     }
 

@@ -103,3 +103,41 @@ fn a_vault_without_http2_gets_pooled_http1_connections_that_resume_tls() {
     assert!(resumed >= 1, "{resumed} of {connections} resumed");
     eprintln!("HTTP/1.1: {connections} connections, {resumed} resumed TLS sessions");
 }
+
+/// Over HTTP/1.1 every request in flight is a connection of its own, so by
+/// default far fewer go at once than the streams HTTP/2 would multiplex.
+#[test]
+fn by_default_a_vault_without_http2_gets_a_few_connections_not_one_per_request() {
+    let kit = Kit::new();
+    let vault = kit.azure.another_vault_http1();
+    let port = vault.port();
+    let mut run = kit
+        .bare()
+        .args([
+            "run",
+            "--ca-file",
+            &kit.azure.ca_file().display().to_string(),
+        ])
+        .args([
+            "--resolve",
+            &format!("old.vault.azure.net=127.0.0.1:{port}"),
+        ]);
+    for i in 0..60 {
+        let name = format!("h1-default-{i}");
+        vault.set_secret(&name, &format!("h1-default-value-{i}-w"));
+        run = run.env(
+            &format!("S{i}"),
+            format!("@Microsoft.KeyVault(VaultName=old;SecretName={name})"),
+        );
+    }
+    let out = run.secret("h1-default-value").probe().go();
+    out.assert_code(0);
+    assert_eq!(out.child("S59").unwrap(), "h1-default-value-59-w");
+    assert_eq!(vault.http2_connections(), 0);
+    let connections = vault.connections();
+    // 16 at once plus the first; the pool may race a few more open.
+    assert!(
+        (2..=24).contains(&connections),
+        "{connections} connections for 60 references"
+    );
+}

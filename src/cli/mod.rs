@@ -275,15 +275,15 @@ pub struct Common {
     )]
     pub timeout: Duration,
 
-    /// Requests in flight at once per vault or store (multiplexed on one HTTP/2 connection).
+    /// Requests in flight at once per vault or store [default: 100 over HTTP/2, on one
+    /// connection; 16 over HTTP/1.1, one connection each].
     #[arg(
         long,
         env = "KVENV_CONCURRENCY",
-        default_value = "100",
         value_name = "N",
         value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from)
     )]
-    pub concurrency: usize,
+    pub concurrency: Option<usize>,
 
     /// More logging on stderr: -v what was resolved and how, -vv HTTP detail. Never values or tokens.
     #[arg(short, long, action = clap::ArgAction::Count, env = "KVENV_VERBOSE")]
@@ -338,7 +338,12 @@ impl Common {
                 env,
             },
             timeout: self.timeout,
-            concurrency: self.concurrency,
+            concurrency: self
+                .concurrency
+                .unwrap_or(crate::resolve::HTTP2_CONCURRENCY),
+            http1_concurrency: self
+                .concurrency
+                .unwrap_or(crate::resolve::HTTP1_CONCURRENCY),
         }
     }
 }

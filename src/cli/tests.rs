@@ -74,3 +74,11 @@ fn azure_client_id_names_the_user_assigned_identity_unless_a_flag_does() {
         Some(UserAssigned::ObjectId("oid".into()))
     );
 }
+
+#[test]
+fn concurrency_defaults_by_protocol_and_a_given_value_holds_for_both() {
+    let s = settings(&[], &[]).unwrap();
+    assert_eq!((s.concurrency, s.http1_concurrency), (100, 16));
+    let s = settings(&["--concurrency", "8"], &[]).unwrap();
+    assert_eq!((s.concurrency, s.http1_concurrency), (8, 8));
+}

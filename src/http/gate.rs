@@ -9,40 +9,69 @@
 //! connections of their own under HTTP/1.1), or until the first request ends
 //! without one.
 //!
+//! The first connection also tells which protocol the host speaks, which
+//! decides how many of the held requests may go at once: streams over HTTP/2,
+//! connections over HTTP/1.1.
+//!
 //! [`ConnectGate`] is a connector layer that opens the gate when a connection
 //! comes up; [`Gate::opened`] is what the held requests wait on.
 
+use hyper_util::client::legacy::connect::Connection;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::watch;
 
-/// Whether a host's first connection is up (or its first request is over).
+/// What opened a gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// A connection that negotiated HTTP/2.
+    Http2,
+    /// A connection without HTTP/2 (HTTP/1.1).
+    Http1,
+    /// The first request ended (with or without a connection of its own).
+    FirstDone,
+}
+
+/// Whether a host's first connection is up (or its first request is over),
+/// and what it speaks.
 #[derive(Clone, Debug)]
 pub struct Gate {
-    opened: Arc<watch::Sender<bool>>,
+    opened: Arc<watch::Sender<Option<Opened>>>,
 }
 
 impl Default for Gate {
     fn default() -> Gate {
         Gate {
-            opened: Arc::new(watch::Sender::new(false)),
+            opened: Arc::new(watch::Sender::new(None)),
         }
     }
 }
 
 impl Gate {
-    /// Lets every held request go.
-    pub fn open(&self) {
-        self.opened.send_replace(true);
+    /// Lets every held request go; the first opening is the one kept.
+    pub fn open(&self, how: Opened) {
+        self.opened.send_if_modified(|opened| {
+            let first = opened.is_none();
+            if first {
+                *opened = Some(how);
+            }
+            first
+        });
     }
 
-    /// Resolves once the gate is open.
-    pub async fn opened(&self) {
+    /// Resolves once the gate is open, with what opened it.
+    pub async fn opened(&self) -> Opened {
         let mut rx = self.opened.subscribe();
         // The sender lives in `self`, so waiting cannot fail.
-        let _ = rx.wait_for(|open| *open).await;
+        let opened = rx.wait_for(Option::is_some).await.map(|o| *o);
+        opened.ok().flatten().unwrap_or(Opened::FirstDone)
+    }
+
+    /// What opened the gate so far, if anything did.
+    pub fn state(&self) -> Option<Opened> {
+        *self.opened.borrow()
     }
 
     /// The connector layer that opens this gate on the first connection.
@@ -78,6 +107,7 @@ pub struct Connector<S> {
 impl<S, R> tower_service::Service<R> for Connector<S>
 where
     S: tower_service::Service<R>,
+    S::Response: Connection,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -93,8 +123,12 @@ where
         let gate = self.gate.clone();
         Box::pin(async move {
             let connected = connecting.await;
-            if connected.is_ok() {
-                gate.open();
+            if let Ok(connection) = &connected {
+                gate.open(if connection.connected().is_negotiated_h2() {
+                    Opened::Http2
+                } else {
+                    Opened::Http1
+                });
             }
             connected
         })
@@ -104,51 +138,73 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper_util::client::legacy::connect::Connected;
     use std::time::Duration;
 
     #[tokio::test]
-    async fn held_requests_wait_until_the_gate_opens() {
+    async fn held_requests_wait_until_the_gate_opens_and_the_first_opening_stays() {
         let gate = Gate::default();
         let held = gate.clone();
         let waiting = tokio::spawn(async move { held.opened().await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiting.is_finished(), "released before the gate opened");
-        gate.open();
-        tokio::time::timeout(Duration::from_secs(5), waiting)
+        gate.open(Opened::Http2);
+        let opened = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("still held after the gate opened")
             .unwrap();
-        // Once open, it stays open.
-        gate.opened().await;
+        assert_eq!(opened, Opened::Http2);
+        gate.open(Opened::FirstDone);
+        assert_eq!(gate.opened().await, Opened::Http2);
+        assert_eq!(gate.state(), Some(Opened::Http2));
+    }
+
+    /// A connection as a connector hands it over: with or without h2.
+    struct Conn(bool);
+
+    impl Connection for Conn {
+        fn connected(&self) -> Connected {
+            let connected = Connected::new();
+            if self.0 {
+                connected.negotiated_h2()
+            } else {
+                connected
+            }
+        }
     }
 
     /// A connector that answers with what it was given.
-    struct Answer(Result<u8, &'static str>);
+    struct Answer(Option<bool>);
 
     impl tower_service::Service<()> for Answer {
-        type Response = u8;
+        type Response = Conn;
         type Error = &'static str;
-        type Future = std::future::Ready<Result<u8, &'static str>>;
+        type Future = std::future::Ready<Result<Conn, &'static str>>;
 
         fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
             Poll::Ready(Ok(()))
         }
 
         fn call(&mut self, _: ()) -> Self::Future {
-            std::future::ready(self.0)
+            std::future::ready(self.0.map(Conn).ok_or("refused"))
         }
     }
 
     #[tokio::test]
-    async fn a_successful_connect_opens_the_gate_and_a_failed_one_does_not() {
+    async fn a_connect_opens_the_gate_with_its_protocol_and_a_failed_one_does_not() {
         use tower_layer::Layer;
         use tower_service::Service;
         let gate = Gate::default();
-        let mut failing = gate.layer().layer(Answer(Err("refused")));
-        assert_eq!(failing.call(()).await, Err("refused"));
-        assert!(!*gate.opened.borrow(), "a failed connect opened the gate");
-        let mut working = gate.layer().layer(Answer(Ok(7)));
-        assert_eq!(working.call(()).await, Ok(7));
-        assert!(*gate.opened.borrow());
+        let mut failing = gate.layer().layer(Answer(None));
+        assert!(failing.call(()).await.is_err());
+        assert_eq!(gate.state(), None, "a failed connect opened the gate");
+        let mut http1 = gate.layer().layer(Answer(Some(false)));
+        assert!(http1.call(()).await.is_ok());
+        assert_eq!(gate.state(), Some(Opened::Http1));
+
+        let gate = Gate::default();
+        let mut h2 = gate.layer().layer(Answer(Some(true)));
+        assert!(h2.call(()).await.is_ok());
+        assert_eq!(gate.state(), Some(Opened::Http2));
     }
 }

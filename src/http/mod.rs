@@ -11,7 +11,7 @@ mod wire;
 
 pub use backoff::Backoff;
 pub use failure::{find, TransportFailure};
-pub use gate::Gate;
+pub use gate::{Gate, Opened};
 pub use policies::{authority, AudiencePolicy, PreauthPolicy};
 pub use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
 
