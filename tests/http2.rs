@@ -31,18 +31,8 @@ fn under_http2_every_request_to_a_vault_shares_one_connection() {
 #[test]
 fn a_burst_to_a_suffix_host_opens_one_connection() {
     let kit = Kit::new();
-    let port = kit.azure.vault.port();
     let mut run = kit
-        .bare()
-        .args([
-            "run",
-            "--ca-file",
-            &kit.azure.ca_file().display().to_string(),
-        ])
-        .args([
-            "--resolve",
-            &format!("burst.vault.azure.net=127.0.0.1:{port}"),
-        ])
+        .run_suffix(&kit.azure.vault, "burst")
         .args(["--concurrency", "64"]);
     for i in 0..60 {
         let name = format!("burst-{i}");
@@ -110,18 +100,7 @@ fn a_vault_without_http2_gets_pooled_http1_connections_that_resume_tls() {
 fn by_default_a_vault_without_http2_gets_a_few_connections_not_one_per_request() {
     let kit = Kit::new();
     let vault = kit.azure.another_vault_http1();
-    let port = vault.port();
-    let mut run = kit
-        .bare()
-        .args([
-            "run",
-            "--ca-file",
-            &kit.azure.ca_file().display().to_string(),
-        ])
-        .args([
-            "--resolve",
-            &format!("old.vault.azure.net=127.0.0.1:{port}"),
-        ]);
+    let mut run = kit.run_suffix(&vault, "old");
     for i in 0..60 {
         let name = format!("h1-default-{i}");
         vault.set_secret(&name, &format!("h1-default-value-{i}-w"));

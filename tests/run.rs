@@ -1001,18 +1001,7 @@ fn suffix_hosts_get_the_token_on_the_first_request() {
             .vault
             .set_secret(&format!("s{i}"), &format!("preauth-value-{i}"));
     }
-    let port = kit.azure.vault.port();
-    let mut run = kit
-        .bare()
-        .args([
-            "run",
-            "--ca-file",
-            &kit.azure.ca_file().display().to_string(),
-        ])
-        .args([
-            "--resolve",
-            &format!("myvault.vault.azure.net=127.0.0.1:{port}"),
-        ]);
+    let mut run = kit.run_suffix(&kit.azure.vault, "myvault");
     for i in 0..5 {
         run = run.env(
             &format!("S{i}"),

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use kvenv_testkit::{FakeAzure, FakeCli, IdentityKind};
+use kvenv_testkit::{FakeAzure, FakeCli, FakeVault, IdentityKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Output;
@@ -25,6 +25,19 @@ impl Kit {
         let azure = FakeAzure::start(kind);
         let cli = FakeCli::new(azure.dir(), azure.tokens.clone());
         Kit { azure, cli }
+    }
+
+    /// `kvenv run` with `vault` answering for `NAME.vault.azure.net` (a host
+    /// under the cloud's suffix, pinned with `--resolve`), and `--ca-file`.
+    pub fn run_suffix(&self, vault: &FakeVault, name: &str) -> Run<'_> {
+        let port = vault.port();
+        self.bare().args([
+            "run".to_string(),
+            "--ca-file".into(),
+            self.azure.ca_file().display().to_string(),
+            "--resolve".into(),
+            format!("{name}.vault.azure.net=127.0.0.1:{port}"),
+        ])
     }
 
     /// `kvenv run` pointed at the fakes: clean environment with PATH, the
