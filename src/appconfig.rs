@@ -51,14 +51,7 @@ pub fn store(
     ];
     let options = crate::http::client_options(http, crate::http::REMOTE_BODY_MAX, policies);
     Store {
-        pipeline: Pipeline::new(
-            Some("kvenv"),
-            Some(env!("CARGO_PKG_VERSION")),
-            options,
-            Vec::new(),
-            Vec::new(),
-            None,
-        ),
+        pipeline: crate::http::pipeline_of(options),
         addr: addr.clone(),
     }
 }

@@ -192,6 +192,14 @@ impl Session {
     }
 }
 
+/// The same failure for every reference of a host whose client could not be made.
+fn all_failed<R, T>(refs: Vec<R>, e: &Error) -> Vec<(R, Result<T, Failure>)> {
+    let failure = Failure::new(Status::OtherReasons, e.to_string());
+    refs.into_iter()
+        .map(|r| (r, Err(failure.clone())))
+        .collect()
+}
+
 /// What the runtime brings back.
 #[derive(Default)]
 struct Fetches {
@@ -334,12 +342,7 @@ impl Clients {
                         };
                         self.all(refs, &gate, first, fetch).await
                     }
-                    Err(e) => {
-                        let failure = Failure::new(Status::OtherReasons, e.to_string());
-                        refs.into_iter()
-                            .map(|r| (r, Err(failure.clone())))
-                            .collect()
-                    }
+                    Err(e) => all_failed(refs, &e),
                 }
             }
         });
@@ -367,13 +370,7 @@ impl Clients {
             async move {
                 let store = match store {
                     Ok(store) => store,
-                    Err(e) => {
-                        let failure = Failure::new(Status::OtherReasons, e.to_string());
-                        return refs
-                            .into_iter()
-                            .map(|r| (r, Err(failure.clone())))
-                            .collect();
-                    }
+                    Err(e) => return all_failed(refs, &e),
                 };
                 let fetch = |r: ConfigRef| {
                     let store = &store;

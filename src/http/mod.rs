@@ -149,10 +149,15 @@ pub fn pipeline(
     body_max: usize,
     retry: Backoff,
 ) -> azure_core::http::Pipeline {
-    let options = ClientOptions {
+    pipeline_of(ClientOptions {
         retry: RetryOptions::custom(Arc::new(retry)),
         ..client_options(http, body_max, Vec::new())
-    };
+    })
+}
+
+/// A pipeline named for kvenv over `options` (from [`client_options`]), for
+/// requests no Azure crate makes for us.
+pub fn pipeline_of(options: ClientOptions) -> azure_core::http::Pipeline {
     azure_core::http::Pipeline::new(
         Some("kvenv"),
         Some(env!("CARGO_PKG_VERSION")),

@@ -54,6 +54,17 @@ pub struct VaultAddr {
     pub port: Option<u16>,
 }
 
+#[cfg(test)]
+impl VaultAddr {
+    /// A vault or store address, for tests.
+    pub(crate) fn at(host: &str, port: Option<u16>) -> VaultAddr {
+        VaultAddr {
+            host: host.into(),
+            port,
+        }
+    }
+}
+
 impl VaultAddr {
     /// `https://host[:port]`
     pub fn url(&self) -> String {

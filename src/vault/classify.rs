@@ -173,16 +173,9 @@ mod tests {
     use super::*;
     use crate::reference::VaultAddr;
 
-    fn addr(host: &str, port: Option<u16>) -> VaultAddr {
-        VaultAddr {
-            host: host.into(),
-            port,
-        }
-    }
-
     fn failure_for(failure: TransportFailure, name: &str) -> Failure {
         let secret = SecretRef {
-            vault: addr("myvault.vault.azure.net", None),
+            vault: VaultAddr::at("myvault.vault.azure.net", None),
             name: name.into(),
             version: None,
         };

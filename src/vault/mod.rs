@@ -197,16 +197,9 @@ pub async fn fetch(
 mod tests {
     use super::*;
 
-    fn addr(host: &str, port: Option<u16>) -> VaultAddr {
-        VaultAddr {
-            host: host.into(),
-            port,
-        }
-    }
-
     fn secret(name: &str, version: Option<&str>) -> SecretRef {
         SecretRef {
-            vault: addr("v.vault.azure.net", None),
+            vault: VaultAddr::at("v.vault.azure.net", None),
             name: name.into(),
             version: version.map(str::to_string),
         }

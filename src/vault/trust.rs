@@ -98,10 +98,7 @@ mod tests {
     use super::*;
 
     fn addr(host: &str, port: Option<u16>) -> VaultAddr {
-        VaultAddr {
-            host: host.into(),
-            port,
-        }
+        VaultAddr::at(host, port)
     }
 
     fn allowed(list: &[&str]) -> Vec<AllowedHost> {
