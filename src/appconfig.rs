@@ -40,11 +40,10 @@ pub struct Store {
 /// Configuration audience, requested by kvenv, never named by the store.
 pub fn store(
     addr: &VaultAddr,
-    cloud: Cloud,
+    scope: &'static str,
     http: &reqwest::Client,
     credential: Arc<dyn TokenCredential>,
 ) -> Store {
-    let scope = cloud.appconfig_scope();
     let policies: Vec<Arc<dyn azure_core::http::policies::Policy>> = vec![
         Arc::new(AudiencePolicy { scope }),
         Arc::new(PreauthPolicy { credential, scope }),
@@ -54,6 +53,19 @@ pub fn store(
         pipeline: crate::http::pipeline_of(options),
         addr: addr.clone(),
     }
+}
+
+/// App Configuration in a cloud whose store suffix and token audience are
+/// not documented: no token is sent to a store there.
+pub fn undocumented_cloud(cloud: Cloud) -> Failure {
+    Failure::new(
+        Status::HostNotAllowed,
+        format!(
+            "App Configuration in the {} cloud is not supported yet: its store suffix and token audience are not documented, so kvenv sends no token to a store there",
+            cloud.name()
+        ),
+    )
+    .hint("put the value in a Key Vault secret and reference that")
 }
 
 /// `{endpoint}/kv/{key}?label=...&api-version=1.0`, the key as one path segment
@@ -233,8 +245,9 @@ fn http_failure(code: u16, r: &ConfigRef, identity: &str) -> Failure {
         _ => Failure::new(
             Status::OtherReasons,
             format!(
-                "store {} answered HTTP {code} for {r} after retries",
-                r.store
+                "store {} answered HTTP {code} for {r}{}",
+                r.store,
+                crate::http::Backoff::after_retries(code)
             ),
         ),
     }

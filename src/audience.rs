@@ -39,9 +39,42 @@ pub fn challenge_audience(challenge: &str) -> Option<String> {
     None
 }
 
+/// Whether a `WWW-Authenticate` challenge is continuous access evaluation's
+/// "this token was revoked" (`error="insufficient_claims"`).
+pub fn is_claims_challenge(challenge: &str) -> bool {
+    challenge.to_ascii_lowercase().split(',').any(|part| {
+        let part = part.trim().trim_start_matches("bearer").trim();
+        part.strip_prefix("error")
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix('='))
+            .is_some_and(|value| value.trim().trim_matches('"') == "insufficient_claims")
+    })
+}
+
+/// A vault still refused the token after one renewal for a claims challenge.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error("{host} refused a renewed token too (continuous access evaluation: insufficient_claims)")]
+pub struct ClaimsRejected {
+    pub host: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_challenges_are_recognised_and_others_are_not() {
+        let cae = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnt9fQ==""#;
+        assert!(is_claims_challenge(cae));
+        assert!(is_claims_challenge(r#"Bearer error=insufficient_claims"#));
+        for other in [
+            r#"Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net""#,
+            r#"Bearer error="invalid_token", error_description="insufficient_claims""#,
+            "",
+        ] {
+            assert!(!is_claims_challenge(other), "{other}");
+        }
+    }
 
     #[test]
     fn only_the_vault_audience_is_the_vault_audience() {

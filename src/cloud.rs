@@ -1,4 +1,9 @@
-//! The Azure clouds kvenv knows: Key Vault DNS suffix, token scope, Entra authority.
+//! The Azure clouds kvenv knows: Key Vault DNS suffix, token scope, Entra
+//! authority. The sovereign clouds Bleu (France) and Delos (Germany) are as
+//! the Azure SDKs list them (the .NET SDK's trusted Key Vault domains,
+//! `vault.sovcloud-api.fr` and `vault.sovcloud-api.de`, and its ARM
+//! configuration's `login.sovcloud-identity.fr`/`.de` authorities); App
+//! Configuration has no documented suffix there yet.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Cloud {
@@ -6,6 +11,10 @@ pub enum Cloud {
     Public,
     China,
     UsGov,
+    /// France's sovereign cloud.
+    Bleu,
+    /// Germany's sovereign cloud.
+    Delos,
 }
 
 impl std::str::FromStr for Cloud {
@@ -17,7 +26,7 @@ impl std::str::FromStr for Cloud {
             .find(|c| c.name() == text)
             .ok_or_else(|| {
                 format!(
-                    "'{}' is not one of public, china, usgov",
+                    "'{}' is not one of public, china, usgov, bleu, delos",
                     crate::error::printable(text)
                 )
             })
@@ -25,7 +34,13 @@ impl std::str::FromStr for Cloud {
 }
 
 impl Cloud {
-    pub const ALL: [Cloud; 3] = [Cloud::Public, Cloud::China, Cloud::UsGov];
+    pub const ALL: [Cloud; 5] = [
+        Cloud::Public,
+        Cloud::China,
+        Cloud::UsGov,
+        Cloud::Bleu,
+        Cloud::Delos,
+    ];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -33,6 +48,8 @@ impl Cloud {
             Cloud::Public => "public",
             Cloud::China => "china",
             Cloud::UsGov => "usgov",
+            Cloud::Bleu => "bleu",
+            Cloud::Delos => "delos",
         }
     }
 
@@ -42,6 +59,8 @@ impl Cloud {
             Cloud::Public => "vault.azure.net",
             Cloud::China => "vault.azure.cn",
             Cloud::UsGov => "vault.usgovcloudapi.net",
+            Cloud::Bleu => "vault.sovcloud-api.fr",
+            Cloud::Delos => "vault.sovcloud-api.de",
         }
     }
 
@@ -51,36 +70,41 @@ impl Cloud {
             Cloud::Public => "https://vault.azure.net/.default",
             Cloud::China => "https://vault.azure.cn/.default",
             Cloud::UsGov => "https://vault.usgovcloudapi.net/.default",
+            Cloud::Bleu => "https://vault.sovcloud-api.fr/.default",
+            Cloud::Delos => "https://vault.sovcloud-api.de/.default",
         }
     }
 
     /// The DNS suffixes App Configuration stores of this cloud live under: the
     /// current `appconfig` domain and the older `azconfig` one, as the Azure
-    /// SDKs' audience rules list them.
+    /// SDKs' audience rules list them. None where no suffix is documented.
     pub fn appconfig_suffixes(self) -> &'static [&'static str] {
         match self {
             Cloud::Public => &["azconfig.io", "appconfig.azure.com"],
             Cloud::China => &["azconfig.azure.cn", "appconfig.azure.cn"],
             Cloud::UsGov => &["azconfig.azure.us", "appconfig.azure.us"],
+            Cloud::Bleu | Cloud::Delos => &[],
         }
     }
 
-    /// The token scope for App Configuration in this cloud.
-    pub fn appconfig_scope(self) -> &'static str {
+    /// The token scope for App Configuration in this cloud, where it is documented.
+    pub fn appconfig_scope(self) -> Option<&'static str> {
         match self {
-            Cloud::Public => "https://appconfig.azure.com/.default",
-            Cloud::China => "https://appconfig.azure.cn/.default",
-            Cloud::UsGov => "https://appconfig.azure.us/.default",
+            Cloud::Public => Some("https://appconfig.azure.com/.default"),
+            Cloud::China => Some("https://appconfig.azure.cn/.default"),
+            Cloud::UsGov => Some("https://appconfig.azure.us/.default"),
+            Cloud::Bleu | Cloud::Delos => None,
         }
     }
 
     /// The Entra ID authority host, unless `AZURE_AUTHORITY_HOST` overrides it.
-    #[allow(dead_code)] // for the credentials that talk to Entra ID
     pub fn authority_host(self) -> &'static str {
         match self {
             Cloud::Public => "https://login.microsoftonline.com",
             Cloud::China => "https://login.chinacloudapi.cn",
             Cloud::UsGov => "https://login.microsoftonline.us",
+            Cloud::Bleu => "https://login.sovcloud-identity.fr",
+            Cloud::Delos => "https://login.sovcloud-identity.de",
         }
     }
 }

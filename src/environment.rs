@@ -68,11 +68,13 @@ pub fn check_size(
 
 /// The command's environment: every variable of kvenv's own, with the rendered
 /// value where there is one, except those a template descriptor replaces;
-/// then the descriptors.
+/// then the descriptors; then the entries that are not `NAME=VALUE` (`odd`),
+/// untouched.
 pub fn build(
     vars: &[(OsString, OsString)],
     rendered: &[Option<SecretBytes>],
     extra: &[(OsString, Vec<u8>)],
+    odd: &[SecretBytes],
 ) -> Vec<SecretBytes> {
     let mut env: Vec<SecretBytes> = vars
         .iter()
@@ -88,7 +90,42 @@ pub fn build(
             .iter()
             .map(|(name, value)| entry(name.as_bytes(), value)),
     );
+    env.extend(odd.iter().map(|e| SecretBytes::new(e.expose().to_vec())));
     env
+}
+
+/// kvenv's environment exactly as it was started with: every entry as it
+/// stands (`NAME=VALUE`, but also one without `=` or starting with it, which
+/// `std::env` leaves out and `env(1)` passes on), read from
+/// `/proc/self/environ`. `None` if that cannot be read.
+pub fn inherited_entries() -> Option<Vec<Vec<u8>>> {
+    let raw = std::fs::read("/proc/self/environ").ok()?;
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|e| !e.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+    )
+}
+
+/// Whether `std::env` leaves `entry` out: no `=` after its first byte.
+pub fn is_odd(entry: &[u8]) -> bool {
+    entry.len() < 2 || !entry[1..].contains(&b'=')
+}
+
+/// The entries of kvenv's environment that `std::env` leaves out, as
+/// `ENTRY\0`, to be passed on untouched as `env(1)` does.
+pub fn odd_entries() -> Vec<SecretBytes> {
+    inherited_entries()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| is_odd(e))
+        .map(|e| {
+            let mut entry = SecretBytes::new(e);
+            entry.push(b"\0");
+            entry
+        })
+        .collect()
 }
 
 /// One `NAME=VALUE\0` entry, built in place.
@@ -125,8 +162,13 @@ mod tests {
         let rendered = vec![None, Some(SecretBytes::new(b"s3cret".to_vec())), None];
         let extra = vec![(os("PGPASSFILE"), b"/dev/fd/3".to_vec())];
         assert_eq!(
-            text(&build(&vars, &rendered, &extra)),
-            ["A=plain\0", "B=s3cret\0", "PGPASSFILE=/dev/fd/3\0"]
+            text(&build(
+                &vars,
+                &rendered,
+                &extra,
+                &[SecretBytes::new(b"ODD\0".to_vec())]
+            )),
+            ["A=plain\0", "B=s3cret\0", "PGPASSFILE=/dev/fd/3\0", "ODD\0"]
         );
     }
 

@@ -106,7 +106,7 @@ impl Error {
 /// Characters that change how a terminal shows the text around them: C0, DEL
 /// and C1 controls (escape sequences, newlines), direction overrides and
 /// isolates (U+202E "Trojan Source"), zero-width and line-separator characters.
-fn is_deceptive(c: char) -> bool {
+pub(crate) fn is_deceptive(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'

@@ -5,9 +5,13 @@
 
 use crate::error::Error;
 use crate::secret::SecretBytes;
+use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::prctl;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::signal::{SigSet, Signal};
 use std::ffi::{CStr, CString, OsStr, OsString};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd};
 use std::os::unix::ffi::OsStrExt;
 
 /// What kvenv changed to keep secrets out of core dumps, to be put back before exec.
@@ -59,11 +63,39 @@ impl Hardening {
     }
 }
 
+/// When kvenv was started with descriptor 0, 1 or 2 closed, puts an empty,
+/// sealed, close-on-exec in-memory file there, so that no descriptor kvenv
+/// opens (a socket, a template's in-memory file) takes that number: kvenv's
+/// own lines would go into it, or the command would get a template as its
+/// stdin. Close-on-exec, so the command finds them closed, as with `env(1)`.
+pub fn hold_closed_standard_descriptors() {
+    let closed = |fd: std::os::fd::BorrowedFd<'_>| fcntl(fd, FcntlArg::F_GETFD).is_err();
+    let any_closed = closed(std::io::stdin().as_fd())
+        || closed(std::io::stdout().as_fd())
+        || closed(std::io::stderr().as_fd());
+    if !any_closed {
+        return;
+    }
+    // Each new descriptor takes the lowest free number: the closed ones first.
+    while let Ok(fd) = memfd_create(
+        c"kvenv-closed",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    ) {
+        let seals = SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+        let _ = fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals));
+        if fd.as_raw_fd() > 2 {
+            break;
+        }
+        // Held for kvenv's whole life; exec closes it.
+        let _ = fd.into_raw_fd();
+    }
+}
+
 /// Blocks SIGPIPE for the calling thread (and the threads it starts): for a
 /// thread that does network work for as long as kvenv lives (`run --watch`).
 pub fn block_sigpipe_in_this_thread() {
-    let mut pipe = nix::sys::signal::SigSet::empty();
-    pipe.add(nix::sys::signal::Signal::SIGPIPE);
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
     if let Err(e) = pipe.thread_block() {
         tracing::warn!("could not block SIGPIPE while resolving: {e}");
     }
@@ -88,6 +120,97 @@ pub fn without_sigpipe<T: Send>(work: impl FnOnce() -> T + Send) -> T {
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })
+}
+
+/// The signal state kvenv was started with, which a child started by
+/// `run --watch` gets back: the mask, and the default disposition for every
+/// signal that was not ignored.
+pub struct Inherited {
+    mask: SigSet,
+    /// `SigIgn` at start: bit N-1 for signal N.
+    ignored: u64,
+}
+
+impl Inherited {
+    /// Reads the calling thread's mask and the process's ignored signals.
+    pub fn now() -> Inherited {
+        Inherited {
+            mask: SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty()),
+            ignored: ignored_signals(),
+        }
+    }
+
+    /// Whether `signal` was ignored at start.
+    pub fn ignored(&self, signal: Signal) -> bool {
+        self.ignored & (1u64 << (signal as i32 - 1)) != 0
+    }
+
+    /// Every signal (1 to 64) that was not ignored at start, but SIGKILL and
+    /// SIGSTOP, whose dispositions cannot change. The set includes the C
+    /// library's internal signals (glibc's 32 and 33, which its `posix_spawn`
+    /// sets to "ignore" in the child unless told otherwise), which `sigaddset`
+    /// refuses, so the set is built from its bits.
+    fn defaults(&self) -> SigSet {
+        use nix::libc::{c_ulong, sigset_t};
+        const BITS: usize = c_ulong::BITS as usize;
+        const WORDS: usize = std::mem::size_of::<sigset_t>() / std::mem::size_of::<c_ulong>();
+        let unchangeable =
+            (1u64 << (Signal::SIGKILL as i32 - 1)) | (1u64 << (Signal::SIGSTOP as i32 - 1));
+        let wanted = !self.ignored & !unchangeable;
+        let mut words: [c_ulong; WORDS] = [0; WORDS];
+        for bit in (0..64).filter(|bit| wanted & (1u64 << bit) != 0) {
+            words[bit / BITS] |= 1 << (bit % BITS);
+        }
+        // SAFETY: `sigset_t` is, on Linux with glibc and musl, a plain array of
+        // `WORDS` `c_ulong`s in which signal N is bit N-1 (the size is checked
+        // by `transmute` at compile time); any bit pattern is a valid set.
+        #[allow(unsafe_code)]
+        unsafe {
+            SigSet::from_sigset_t_unchecked(std::mem::transmute::<[c_ulong; WORDS], sigset_t>(
+                words,
+            ))
+        }
+    }
+}
+
+/// The signals this process ignores (`SigIgn` in `/proc/self/status`; none
+/// if it cannot be read).
+fn ignored_signals() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+/// Starts `command` as a child, searched in PATH like exec, with `env`, the
+/// signal mask and dispositions kvenv was started with (`inherited`) and the
+/// original core limit: what exec would have given it.
+pub fn spawn(
+    command: &[OsString],
+    env: &[SecretBytes],
+    hardening: Option<&Hardening>,
+    inherited: &Inherited,
+) -> Result<nix::unistd::Pid, Error> {
+    use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+    let name = crate::error::printable(&command[0].to_string_lossy());
+    let (args, entries) = argv_envp(command, env)?;
+    let fail = |e: nix::Error| Error::Internal(format!("cannot start {name}: {e}"));
+    let actions = PosixSpawnFileActions::init().map_err(fail)?;
+    let mut attr = PosixSpawnAttr::init().map_err(fail)?;
+    attr.set_sigmask(&inherited.mask).map_err(fail)?;
+    attr.set_sigdefault(&inherited.defaults()).map_err(fail)?;
+    attr.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )
+    .map_err(fail)?;
+    let spawn = || posix_spawnp(&args[0], &actions, &attr, &args, &entries);
+    let spawned = match hardening {
+        Some(h) => h.around_spawn(spawn),
+        None => spawn(),
+    };
+    spawned.map_err(|errno| exec_error(&command[0], errno))
 }
 
 /// Replaces this process with `command`, searched in `PATH` like `execvp(3)`,

@@ -6,8 +6,9 @@
 //! Data flows one way: arguments → validated settings → plan (references and
 //! where they are) → token → secrets → environment and in-memory files → exec.
 
-#![cfg_attr(not(test), forbid(unsafe_code))]
-#![cfg_attr(test, deny(unsafe_code))]
+// One `unsafe` block, in `exec` (a signal set built from its bits), allowed
+// there; everywhere else it is an error.
+#![deny(unsafe_code)]
 
 mod appconfig;
 mod audience;
@@ -22,6 +23,7 @@ mod files;
 mod http;
 mod identity;
 mod memfile;
+mod output;
 mod plan;
 mod reference;
 mod report;
@@ -144,9 +146,7 @@ where
     match result {
         Ok(code) => code,
         Err(e) => {
-            for line in e.to_string().lines() {
-                eprintln!("kvenv: {line}");
-            }
+            output::lines(&e.to_string());
             e.exit_code()
         }
     }
@@ -154,6 +154,7 @@ where
 
 /// Everything but the plain `run` that `commands::run::plain` takes.
 fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
+    exec::hold_closed_standard_descriptors();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -162,7 +163,20 @@ fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
                 DisplayHelp | DisplayVersion => 0,
                 _ => 125,
             };
-            let _ = e.print();
+            let styled = e.render();
+            let terminal = match e.use_stderr() {
+                true => std::io::stderr().is_terminal(),
+                false => std::io::stdout().is_terminal(),
+            };
+            let text = match terminal {
+                true => styled.ansi().to_string(),
+                false => styled.to_string(),
+            };
+            if e.use_stderr() {
+                output::write(text.as_bytes());
+            } else {
+                commands::print(|out| out.write_all(text.as_bytes()))?;
+            }
             return Ok(code);
         }
     };
@@ -205,7 +219,8 @@ pub(crate) fn init_logging(common: &Common) {
             .with_target("h2", LevelFilter::INFO),
     };
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(output::Logs)
+        .log_internal_errors(false)
         .with_target(common.verbose > 1);
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match common.log_format {

@@ -12,7 +12,7 @@ use nix::sys::memfd::{memfd_create, MFdFlags};
 use nix::sys::stat::{fchmod, Mode};
 use nix::unistd::{lseek, Whence};
 use std::io::Write;
-use std::os::fd::{AsFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 
 /// Writes `content` into a new sealed memfd and returns its descriptor number,
 /// now inherited by exec (close-on-exec cleared for this fd only).
@@ -70,6 +70,14 @@ fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Erro
         fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals)).map_err(|e| fail("sealing", e))?;
     }
     lseek(fd.as_fd(), 0, Whence::SeekSet).map_err(|e| fail("lseek", e))?;
+    // Never 0, 1 or 2, whatever kvenv was started with: the command would take
+    // the template for its stdin, stdout or stderr (the copy is 3 or above).
+    let fd = match fd.as_raw_fd() {
+        0..=2 => fd.try_clone().map_err(|e| {
+            Error::Internal(format!("--template {name}: moving the in-memory file: {e}"))
+        })?,
+        _ => fd,
+    };
     fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
         .map_err(|e| fail("clearing close-on-exec", e))?;
     Ok(fd)

@@ -53,8 +53,28 @@ fn json_row(row: &Row) -> JsonRow<'_> {
 
 pub fn json(rows: &[Row]) -> String {
     let items: Vec<JsonRow> = rows.iter().map(json_row).collect();
-    let mut out = serde_json::to_string_pretty(&items).expect("JSON of strings");
+    let mut out = escape_deceptive(&serde_json::to_string_pretty(&items).expect("JSON of strings"));
     out.push('\n');
+    out
+}
+
+/// JSON with every control, direction and zero-width character written as a
+/// `\uXXXX` escape (serde_json escapes only those below U+0020): the text
+/// reads back the same, and nothing in it can deceive whoever displays it.
+/// Outside strings, JSON is ASCII punctuation and white space, so every such
+/// character stands in a string; the pretty-printer's own newlines stay.
+fn escape_deceptive(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c != '\n' && crate::error::is_deceptive(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
     out
 }
 

@@ -8,7 +8,7 @@
 use crate::appconfig::{self, KeyValue};
 use crate::cloud::Cloud;
 use crate::error::{Error, Failure, Status};
-use crate::http::{Gate, Opened};
+use crate::http::{Gate, Heard, LastHeard, Opened};
 use crate::identity::{self, IdentityConfig};
 use crate::reference::{ConfigRef, Named, Reference, SecretRef, VaultAddr};
 use crate::vault::{self, AllowedHost, Fetched};
@@ -113,12 +113,15 @@ fn partition(
                         .push(s.clone())
                 })
             }
-            Reference::Config(c) => vault::trust_host(
-                &c.store,
-                settings.cloud.appconfig_suffixes(),
-                &settings.allowed,
-                "App Configuration store",
-            )
+            Reference::Config(c) => match settings.cloud.appconfig_scope() {
+                None => Err(appconfig::undocumented_cloud(settings.cloud)),
+                Some(_) => vault::trust_host(
+                    &c.store,
+                    settings.cloud.appconfig_suffixes(),
+                    &settings.allowed,
+                    "App Configuration store",
+                ),
+            }
             .map(|t| {
                 stores
                     .entry(c.store.clone())
@@ -306,7 +309,7 @@ impl Clients {
         vaults: Group<SecretRef>,
     ) -> Vec<(SecretRef, Result<Fetched, Failure>)> {
         let each = vaults.into_iter().map(|(addr, (trust, refs))| {
-            let gate = Gate::default();
+            let gate = Gate::new(self.settings.http1_concurrency);
             let client = self.http(&gate).and_then(|http| {
                 vault::client(
                     &addr,
@@ -314,6 +317,7 @@ impl Clients {
                     self.settings.cloud,
                     &http,
                     self.identity.credential.clone(),
+                    self.identity.forgetter(),
                 )
             });
             async move {
@@ -358,14 +362,18 @@ impl Clients {
         stores: Group<ConfigRef>,
     ) -> Vec<(ConfigRef, Result<KeyValue, Failure>)> {
         let each = stores.into_iter().map(|(addr, (_, refs))| {
-            let gate = Gate::default();
-            let store = self.http(&gate).map(|http| {
-                appconfig::store(
+            let gate = Gate::new(self.settings.http1_concurrency);
+            let scope = self.settings.cloud.appconfig_scope();
+            let store = self.http(&gate).and_then(|http| {
+                let scope = scope.ok_or_else(|| {
+                    Error::Internal(appconfig::undocumented_cloud(self.settings.cloud).detail)
+                })?;
+                Ok(appconfig::store(
                     &addr,
-                    self.settings.cloud,
+                    scope,
                     &http,
                     self.identity.credential.clone(),
-                )
+                ))
             });
             async move {
                 let store = match store {
@@ -424,6 +432,7 @@ impl Clients {
         let (fetch, settings) = (&fetch, &self.settings);
         let head = async move {
             let outcome = fetch(head).await;
+            connection.ended();
             answered.open(Opened::FirstDone);
             connection.open(Opened::FirstDone);
             outcome
@@ -440,12 +449,19 @@ impl Clients {
                 Some(Opened::Http1) => http1.acquire().await.ok(),
                 _ => None,
             };
-            fetch(r).await
+            let outcome = fetch(r).await;
+            connection.ended();
+            outcome
         });
         let all = std::iter::once(Either::Left(head)).chain(rest.map(Either::Right));
-        futures::stream::iter(all)
-            .buffer_unordered(settings.concurrency)
-            .collect()
+        // What any request to the host last heard, for those that never went out.
+        let host_heard = LastHeard::default();
+        host_heard
+            .scope(
+                futures::stream::iter(all)
+                    .buffer_unordered(settings.concurrency)
+                    .collect(),
+            )
             .await
     }
 
@@ -456,9 +472,10 @@ impl Clients {
         fetch: impl Future<Output = Result<T, Failure>>,
     ) -> Result<T, Failure> {
         let started = Instant::now();
-        let outcome = tokio::time::timeout_at(self.deadline.get(), fetch)
+        let last = LastHeard::child();
+        let outcome = tokio::time::timeout_at(self.deadline.get(), last.scope(fetch))
             .await
-            .unwrap_or_else(|_| Err(timed_out(r, self.settings.timeout)));
+            .unwrap_or_else(|_| Err(timed_out(r, self.settings.timeout, last.get())));
         let ms = started.elapsed().as_millis() as u64;
         match &outcome {
             Ok(fetched) => {
@@ -488,11 +505,18 @@ impl Versioned for KeyValue {
     }
 }
 
-fn timed_out(r: &impl Named, timeout: Duration) -> Failure {
+/// A fetch that ran out of time, with the last failure it heard of: the
+/// vault's own (`last answer: HTTP 500`), or another host's, named.
+fn timed_out(r: &impl Named, timeout: Duration, last: Option<Heard>) -> Failure {
+    let heard = match last {
+        Some(heard) if heard.host == r.host() => format!(" ({heard})"),
+        Some(heard) => format!(" ({heard}, from {})", heard.host),
+        None => String::new(),
+    };
     Failure::new(
         Status::FetchTimedOut,
         format!(
-            "no answer for {} within {:.1} s (--timeout)",
+            "no answer for {} within {:.1} s (--timeout){heard}",
             r.named(),
             timeout.as_secs_f64()
         ),
@@ -571,7 +595,7 @@ mod tests {
         let Reference::Secret(secret) = reference("v.vault.azure.net", "db") else {
             unreachable!()
         };
-        let failure = timed_out(&secret, Duration::from_millis(2500));
+        let failure = timed_out(&secret, Duration::from_millis(2500), None);
         assert_eq!(failure.status, Status::FetchTimedOut);
         assert_eq!(
             failure.to_string(),

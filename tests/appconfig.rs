@@ -443,3 +443,32 @@ fn check_shows_key_values_and_chains() {
     let missing = rows.iter().find(|r| r["location"] == "C_MISSING").unwrap();
     assert_eq!(missing["status"], "SecretNotFound");
 }
+
+// Regression: keys and labels with direction overrides, zero-width characters,
+// DEL or NEL reached `check --output json` raw (valid JSON, but a Trojan-Source
+// hazard wherever it is shown).
+#[test]
+fn check_json_escapes_every_non_printing_character() {
+    let kit = Kit::new();
+    let key = "App:\u{202e}gnirts\u{200b}\u{7f}\u{85}Key";
+    let label = "pr\u{2066}od";
+    kit.azure.store.set(key, Some(label), "escaped-json-value");
+    let out = kit
+        .check()
+        .args(["--allow-host", &kit.azure.store.host(), "--output", "json"])
+        .env("ODD", kit.azure.store.reference(key, Some(label)))
+        .go();
+    out.assert_code(0);
+    for raw in ['\u{202e}', '\u{200b}', '\u{7f}', '\u{85}', '\u{2066}'] {
+        assert!(!out.stdout.contains(raw), "{raw:?} raw in:\n{}", out.stdout);
+    }
+    assert!(
+        out.stdout
+            .contains(r"App:\u202egnirts\u200b\u007f\u0085Key"),
+        "{}",
+        out.stdout
+    );
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json[0]["key"], key, "the text reads back the same");
+    assert_eq!(json[0]["label"], label);
+}

@@ -730,3 +730,114 @@ fn a_missing_identity_endpoint_is_named_in_kvenvs_own_words() {
         assert!(!out.stderr.contains(noise), "{}", out.stderr);
     }
 }
+
+// Regression: an HTTP/2 vault that sent GOAWAY right after SETTINGS made kvenv
+// open a new connection for every retry of every request, thousands at once,
+// until "Too many open files"; the report then said only FetchTimedOut.
+#[test]
+fn a_vault_that_sends_goaway_at_once_gets_few_connections_and_is_named() {
+    let kit = Kit::new();
+    for suffix in [true, false] {
+        let server = HostileServer::start(
+            Some(kit.azure.ca.server_config(&["goaway.vault.azure.net"])),
+            Behaviour::GoAwayAfterSettings,
+        );
+        let (host, mut run) = match suffix {
+            true => (
+                "goaway.vault.azure.net".to_string(),
+                kit.bare().args([
+                    "run".to_string(),
+                    "--resolve".into(),
+                    format!("goaway.vault.azure.net=127.0.0.1:{}", server.port()),
+                    "--ca-file".into(),
+                    kit.azure.ca_file().display().to_string(),
+                ]),
+            ),
+            false => (
+                server.host(),
+                against(&kit, &server.host()).without_env("S"),
+            ),
+        };
+        run = run.args(["--timeout", "4"]);
+        for i in 0..100 {
+            run = run.env(
+                &format!("S{i}"),
+                format!("@Microsoft.KeyVault(SecretUri=https://{host}/secrets/s{i})"),
+            );
+        }
+        let started = Instant::now();
+        let out = run.probe().go_after("ulimit -n 1024");
+        assert_eq!(out.code, Some(125), "{}", out.stderr);
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            out.stderr.lines().count(),
+            100,
+            "one line per reference:\n{}",
+            out.stderr
+        );
+        assert!(
+            server.peak_open() <= 48,
+            "suffix {suffix}: {} connections open at once ({} in all)",
+            server.peak_open(),
+            server.connections()
+        );
+        assert!(
+            !out.stderr.contains("Too many open files"),
+            "{}",
+            out.stderr
+        );
+        let first = out.stderr.lines().next().unwrap();
+        assert!(
+            first.contains("FetchTimedOut") && first.contains("(last failure: "),
+            "{first}"
+        );
+    }
+}
+
+// Continuous access evaluation: a claims challenge means a new token and one
+// more try; a second one fails with one line, never a loop. kvenv's own IMDS
+// credential keeps no cache of its own, so the renewal reaches the endpoint.
+#[test]
+fn a_claims_challenge_gets_one_new_token_and_one_retry_never_a_loop() {
+    let kit = Kit::with(IdentityKind::Imds);
+    kit.azure.vault.set_secret("s", "cae-value-7731");
+    kit.azure.vault.fault("s", Fault::claims_challenge(1));
+    let out = kit
+        .run()
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "cae-value-7731");
+    assert_eq!(
+        kit.azure.identity.tokens_issued(),
+        2,
+        "the revoked token was replaced once"
+    );
+
+    for kind in [IdentityKind::Imds, IdentityKind::AppService] {
+        let kit = Kit::with(kind);
+        kit.azure.vault.set_secret("s", "cae-value-7732");
+        kit.azure.vault.fault("s", Fault::claims_challenge(1000));
+        let out = kit
+            .run()
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        one_line(&out, 125, "AccessToKeyVaultDenied");
+        assert!(out.stderr.contains("insufficient_claims"), "{}", out.stderr);
+        assert!(
+            kit.azure.identity.tokens_issued() <= 2,
+            "one renewal, not a loop"
+        );
+        let gets = kit.azure.vault.gets_of("s");
+        assert!(
+            gets <= 3,
+            "{gets} requests: one challenge, one try, one retry"
+        );
+    }
+}

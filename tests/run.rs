@@ -1018,6 +1018,13 @@ fn suffix_hosts_get_the_token_on_the_first_request() {
     );
     assert!(requests.iter().all(|r| r.authorized && r.status == 200));
     assert_eq!(kit.azure.identity.tokens_issued(), 1);
+    // The data-plane API version is kvenv's own, whatever the crate's default.
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.api_version.as_deref() == Some("2025-07-01")),
+        "{requests:?}"
+    );
 }
 
 #[test]
@@ -1131,6 +1138,295 @@ fn at_vv_every_exchange_is_one_line_in_one_format() {
         // The crates' own debug lines wait for -vvv.
         assert!(
             !out.stderr.contains("typespec_client_core"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+// Regression: with stderr a pipe whose reader had gone, kvenv died of SIGPIPE
+// at its first failure line; with SIGPIPE ignored, or on /dev/full, the write
+// panicked and aborted.
+#[test]
+fn a_broken_stderr_never_kills_kvenv() {
+    let kit = Kit::new();
+    for (what, prefix, stderr) in support::broken_stderrs() {
+        let code = kit
+            .run()
+            .env("DB_PASSWORD", kit.azure.vault.reference("absent"))
+            .command(["true"])
+            .go_with_stderr(prefix, stderr);
+        assert_eq!(
+            code,
+            Some(125),
+            "run with a failing reference, stderr {what}"
+        );
+    }
+    for (what, prefix, stderr) in support::broken_stderrs() {
+        let code = kit
+            .run_render()
+            .arg("/nonexistent/kvenv.tmpl")
+            .go_with_stderr(prefix, stderr);
+        assert_eq!(
+            code,
+            Some(125),
+            "render of a missing template, stderr {what}"
+        );
+    }
+    for (what, prefix, stderr) in support::broken_stderrs() {
+        let code = kit
+            .bare()
+            .args(["run", "--no-such-flag"])
+            .command(["true"])
+            .go_with_stderr(prefix, stderr);
+        assert_eq!(code, Some(125), "a usage error, stderr {what}");
+    }
+    for (what, prefix, stderr) in support::broken_stderrs() {
+        let code = kit
+            .check()
+            .env("DB_PASSWORD", kit.azure.vault.reference("absent"))
+            .go_with_stderr(prefix, stderr);
+        assert_eq!(
+            code,
+            Some(1),
+            "check with a failing reference, stderr {what}"
+        );
+    }
+    for (what, prefix, stderr) in support::broken_stderrs() {
+        let code = kit
+            .run()
+            .args(["--watch", "--refresh-interval", "1s"])
+            .command(["sh", "-c", "exit 3"])
+            .go_with_stderr(prefix, stderr);
+        assert_eq!(
+            code,
+            Some(3),
+            "run --watch without references, stderr {what}"
+        );
+    }
+}
+
+// Regression: started with fd 0, 1 or 2 closed, kvenv put a template's
+// in-memory file there, and the command read its secrets as stdin (or wrote
+// its output into the template).
+#[test]
+fn closed_standard_descriptors_stay_closed_and_templates_go_above_them() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("pw", "fd-template-secret-8841");
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("pass.tmpl");
+    std::fs::write(
+        &template,
+        format!("pw={}\n", kit.azure.vault.reference("pw")),
+    )
+    .unwrap();
+    let script = r#"for fd in 0 1 2; do
+        if [ -e /proc/self/fd/$fd ]; then echo "$fd open" >> "$1"; else echo "$fd closed" >> "$1"; fi
+    done
+    echo "TPL=$TPL" >> "$1"; cat "$TPL" >> "$1""#;
+    for closed in [&[0][..], &[1], &[2], &[0, 1, 2]] {
+        let report = dir.path().join(format!("report-{closed:?}"));
+        let prefix: Vec<String> = closed.iter().map(|fd| format!("exec {fd}>&-")).collect();
+        let out = kit
+            .run()
+            .args(["--template", &format!("{}=TPL", template.display())])
+            .command(["sh", "-c", script, "sh", &report.display().to_string()])
+            .go_after(&prefix.join("; "));
+        out.assert_code(0);
+        let seen = std::fs::read_to_string(&report).unwrap();
+        let lines: Vec<&str> = seen.lines().collect();
+        for fd in 0..3 {
+            let expected = match closed.contains(&fd) {
+                true => format!("{fd} closed"),
+                false => format!("{fd} open"),
+            };
+            assert_eq!(lines[fd as usize], expected, "closed {closed:?}: {seen}");
+        }
+        let n: i32 = lines[3]
+            .strip_prefix("TPL=/dev/fd/")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("closed {closed:?}: {seen}"));
+        assert!(n >= 3, "closed {closed:?}: the template took fd {n}");
+        assert_eq!(lines[4], "pw=fd-template-secret-8841", "closed {closed:?}");
+    }
+}
+
+/// Starts `program` with exactly `env` (entries as given, `=` or not) and
+/// returns what it wrote to stdout, and its exit code.
+fn spawn_with_raw_env(program: &str, args: &[&str], env: &[&[u8]]) -> (Vec<u8>, i32) {
+    use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions};
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    let out = tempfile::tempfile().unwrap();
+    let mut actions = PosixSpawnFileActions::init().unwrap();
+    actions.add_dup2(out.as_raw_fd(), 1).unwrap();
+    let path = CString::new(program).unwrap();
+    let mut argv = vec![path.clone()];
+    argv.extend(args.iter().map(|a| CString::new(*a).unwrap()));
+    let envp: Vec<CString> = env.iter().map(|e| CString::new(*e).unwrap()).collect();
+    let pid = posix_spawn(
+        path.as_c_str(),
+        &actions,
+        &PosixSpawnAttr::init().unwrap(),
+        &argv,
+        &envp,
+    )
+    .unwrap();
+    let code = match nix::sys::wait::waitpid(pid, None).unwrap() {
+        nix::sys::wait::WaitStatus::Exited(_, code) => code,
+        other => panic!("{other:?}"),
+    };
+    use std::io::{Read, Seek};
+    let mut out = out;
+    out.rewind().unwrap();
+    let mut bytes = Vec::new();
+    out.read_to_end(&mut bytes).unwrap();
+    (bytes, code)
+}
+
+// Regression: entries without `=`, or starting with one, were dropped on
+// both paths; env(1) passes them on.
+#[test]
+fn entries_that_are_not_name_value_pass_through_as_with_env() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "odd-entries-secret-3120");
+    let kvenv = assert_cmd::cargo::cargo_bin!("kvenv").display().to_string();
+    let odd: [&[u8]; 4] = [b"NOEQUALS", b"=x", b"=a=b", b"PLAIN=1"];
+    let mut base: Vec<Vec<u8>> = vec![b"PATH=/usr/bin:/bin".to_vec()];
+    base.extend(odd.iter().map(|e| e.to_vec()));
+    let as_refs = |v: &[Vec<u8>]| v.iter().map(Vec::clone).collect::<Vec<_>>();
+    let entries = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        bytes
+            .split(|b| *b == 0)
+            .filter(|e| !e.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let (by_env, code) = spawn_with_raw_env(
+        "/usr/bin/env",
+        &["cat", "/proc/self/environ"],
+        &base.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0);
+    let by_env = entries(&by_env);
+    for entry in odd {
+        assert!(
+            by_env.contains(&entry.to_vec()),
+            "env(1) itself: {by_env:?}"
+        );
+    }
+    // The plain entrypoint form, and the full path with a reference to resolve.
+    let (plain, code) = spawn_with_raw_env(
+        &kvenv,
+        &["run", "--", "cat", "/proc/self/environ"],
+        &base.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0);
+    assert_eq!(entries(&plain), by_env, "the plain form");
+    let mut full = as_refs(&base);
+    full.push(format!("S={}", kit.azure.vault.reference("s")).into_bytes());
+    full.extend(
+        kit.azure
+            .identity_env()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}").into_bytes()),
+    );
+    let ca = kit.azure.ca_file().display().to_string();
+    let host = kit.azure.vault.host();
+    let (resolved, code) = spawn_with_raw_env(
+        &kvenv,
+        &[
+            "run",
+            "--allow-host",
+            &host,
+            "--ca-file",
+            &ca,
+            "--",
+            "cat",
+            "/proc/self/environ",
+        ],
+        &full.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0);
+    let resolved = entries(&resolved);
+    for entry in odd {
+        assert!(
+            resolved.contains(&entry.to_vec()),
+            "the full path: {resolved:?}"
+        );
+    }
+    assert!(resolved.contains(&b"S=odd-entries-secret-3120".to_vec()));
+}
+
+#[test]
+fn the_sovereign_clouds_bleu_and_delos_have_their_own_suffix_and_audience() {
+    for (cloud, suffix, audience) in [
+        (
+            "bleu",
+            "vault.sovcloud-api.fr",
+            "https://vault.sovcloud-api.fr",
+        ),
+        (
+            "delos",
+            "vault.sovcloud-api.de",
+            "https://vault.sovcloud-api.de",
+        ),
+    ] {
+        let kit = Kit::new();
+        kit.azure
+            .vault
+            .set_secret("db", &format!("{cloud}-secret-value"));
+        let port = kit.azure.vault.port();
+        let out = kit
+            .bare()
+            .args([
+                "run",
+                "--cloud",
+                cloud,
+                "--ca-file",
+                &kit.azure.ca_file().display().to_string(),
+            ])
+            .args(["--resolve", &format!("myvault.{suffix}=127.0.0.1:{port}")])
+            .env("A", "@Microsoft.KeyVault(VaultName=myvault;SecretName=db)")
+            .probe()
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.child("A").unwrap(), format!("{cloud}-secret-value"));
+        let resources: Vec<String> = kit
+            .azure
+            .identity
+            .requests()
+            .iter()
+            .filter_map(|r| r.param("resource").map(str::to_string))
+            .collect();
+        assert_eq!(resources, [audience], "{cloud}");
+        // The public suffix is not this cloud's: refused before any request.
+        let out = kit
+            .bare()
+            .args(["run", "--cloud", cloud])
+            .env(
+                "B",
+                "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/db)",
+            )
+            .command(["true"])
+            .go();
+        out.assert_code(125);
+        assert!(out.stderr.contains("HostNotAllowed"), "{}", out.stderr);
+        // App Configuration there: one clear line, no request.
+        let out = kit
+            .bare()
+            .args(["run", "--cloud", cloud])
+            .env(
+                "C",
+                "@Microsoft.AppConfiguration(Endpoint=https://s.azconfig.io; Key=k)",
+            )
+            .command(["true"])
+            .go();
+        out.assert_code(125);
+        assert!(
+            out.stderr.contains(&format!(
+                "App Configuration in the {cloud} cloud is not supported yet"
+            )),
             "{}",
             out.stderr
         );

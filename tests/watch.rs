@@ -220,6 +220,12 @@ fn a_failing_refresh_leaves_a_healthy_command_alone() {
         stderr.contains("refresh of") && stderr.contains("(used by S) failed:"),
         "{stderr}"
     );
+    // Regression: a refresh that got 500 until --timeout said only "slow or unreachable".
+    let timed_out = stderr
+        .lines()
+        .find(|l| l.contains("FetchTimedOut"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(timed_out.contains("(last answer: HTTP 500)"), "{timed_out}");
     running.signal(Signal::SIGTERM);
     running.wait(Duration::from_secs(10));
 }
@@ -413,4 +419,90 @@ fn sigterm_during_a_restart_stops_everything_with_143() {
     assert_eq!(lines(&log).len(), 1, "not started again");
     let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err();
     assert!(gone, "the command was not left behind");
+}
+
+// Regression: a stderr that broke while kvenv watched killed it by SIGPIPE at
+// its next rotation line (or aborted it, with SIGPIPE ignored or fd 2
+// closed), leaving the command running as an orphan.
+#[test]
+fn a_stderr_that_breaks_while_watching_kills_neither_kvenv_nor_the_command() {
+    for (what, prefix) in [
+        ("SIGPIPE default", "true"),
+        ("SIGPIPE ignored", "trap '' PIPE"),
+        ("fd 2 closed", "exec 2>&-"),
+    ] {
+        let kit = Kit::new();
+        kit.azure.vault.set_secret("s", "broken-stderr-one");
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let (reader, stderr) = support::pipe();
+        let mut running = watching(&kit)
+            .env("S", kit.azure.vault.reference("s"))
+            .env("LOG", log.display().to_string())
+            .command(["sh", "-c", "echo \"$$ $S\" >> \"$LOG\"; exec sleep 60"])
+            .spawn_with_stderr(prefix, stderr, dir.path().join("unused"));
+        assert!(
+            eventually(Duration::from_secs(5), || lines(&log).len() == 1),
+            "{what}"
+        );
+        drop(reader);
+        kit.azure.vault.set_secret("s", "broken-stderr-two");
+        assert!(
+            eventually(Duration::from_secs(6), || lines(&log).len() == 2),
+            "{what}: no restart after the rotation line"
+        );
+        assert!(running.alive(), "{what}: kvenv died");
+        let pid: i32 = lines(&log)[1].split(' ').next().unwrap().parse().unwrap();
+        running.signal(Signal::SIGTERM);
+        let out = running.wait(Duration::from_secs(10));
+        assert_eq!(out.code, Some(143), "{what}");
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err();
+        assert!(gone, "{what}: the command outlived kvenv");
+    }
+}
+
+fn sig_ign(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+// Regression: glibc's posix_spawn left its internal signals 32 and 33 ignored
+// in the supervised command; a plain start and exec do not.
+#[test]
+fn the_supervised_command_ignores_what_a_plain_start_ignores() {
+    let kit = Kit::new();
+    let dir = tempfile::tempdir().unwrap();
+    for (what, prefix) in [("nothing ignored", "true"), ("HUP ignored", "trap '' HUP")] {
+        let plain = dir.path().join(format!("plain-{}", what.replace(' ', "-")));
+        let watched = dir
+            .path()
+            .join(format!("watched-{}", what.replace(' ', "-")));
+        let out = kit
+            .bare()
+            .command(["sh", "-c", "cat /proc/self/status > \"$1\"", "sh"])
+            .go_shell(&format!(
+                "{prefix}; exec sh -c 'cat /proc/self/status > \"$1\"' sh {}",
+                plain.display()
+            ));
+        out.assert_code(0);
+        let out = watching(&kit)
+            .command([
+                "sh",
+                "-c",
+                "cat /proc/self/status > \"$1\"",
+                "sh",
+                &watched.display().to_string(),
+            ])
+            .go_after(prefix);
+        out.assert_code(0);
+        let (plain, watched) = (
+            std::fs::read_to_string(&plain).unwrap(),
+            std::fs::read_to_string(&watched).unwrap(),
+        );
+        assert_eq!(sig_ign(&watched), sig_ign(&plain), "{what}");
+    }
 }

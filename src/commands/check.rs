@@ -27,7 +27,7 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Error> {
     if rows.is_empty() && !args.common.quiet {
         // Not an error (a HEALTHCHECK on an image without references passes),
         // but a header alone would look like a broken report.
-        eprintln!("kvenv: no references found");
+        crate::output::lines("no references found");
     }
     print(|out| out.write_all(text.as_bytes()))?;
     if rows.iter().all(|r| r.status == Status::Resolved) {

@@ -32,12 +32,9 @@ pub(crate) fn with_texts<'a>(paths: &[&'a Path], texts: &'a [String]) -> Vec<(&'
 
 /// Writes output (a report, a rendered template, completions, a man page) to stdout.
 pub(crate) fn print(
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()> + Send,
 ) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
-    write(&mut out)
-        .and_then(|_| out.flush())
-        .map_err(|e| Error::Internal(format!("writing to stdout: {e}")))
+    crate::output::stdout(write).map_err(|e| Error::Internal(format!("writing to stdout: {e}")))
 }
 
 /// Env files first (they may configure kvenv too), then settings, then logs.

@@ -59,13 +59,31 @@ pub(crate) fn plain(args: &[OsString]) -> Option<Error> {
     if command.first()?.as_bytes().starts_with(b"-") {
         return None;
     }
+    let asks_more =
+        |entry: &[u8]| entry.starts_with(b"KVENV_") || template::mentions_reference(entry);
     let mut env = Vec::new();
-    for (name, value) in std::env::vars_os() {
-        if name.as_bytes().starts_with(b"KVENV_") || template::mentions_reference(value.as_bytes())
-        {
-            return None;
+    match environment::inherited_entries() {
+        // Every entry as it stands, those without `=` too (as `env(1)`).
+        Some(entries) => {
+            for entry in entries {
+                if asks_more(&entry) {
+                    return None;
+                }
+                let mut entry = SecretBytes::new(entry);
+                entry.push(b"\0");
+                env.push(entry);
+            }
         }
-        env.push(environment::entry(name.as_bytes(), value.as_bytes()));
+        None => {
+            for (name, value) in std::env::vars_os() {
+                if name.as_bytes().starts_with(b"KVENV_")
+                    || template::mentions_reference(value.as_bytes())
+                {
+                    return None;
+                }
+                env.push(environment::entry(name.as_bytes(), value.as_bytes()));
+            }
+        }
     }
     Some(exec::exec(command, env, None))
 }
@@ -182,5 +200,6 @@ pub(crate) fn materialize(
             }
         }
     }
-    Ok((environment::build(vars, &rendered, &extra), kept))
+    let odd = environment::odd_entries();
+    Ok((environment::build(vars, &rendered, &extra, &odd), kept))
 }

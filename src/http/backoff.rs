@@ -60,6 +60,15 @@ impl Backoff {
         }
     }
 
+    /// " after retries" for a status this policy retries (408, 429, 5xx),
+    /// nothing for one asked once (a redirect, say), for the failure line.
+    pub fn after_retries(status: u16) -> &'static str {
+        match status {
+            408 | 429 | 500..=599 => " after retries",
+            _ => "",
+        }
+    }
+
     /// The wait before retry `attempt` (1-based): half the exponential ceiling
     /// as a floor, plus up to as much again at random, so that clients failing
     /// together do not come back together.

@@ -15,12 +15,21 @@
 //!
 //! [`ConnectGate`] is a connector layer that opens the gate when a connection
 //! comes up; [`Gate::opened`] is what the held requests wait on.
+//!
+//! The same layer paces connections. A host whose connections die before they
+//! answer (an HTTP/2 server that sends GOAWAY at once, say) would otherwise
+//! get a new connection for every retry of every request, thousands at once.
+//! A host may have as many connections as requests can be in flight over
+//! HTTP/1.1, plus one for each request that has ended; every connection past
+//! that waits its turn behind a growing backoff, as retried requests do.
 
 use hyper_util::client::legacy::connect::Connection;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// What opened a gate.
@@ -39,17 +48,78 @@ pub enum Opened {
 #[derive(Clone, Debug)]
 pub struct Gate {
     opened: Arc<watch::Sender<Option<Opened>>>,
+    pace: Arc<Pace>,
 }
+
+/// How many connections a host has been given and may be given freely.
+#[derive(Debug)]
+struct Pace {
+    /// Connections free of any wait: requests in flight over HTTP/1.1.
+    free: usize,
+    connects: AtomicUsize,
+    /// Requests that ended (each may have used up a connection).
+    ended: AtomicUsize,
+    /// Connections past the free ones go one at a time.
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// The wait before the first connection past the free ones, doubling for
+/// each one more, up to [`PACE_CAP`].
+const PACE_BASE: Duration = Duration::from_millis(50);
+const PACE_CAP: Duration = Duration::from_secs(2);
 
 impl Default for Gate {
     fn default() -> Gate {
-        Gate {
-            opened: Arc::new(watch::Sender::new(None)),
-        }
+        Gate::new(crate::resolve::HTTP1_CONCURRENCY)
     }
 }
 
 impl Gate {
+    /// A gate for a host that may have `free` connections without waiting.
+    pub fn new(free: usize) -> Gate {
+        Gate {
+            opened: Arc::new(watch::Sender::new(None)),
+            pace: Arc::new(Pace {
+                free,
+                connects: AtomicUsize::new(0),
+                ended: AtomicUsize::new(0),
+                turn: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// A request to this host ended: one more connection is free.
+    pub fn ended(&self) {
+        self.pace.ended.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Waits, if this connection is past the free ones, for its turn and its
+    /// backoff; the wait grows with how far past it is.
+    async fn pace(&self) {
+        let pace = &self.pace;
+        let number = pace.connects.fetch_add(1, Ordering::SeqCst) + 1;
+        let past =
+            |pace: &Pace| number.saturating_sub(pace.free + pace.ended.load(Ordering::SeqCst));
+        if past(pace) == 0 {
+            return;
+        }
+        let _turn = pace.turn.lock().await;
+        let past = past(pace);
+        if past == 0 {
+            return;
+        }
+        let ceiling = PACE_BASE
+            .saturating_mul(1u32 << (past - 1).min(16))
+            .min(PACE_CAP);
+        let wait = ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64());
+        tracing::debug!(
+            connection = number,
+            wait_ms = wait.as_millis() as u64,
+            "pacing a new connection"
+        );
+        tokio::time::sleep(wait).await;
+    }
+
     /// Lets every held request go; the first opening is the one kept.
     pub fn open(&self, how: Opened) {
         self.opened.send_if_modified(|opened| {
@@ -122,6 +192,7 @@ where
         let connecting = self.inner.call(dst);
         let gate = self.gate.clone();
         Box::pin(async move {
+            gate.pace().await;
             let connected = connecting.await;
             if let Ok(connection) = &connected {
                 gate.open(if connection.connected().is_negotiated_h2() {

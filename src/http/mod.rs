@@ -6,13 +6,15 @@
 mod backoff;
 mod failure;
 mod gate;
+mod last;
 mod policies;
 mod wire;
 
 pub use backoff::Backoff;
 pub use failure::{find, TransportFailure};
 pub use gate::{Gate, Opened};
-pub use policies::{authority, AudiencePolicy, PreauthPolicy};
+pub use last::{Heard, LastHeard};
+pub use policies::{authority, AudiencePolicy, ClaimsChallengePolicy, ForgetToken, PreauthPolicy};
 pub use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
 
 use crate::error::Error;

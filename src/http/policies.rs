@@ -40,6 +40,11 @@ impl Policy for LogPolicy {
         );
         let result = next[0].send(ctx, request, &next[1..]).await;
         let ms = started.elapsed().as_millis() as u64;
+        let status = match &result {
+            Ok(response) => Ok(u16::from(response.status())),
+            Err(e) => Err(e),
+        };
+        super::last::record(&host, status);
         match &result {
             Ok(response) => {
                 let status = u16::from(response.status());
@@ -118,5 +123,77 @@ impl Policy for AudiencePolicy {
             )),
             None => Ok(response),
         }
+    }
+}
+
+/// Continuous access evaluation: a 401 whose challenge says
+/// `insufficient_claims` means the token was revoked (a disabled identity, a
+/// changed policy). kvenv does not declare the `cp1` capability, so this is
+/// rare; when it comes, the cached token is dropped, a new one fetched and the
+/// request sent once more. A second such answer fails, typed: never a loop.
+/// The claims themselves are not passed on: no credential in the Azure crates
+/// takes them yet.
+/// Drops a cached token for a scope (the first argument) if it is still the
+/// one given (the second).
+pub type ForgetToken = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+pub struct ClaimsChallengePolicy {
+    pub credential: Arc<dyn TokenCredential>,
+    /// Drops a cached token for a scope, if it is still the one given.
+    pub forget: crate::http::ForgetToken,
+    pub scope: &'static str,
+}
+
+impl std::fmt::Debug for ClaimsChallengePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimsChallengePolicy")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl Policy for ClaimsChallengePolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        let response = next[0].send(ctx, request, &next[1..]).await?;
+        let revoked = |response: &azure_core::http::AsyncRawResponse| {
+            u16::from(response.status()) == 401
+                && response
+                    .headers()
+                    .get_optional_str(&WWW_AUTHENTICATE)
+                    .is_some_and(crate::audience::is_claims_challenge)
+        };
+        if !revoked(&response) {
+            return Ok(response);
+        }
+        tracing::info!(
+            host = authority(request.url()),
+            "token revoked (continuous access evaluation); renewing it once"
+        );
+        let revoked_token = request
+            .headers()
+            .get_optional_str(&AUTHORIZATION)
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .to_string();
+        (self.forget)(self.scope, &revoked_token);
+        drop(zeroize::Zeroizing::new(revoked_token));
+        let token = self.credential.get_token(&[self.scope], None).await?;
+        request.insert_header(AUTHORIZATION, format!("Bearer {}", token.token.secret()));
+        let again = next[0].send(ctx, request, &next[1..]).await?;
+        if revoked(&again) {
+            return Err(azure_core::Error::new(
+                ErrorKind::Other,
+                crate::audience::ClaimsRejected {
+                    host: authority(request.url()),
+                },
+            ));
+        }
+        Ok(again)
     }
 }

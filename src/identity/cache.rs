@@ -40,6 +40,17 @@ impl OncePerScope {
         }
     }
 
+    /// Drops the token cached for `scope` if it is `revoked` (a claims
+    /// challenge), so that the next caller asks again; a token already
+    /// renewed by another caller stays.
+    pub fn forget_token(&self, scope: &str, revoked: &str) {
+        let mut slots = self.slots.lock().expect("token cache lock");
+        let is_revoked = matches!(slots.get(scope).and_then(|s| s.get()), Some(Ok(c)) if c.token.expose() == revoked.as_bytes());
+        if is_revoked {
+            slots.remove(scope);
+        }
+    }
+
     /// Drops failures and tokens that expire within five minutes, so that the
     /// next caller asks again (once, for everyone).
     pub fn forget_stale(&self) {

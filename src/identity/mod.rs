@@ -152,6 +152,12 @@ impl Identity {
         self.cache.forget_stale();
     }
 
+    /// What drops a revoked token from the cache (see `ClaimsChallengePolicy`).
+    pub fn forgetter(&self) -> crate::http::ForgetToken {
+        let cache = self.cache.clone();
+        Arc::new(move |scope, token| cache.forget_token(scope, token))
+    }
+
     /// The credential that issued the token, or what was configured.
     pub fn describe(&self) -> String {
         self.chosen
@@ -192,6 +198,12 @@ impl Plumbing {
             (None, Cloud::Public) => Some(CloudConfiguration::AzurePublic),
             (None, Cloud::China) => Some(CloudConfiguration::AzureChina),
             (None, Cloud::UsGov) => Some(CloudConfiguration::AzureGovernment),
+            // Not in the crate's table: its authority, as the Azure SDKs name it.
+            (None, sovereign @ (Cloud::Bleu | Cloud::Delos)) => {
+                let mut custom = azure_core::cloud::CustomConfiguration::default();
+                custom.authority_host = sovereign.authority_host().to_string();
+                Some(CloudConfiguration::from(custom))
+            }
         };
         ClientOptions {
             cloud: cloud.map(Arc::new),

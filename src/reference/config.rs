@@ -38,7 +38,9 @@ pub fn parse(body: &str) -> Result<ConfigRef, RefError> {
     let (Some(endpoint), Some(key)) = (endpoint, key) else {
         return Err(RefError::ConfigIncomplete);
     };
-    if key.contains('%') {
+    // App Configuration allows neither; `.` and `..` would also be taken as
+    // path steps by any URL library (`GET /kv`, the store's list endpoint).
+    if key.contains('%') || key == "." || key == ".." {
         return Err(RefError::BadKey);
     }
     if let Some(label) = label {
@@ -129,6 +131,8 @@ mod tests {
                 RefError::EndpointExtras,
             ),
             ("Endpoint=https://s.azconfig.io;Key=50%", RefError::BadKey),
+            ("Endpoint=https://s.azconfig.io;Key=.", RefError::BadKey),
+            ("Endpoint=https://s.azconfig.io;Key=..", RefError::BadKey),
             (
                 "Endpoint=https://s.azconfig.io;Key=k;Label=*",
                 RefError::BadLabel,

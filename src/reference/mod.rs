@@ -23,17 +23,27 @@ pub enum Reference {
 /// "key 'k' (no label) in store s.azconfig.io".
 pub trait Named {
     fn named(&self) -> String;
+    /// The host it is fetched from, as messages name it (`host[:port]`).
+    fn host(&self) -> String;
 }
 
 impl Named for SecretRef {
     fn named(&self) -> String {
         format!("secret '{}' from {}", self.name, self.vault)
     }
+
+    fn host(&self) -> String {
+        self.vault.to_string()
+    }
 }
 
 impl Named for ConfigRef {
     fn named(&self) -> String {
         self.to_string()
+    }
+
+    fn host(&self) -> String {
+        self.store.to_string()
     }
 }
 
@@ -149,7 +159,7 @@ pub enum RefError {
     EndpointNotHttps,
     #[error("Endpoint must be https://HOST[:PORT] with no user name, path, query or fragment")]
     EndpointExtras,
-    #[error("Key must not contain '%'")]
+    #[error("Key must not contain '%' nor be '.' or '..' (App Configuration allows none of them)")]
     BadKey,
     #[error("Label must name one label ('*' is not one)")]
     BadLabel,

@@ -52,6 +52,10 @@ pub(super) fn classify(error: &azure_core::Error, secret: &SecretRef, identity: 
         return Failure::new(Status::AccessToKeyVaultDenied, format!("refused: {wrong}"))
             .hint("a vault that asks for another audience is not Key Vault");
     }
+    if let Some(rejected) = crate::http::find::<crate::audience::ClaimsRejected>(error) {
+        return Failure::new(Status::AccessToKeyVaultDenied, rejected.to_string())
+            .hint("the identity's access was revoked or restricted by a Conditional Access policy; check its sign-in logs in Entra ID");
+    }
     if let Some(failure) = crate::http::find::<TransportFailure>(error) {
         return transport_failure(failure, secret);
     }
@@ -125,7 +129,10 @@ fn http_failure(code: u16, inner: Option<&str>, secret: &SecretRef, identity: &s
         .hint("check the tenant (--tenant-id) and the cloud (--cloud)"),
         _ => Failure::new(
             Status::OtherReasons,
-            format!("vault {vault} answered HTTP {code} for secret '{name}' after retries"),
+            format!(
+                "vault {vault} answered HTTP {code} for secret '{name}'{}",
+                crate::http::Backoff::after_retries(code)
+            ),
         ),
     }
 }

@@ -52,22 +52,33 @@ impl TokenCredential for VaultScopeOnly {
     }
 }
 
+/// The Key Vault data-plane API version kvenv speaks, pinned here so that an
+/// upgrade of the crate cannot change what is sent to vaults unnoticed.
+pub const API_VERSION: &str = "2025-07-01";
+
 pub fn client(
     vault: &VaultAddr,
     trust: Trust,
     cloud: Cloud,
     http: &reqwest::Client,
     credential: Arc<dyn TokenCredential>,
+    forget: crate::http::ForgetToken,
 ) -> Result<SecretClient, Error> {
     let credential: Arc<dyn TokenCredential> = Arc::new(VaultScopeOnly {
         inner: credential,
         scope: cloud.vault_scope(),
         host: vault.to_string(),
     });
-    let mut policies: Vec<Arc<dyn azure_core::http::policies::Policy>> =
-        vec![Arc::new(crate::http::AudiencePolicy {
+    let mut policies: Vec<Arc<dyn azure_core::http::policies::Policy>> = vec![
+        Arc::new(crate::http::ClaimsChallengePolicy {
+            credential: credential.clone(),
+            forget,
             scope: cloud.vault_scope(),
-        })];
+        }),
+        Arc::new(crate::http::AudiencePolicy {
+            scope: cloud.vault_scope(),
+        }),
+    ];
     if trust == Trust::CloudSuffix {
         policies.push(Arc::new(crate::http::PreauthPolicy {
             credential: credential.clone(),
@@ -75,9 +86,9 @@ pub fn client(
         }));
     }
     let options = SecretClientOptions {
+        api_version: API_VERSION.to_string(),
         client_options: crate::http::client_options(http, crate::http::REMOTE_BODY_MAX, policies),
         verify_challenge_resource: Some(trust == Trust::CloudSuffix),
-        ..Default::default()
     };
     SecretClient::new(&vault.url(), credential, Some(options))
         .map_err(|e| Error::Internal(format!("Key Vault client for {vault}: {}", chain(&e))))

@@ -51,8 +51,12 @@ pub fn supervise(
     resolution: Resolution,
     hardening: Option<Hardening>,
 ) -> Error {
+    // What the command gets back, read before SIGPIPE is blocked here: kvenv
+    // stays alive to supervise, so no write of its own may kill it.
+    let inherited = crate::exec::Inherited::now();
+    crate::exec::block_sigpipe_in_this_thread();
     if watched.args.refresh_interval < Duration::from_secs(30) && !watched.args.common.quiet {
-        eprintln!("kvenv: --refresh-interval below 30s is meant for tests: every refresh costs one request per reference");
+        crate::output::lines("--refresh-interval below 30s is meant for tests: every refresh costs one request per reference");
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -69,27 +73,16 @@ pub fn supervise(
         network,
         child: Pid::from_raw(0),
         files: Vec::new(),
+        inherited,
     };
     match runtime.block_on(supervisor.run()) {
         Ok(code) => Error::CommandEnded(code),
-        Err(e) => e,
+        Err(e) => {
+            // kvenv's own failure ends kvenv, never leaving the command orphaned.
+            runtime.block_on(supervisor.end());
+            e
+        }
     }
-}
-
-/// Which forwarded signals were ignored when kvenv started: those stay ignored
-/// (kvenv does not catch them), so that the command inherits them ignored, as
-/// with exec. Read from `/proc/self/status`; none if it cannot be read.
-fn ignored_at_start() -> Vec<Signal> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let mask = status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigIgn:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .unwrap_or(0);
-    FORWARDED
-        .into_iter()
-        .filter(|s| mask & (1u64 << (*s as i32 - 1)) != 0)
-        .collect()
 }
 
 struct Supervisor<'a> {
@@ -100,15 +93,19 @@ struct Supervisor<'a> {
     child: Pid,
     /// The templates' in-memory files the running command reads.
     files: Vec<TemplateFile>,
+    /// The signal state the command is started with.
+    inherited: crate::exec::Inherited,
 }
 
 /// A signal stream per forwarded signal, merged.
 type Signals = futures::stream::SelectAll<futures::stream::BoxStream<'static, Signal>>;
 
-fn forwarded_signals() -> Result<Signals, Error> {
-    let ignored = ignored_at_start();
+/// The forwarded signals but those ignored when kvenv started: those stay
+/// ignored (kvenv does not catch them), so that the command inherits them
+/// ignored, as with exec.
+fn forwarded_signals(inherited: &crate::exec::Inherited) -> Result<Signals, Error> {
     let mut all = futures::stream::SelectAll::new();
-    for sig in FORWARDED.into_iter().filter(|s| !ignored.contains(s)) {
+    for sig in FORWARDED.into_iter().filter(|s| !inherited.ignored(*s)) {
         let stream = signal(SignalKind::from_raw(sig as i32))
             .map_err(|e| Error::Internal(format!("cannot watch {sig}: {e}")))?;
         all.push(
@@ -123,7 +120,7 @@ fn forwarded_signals() -> Result<Signals, Error> {
 
 impl Supervisor<'_> {
     async fn run(&mut self) -> Result<i32, Error> {
-        let mut signals = forwarded_signals()?;
+        let mut signals = forwarded_signals(&self.inherited)?;
         let mut children = signal(SignalKind::child())
             .map_err(|e| Error::Internal(format!("cannot watch SIGCHLD: {e}")))?;
         self.start()?;
@@ -170,7 +167,12 @@ impl Supervisor<'_> {
             &w.args.template,
             Files::Shared,
         )?;
-        self.child = spawn(&w.args.command, &env, self.hardening.as_ref())?;
+        self.child = crate::exec::spawn(
+            &w.args.command,
+            &env,
+            self.hardening.as_ref(),
+            &self.inherited,
+        )?;
         // The previous command's files close only now, after it is gone.
         self.files = files;
         Ok(())
@@ -209,11 +211,11 @@ impl Supervisor<'_> {
             OnChange::Signal(sig) if vars.is_empty() => {
                 self.rewrite(&files)?;
                 if !quiet {
-                    eprintln!(
-                        "kvenv: {}; rewrote {} in place and sent {sig}",
-                        changes.describe(),
+                    crate::output::lines(&format!(
+                        "{}; rewrote {} in place and sent {sig}",
+                        changes.describe(self.watched.plan),
                         files.join(", ")
-                    );
+                    ));
                 }
                 let _ = kill(self.child, sig);
                 Ok(None)
@@ -224,7 +226,10 @@ impl Supervisor<'_> {
                         OnChange::Signal(_) => format!(" (variables {} changed: a running command's environment cannot change)", vars.join(", ")),
                         OnChange::Restart => String::new(),
                     };
-                    eprintln!("kvenv: {}; restarting the command{why}", changes.describe());
+                    crate::output::lines(&format!(
+                        "{}; restarting the command{why}",
+                        changes.describe(self.watched.plan)
+                    ));
                 }
                 if let Some(code) = self.stop(signals, children).await {
                     return Ok(Some(code));
@@ -250,6 +255,22 @@ impl Supervisor<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Ends the command when kvenv must end for a reason of its own: the stop
+    /// signal, then SIGKILL after the stop timeout.
+    async fn end(&mut self) {
+        if self.child.as_raw() == 0 || self.reap().is_some() {
+            return;
+        }
+        let _ = kill(self.child, self.watched.args.stop_signal);
+        let deadline = tokio::time::Instant::now() + self.watched.args.stop_timeout;
+        while self.reap().is_none() {
+            if tokio::time::Instant::now() >= deadline {
+                let _ = kill(self.child, Signal::SIGKILL);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops the command for a restart: the stop signal, then SIGKILL after
@@ -284,25 +305,4 @@ impl Supervisor<'_> {
             }
         }
     }
-}
-
-/// Starts `command` as a child, searched in PATH like exec, with `env` and
-/// kvenv's signal mask and dispositions (caught ones reset by exec); the core
-/// limit it gets is the original one.
-fn spawn(
-    command: &[OsString],
-    env: &[SecretBytes],
-    hardening: Option<&Hardening>,
-) -> Result<Pid, Error> {
-    let name = crate::error::printable(&command[0].to_string_lossy());
-    let (args, entries) = crate::exec::argv_envp(command, env)?;
-    let fail = |e: nix::Error| Error::Internal(format!("cannot start {name}: {e}"));
-    let actions = nix::spawn::PosixSpawnFileActions::init().map_err(fail)?;
-    let attr = nix::spawn::PosixSpawnAttr::init().map_err(fail)?;
-    let spawn = || nix::spawn::posix_spawnp(&args[0], &actions, &attr, &args, &entries);
-    let spawned = match hardening {
-        Some(h) => h.around_spawn(spawn),
-        None => spawn(),
-    };
-    spawned.map_err(|errno| crate::exec::exec_error(&command[0], errno))
 }

@@ -101,18 +101,45 @@ impl Changes {
         (vars, files)
     }
 
-    /// One line's worth: what changed, old → new versions, never values.
-    pub fn describe(&self) -> String {
+    /// One line's worth: what changed, for which variables and templates,
+    /// old → new versions; never values.
+    pub fn describe(&self, plan: &Plan) -> String {
         let each: Vec<String> = self
             .0
             .iter()
-            .map(|c| match (&c.old, &c.new) {
-                (Some(old), Some(new)) => format!("{} {old} -> {new}", c.reference),
-                _ => format!("{} has a new value", c.reference),
+            .map(|c| {
+                let users = users_of(plan, &c.reference);
+                // A secret reached only through a key-value: the key-value's line names them.
+                let used = match users.is_empty() {
+                    true => String::new(),
+                    false => format!(" (used by {})", users.join(", ")),
+                };
+                let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unknown)".into());
+                match (&c.reference, &c.old, &c.new) {
+                    (Reference::Config(_), None, None) => {
+                        format!("{}{used} has a new value", c.reference)
+                    }
+                    _ => format!(
+                        "{}{used} {} -> {}",
+                        c.reference,
+                        shown(&c.old),
+                        shown(&c.new)
+                    ),
+                }
             })
             .collect();
         format!("new version: {}", each.join("; "))
     }
+}
+
+/// The variables and templates whose text holds `r`, or a key-value that
+/// refers to it.
+fn users_of<'p>(plan: &'p Plan, r: &Reference) -> Vec<&'p str> {
+    plan.items
+        .iter()
+        .filter(|i| i.references().any(|x| x == r))
+        .map(|i| i.label())
+        .collect()
 }
 
 fn version_of(resolution: &Resolution, secret: &SecretRef) -> Option<String> {
@@ -129,16 +156,10 @@ pub fn merge(current: &mut Resolution, mut fresh: Resolution, plan: &Plan, quiet
     let mut changes = Vec::new();
     for (r, failure) in &fresh.failures {
         if !quiet {
-            let used_by: Vec<&str> = plan
-                .items
-                .iter()
-                .filter(|i| i.references().any(|x| x == r))
-                .map(|i| i.label())
-                .collect();
-            eprintln!(
-                "kvenv: refresh of {r} (used by {}) failed: {failure}; keeping the current value",
-                used_by.join(", ")
-            );
+            crate::output::lines(&format!(
+                "refresh of {r} (used by {}) failed: {failure}; keeping the current value",
+                users_of(plan, r).join(", ")
+            ));
         }
     }
     // Secrets first: a key-value that refers to one changes when it does.

@@ -29,6 +29,10 @@ pub enum Behaviour {
     Declared(u64),
     /// Reads the request, sends the status line, then one byte per interval.
     Drip(Duration),
+    /// HTTP/2 (give it a server config that offers h2): reads the client's
+    /// preface, sends its SETTINGS and at once a GOAWAY that accepts no
+    /// stream, then holds the connection open without a word more.
+    GoAwayAfterSettings,
 }
 
 /// No connection is served longer than this, nor sends more than `BYTE_LIMIT`.
@@ -40,6 +44,31 @@ pub struct HostileServer {
     stop: Arc<AtomicBool>,
     accepted: Arc<AtomicUsize>,
     sent: Arc<AtomicUsize>,
+    open: Arc<Open>,
+}
+
+/// Connections open now, and the most open at once.
+#[derive(Default)]
+struct Open {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// Counts one connection as open while it lives.
+struct Held(Arc<Open>);
+
+impl Held {
+    fn new(open: &Arc<Open>) -> Held {
+        let now = open.now.fetch_add(1, Ordering::SeqCst) + 1;
+        open.peak.fetch_max(now, Ordering::SeqCst);
+        Held(open.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for HostileServer {
@@ -58,7 +87,9 @@ impl HostileServer {
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
         let sent = Arc::new(AtomicUsize::new(0));
-        let (stop2, accepted2, sent2) = (stop.clone(), accepted.clone(), sent.clone());
+        let open = Arc::new(Open::default());
+        let (stop2, accepted2, sent2, open2) =
+            (stop.clone(), accepted.clone(), sent.clone(), open.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
@@ -67,7 +98,11 @@ impl HostileServer {
                 let Ok(stream) = stream else { continue };
                 accepted2.fetch_add(1, Ordering::SeqCst);
                 let (tls, stop, sent) = (tls.clone(), stop2.clone(), sent2.clone());
-                std::thread::spawn(move || serve(stream, tls, behaviour, &stop, &sent));
+                let held = Held::new(&open2);
+                std::thread::spawn(move || {
+                    serve(stream, tls, behaviour, &stop, &sent);
+                    drop(held);
+                });
             }
         });
         HostileServer {
@@ -75,6 +110,7 @@ impl HostileServer {
             stop,
             accepted,
             sent,
+            open,
         }
     }
 
@@ -90,6 +126,11 @@ impl HostileServer {
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were open at once.
+    pub fn peak_open(&self) -> usize {
+        self.open.peak.load(Ordering::SeqCst)
     }
 
     /// Body bytes written so far, over all connections.
@@ -168,6 +209,9 @@ fn exchange(
     stop: &AtomicBool,
     sent: &AtomicUsize,
 ) -> std::io::Result<()> {
+    if let Behaviour::GoAwayAfterSettings = behaviour {
+        return go_away(stream, stop);
+    }
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") && head.len() < 64 << 10 {
@@ -232,6 +276,31 @@ fn exchange(
         _ => {}
     }
     stream.flush()
+}
+
+/// The client's preface, then SETTINGS (empty) and GOAWAY (last stream 0,
+/// NO_ERROR); then whatever the client sends is read and dropped until it
+/// closes, the server stops or the time limit passes.
+fn go_away(stream: &mut (impl Read + Write), stop: &AtomicBool) -> std::io::Result<()> {
+    let mut preface = [0u8; 24];
+    stream.read_exact(&mut preface)?;
+    let settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+    let goaway = [0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    stream.write_all(&settings)?;
+    stream.write_all(&goaway)?;
+    stream.flush()?;
+    let started = Instant::now();
+    let mut sink = [0u8; 4096];
+    while !stop.load(Ordering::SeqCst) && started.elapsed() < TIME_LIMIT {
+        match stream.read(&mut sink) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(_) => break,
+        }
+    }
+    Ok(())
 }
 
 /// A DNS server on a UDP port of 127.0.0.1 that answers every A question with

@@ -27,6 +27,8 @@ pub struct VaultRequest {
     /// Whether it carried a bearer token the identity fake had issued.
     pub authorized: bool,
     pub status: u16,
+    /// The `api-version` it asked for.
+    pub api_version: Option<String>,
     /// When it arrived.
     pub at: std::time::Instant,
 }
@@ -46,6 +48,8 @@ pub struct Fault {
     pub challenge: Option<String>,
     /// Answer even a request without a token (a hostile vault's first challenge).
     pub unauthenticated: bool,
+    /// Answer 401 with continuous access evaluation's claims challenge.
+    pub claims: bool,
 }
 
 impl Fault {
@@ -58,6 +62,16 @@ impl Fault {
             location: None,
             challenge: None,
             unauthenticated: false,
+            claims: false,
+        }
+    }
+
+    /// `times` answers of 401 with a claims challenge (`error="insufficient_claims"`),
+    /// as Key Vault sends when continuous access evaluation revokes a token.
+    pub fn claims_challenge(times: usize) -> Fault {
+        Fault {
+            claims: true,
+            ..Fault::status(401, times)
         }
     }
 
@@ -175,11 +189,13 @@ impl FakeVault {
         Self::start_with(ca.server_config_http1(&Self::NAMES), tokens)
     }
 
-    const NAMES: [&'static str; 4] = [
+    const NAMES: [&'static str; 6] = [
         "localhost",
         "*.vault.azure.net",
         "*.vault.azure.cn",
         "*.vault.usgovcloudapi.net",
+        "*.vault.sovcloud-api.fr",
+        "*.vault.sovcloud-api.de",
     ];
 
     /// TCP connections accepted so far.
@@ -372,6 +388,7 @@ fn handle(state: &Mutex<State>, tokens: &TokenBook, req: Request) -> Reply {
         secret: name.map(str::to_string),
         authorized,
         status: if reply.hang_up { 0 } else { reply.status },
+        api_version: req.query("api-version").map(str::to_string),
         at: std::time::Instant::now(),
     });
     reply
@@ -440,6 +457,12 @@ fn answer(
             }
             if let Some(location) = &current.location {
                 reply = reply.header("location", location);
+            }
+            if current.claims {
+                reply = reply.header(
+                    "www-authenticate",
+                    "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", error=\"insufficient_claims\", claims=\"eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwgInZhbHVlIjoiMTcwMDAwMDAwMCJ9fX0=\"",
+                );
             }
             if let Some(resource) = &current.challenge {
                 reply = reply.header(

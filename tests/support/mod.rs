@@ -268,6 +268,33 @@ impl<'k> Run<'k> {
         self.finish(cmd)
     }
 
+    /// Runs kvenv to its end from a shell that first runs `prefix` (`trap ''
+    /// PIPE`, say), with kvenv's stderr going to `stderr` and stdout to
+    /// /dev/null: its exit code, `None` if a signal ended it.
+    pub fn go_with_stderr(self, prefix: &str, stderr: std::process::Stdio) -> Option<i32> {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", &format!("{prefix}; exec \"$@\""), "sh"])
+            .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
+            .args(&self.args);
+        if !self.command.is_empty() {
+            cmd.arg("--").args(&self.command);
+        }
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr);
+        let mut child = cmd.spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "kvenv did not end");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Starts kvenv in the background (for `run --watch`); its stdout and
     /// stderr go to files, read with [`Running::stderr`].
     pub fn spawn(self) -> Running<'k> {
@@ -277,12 +304,28 @@ impl<'k> Run<'k> {
     /// As [`Run::spawn`], from a shell that first runs `prefix` and then
     /// execs kvenv (same PID).
     pub fn spawn_after(self, prefix: &str) -> Running<'k> {
-        let dir = self.kit.azure.dir();
-        let tag = fastrand_name();
-        let (out, err) = (
-            dir.join(format!("out-{tag}")),
-            dir.join(format!("err-{tag}")),
-        );
+        let err = self
+            .kit
+            .azure
+            .dir()
+            .join(format!("err-{}", fastrand_name()));
+        let stderr = std::fs::File::create(&err).unwrap();
+        self.spawn_with_stderr(prefix, stderr.into(), err)
+    }
+
+    /// As [`Run::spawn_after`], with kvenv's stderr going to `stderr`
+    /// (`err`: where [`Running::stderr`] reads, if anywhere).
+    pub fn spawn_with_stderr(
+        self,
+        prefix: &str,
+        stderr: std::process::Stdio,
+        err: PathBuf,
+    ) -> Running<'k> {
+        let out = self
+            .kit
+            .azure
+            .dir()
+            .join(format!("out-{}", fastrand_name()));
         let mut cmd = std::process::Command::new("sh");
         cmd.args(["-c", &format!("{prefix}; exec \"$@\""), "sh"])
             .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
@@ -294,7 +337,7 @@ impl<'k> Run<'k> {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap());
+            .stderr(stderr);
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
@@ -481,6 +524,42 @@ impl Running<'_> {
             child_env: None,
         }
     }
+}
+
+/// A pipe whose reader is already gone: writing to it raises SIGPIPE or EPIPE.
+pub fn broken_pipe() -> std::process::Stdio {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    write.into()
+}
+
+/// A pipe whose reader the test closes when it likes (drop the first).
+pub fn pipe() -> (std::os::fd::OwnedFd, std::process::Stdio) {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    (read, write.into())
+}
+
+/// The ways a stderr can be broken, with the SIGPIPE dispositions kvenv may
+/// be started with: (what it is, the shell prefix, the stderr).
+pub fn broken_stderrs() -> Vec<(&'static str, &'static str, std::process::Stdio)> {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+            .into()
+    };
+    vec![
+        ("a closed pipe, SIGPIPE default", "true", broken_pipe()),
+        (
+            "a closed pipe, SIGPIPE ignored",
+            "trap '' PIPE",
+            broken_pipe(),
+        ),
+        ("/dev/full, SIGPIPE default", "true", full()),
+        ("/dev/full, SIGPIPE ignored", "trap '' PIPE", full()),
+        ("fd 2 closed", "exec 2>&-", std::process::Stdio::null()),
+    ]
 }
 
 /// Waits up to `limit` for `check` to hold, polling.

@@ -1,0 +1,89 @@
+//! What a fetch last heard, for the line that says it ran out of time: the
+//! last failing answer (`HTTP 500`) or transport failure of any try it made,
+//! its identity requests included. Recorded by the log policy, which runs for
+//! every try, into a slot the fetch's task carries, and into its host's: a
+//! request held back behind its host's first one hears what that one heard.
+
+use super::failure::TransportFailure;
+use std::sync::{Arc, Mutex};
+
+tokio::task_local! {
+    static LAST: LastHeard;
+}
+
+type Slot = Arc<Mutex<Option<Heard>>>;
+
+/// A failing answer or a transport failure, and from which host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heard {
+    pub host: String,
+    pub what: HeardKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeardKind {
+    Status(u16),
+    Transport(TransportFailure),
+}
+
+/// The slot for one fetch (or one host), and the host's, if any.
+#[derive(Clone, Debug, Default)]
+pub struct LastHeard {
+    slot: Slot,
+    parent: Option<Slot>,
+}
+
+impl LastHeard {
+    /// A slot whose records also go to the one of the scope it is made in.
+    pub fn child() -> LastHeard {
+        LastHeard {
+            slot: Slot::default(),
+            parent: LAST.try_with(|outer| outer.slot.clone()).ok(),
+        }
+    }
+
+    /// Runs `fetch` with this slot as the one its tries record into.
+    pub async fn scope<F: std::future::Future>(&self, fetch: F) -> F::Output {
+        LAST.scope(self.clone(), fetch).await
+    }
+
+    /// What was last recorded here, or else in the parent, if anything.
+    pub fn get(&self) -> Option<Heard> {
+        let read = |slot: &Slot| slot.lock().ok()?.clone();
+        read(&self.slot).or_else(|| self.parent.as_ref().and_then(read))
+    }
+}
+
+/// Records a try's outcome in the current fetch's slot, if it has one: a
+/// status of 400 and up (but 401, a challenge the client answers), or a
+/// transport failure.
+pub(super) fn record(host: &str, outcome: Result<u16, &azure_core::Error>) {
+    let what = match outcome {
+        Ok(status) if status >= 400 && status != 401 => HeardKind::Status(status),
+        Ok(_) => return,
+        Err(e) => match super::find::<TransportFailure>(e) {
+            Some(failure) => HeardKind::Transport(failure.clone()),
+            None => return,
+        },
+    };
+    let heard = Heard {
+        host: host.to_string(),
+        what,
+    };
+    let _ = LAST.try_with(|last| {
+        for slot in std::iter::once(&last.slot).chain(&last.parent) {
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(heard.clone());
+            }
+        }
+    });
+}
+
+impl std::fmt::Display for Heard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.what {
+            HeardKind::Status(status) => write!(f, "last answer: HTTP {status}"),
+            HeardKind::Transport(failure) => write!(f, "last failure: {failure}"),
+        }
+    }
+}
