@@ -176,6 +176,9 @@ fn redirects_are_never_followed() {
         .go();
     out.assert_code(125);
     assert!(out.stderr.contains("HTTP 302"), "{}", out.stderr);
+    // Regression: a redirect is asked once, so it is not "after retries".
+    assert!(!out.stderr.contains("after retries"), "{}", out.stderr);
+    assert_eq!(kit.azure.vault.gets_of("s"), 1, "asked once");
     assert!(
         elsewhere.requests().is_empty(),
         "the redirect target saw a request"
