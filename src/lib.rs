@@ -193,6 +193,7 @@ fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
             );
             Ok(())
         }),
+        Command::Install { dir } => commands::install(&dir),
         Command::Man => commands::print(|out| {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
         }),

@@ -230,3 +230,40 @@ fn the_scratch_demo_app_never_prints_a_value() {
         "DB_PASSWORD: set, 13 characters\nDATABASE_URL: not set\n"
     );
 }
+
+/// `1.89` as `(1, 89, 0)`.
+fn version(text: &str) -> (u64, u64, u64) {
+    let mut parts = text.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
+}
+
+// `cargo install` on an older toolchain must fail with cargo's clear
+// "requires rustc X" message, not deep inside a dependency.
+#[test]
+fn the_declared_rust_version_is_at_least_every_dependencys() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let ours = packages.iter().find(|p| p["name"] == "kvenv").unwrap();
+    let declared = version(ours["rust_version"].as_str().expect("kvenv declares rust-version"));
+    let highest = packages
+        .iter()
+        .filter_map(|p| Some((version(p["rust_version"].as_str()?), p["name"].as_str()?)))
+        .max()
+        .unwrap();
+    assert!(
+        declared >= highest.0,
+        "rust-version {declared:?} is below {} ({:?})",
+        highest.1,
+        highest.0
+    );
+}

@@ -500,3 +500,36 @@ fn a_certificate_without_the_feature_says_how_to_get_it() {
         out.stderr
     );
 }
+
+// In a pod without workload identity, `auto` must not borrow the node's
+// identity through IMDS: every pod on the node shares it.
+#[test]
+fn inside_kubernetes_auto_does_not_borrow_the_nodes_identity() {
+    let kit = Kit::with(IdentityKind::Imds);
+    kit.azure.vault.set_secret("s", "node-identity-value-4411");
+    let out = kit
+        .run()
+        .env("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", "443")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.child_env.is_none());
+    assert!(
+        kit.azure.identity.requests().is_empty(),
+        "IMDS was asked: {:?}",
+        kit.azure.identity.requests()
+    );
+    assert!(out.stderr.contains("node's identity"), "{}", out.stderr);
+    assert!(out.stderr.contains("workload identity"), "{}", out.stderr);
+    let out = kit
+        .run()
+        .args(["--credential", "managed-identity"])
+        .env("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.child("S").unwrap(), "node-identity-value-4411");
+}

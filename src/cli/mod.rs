@@ -43,6 +43,14 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Copy this kvenv binary to DIR/kvenv (mode 0755, atomically; a link
+    /// there is replaced, not followed). Resolves nothing: for an init
+    /// container that places kvenv in a shared volume.
+    Install {
+        /// An existing directory.
+        #[arg(value_name = "DIR")]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]

@@ -3,10 +3,12 @@
 //! resolution with core dumps off (none of it when there is nothing to resolve).
 
 mod check;
+mod install;
 mod render;
 pub(crate) mod run;
 
 pub(crate) use check::check;
+pub(crate) use install::install;
 pub(crate) use render::render;
 pub(crate) use run::run;
 

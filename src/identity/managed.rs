@@ -64,6 +64,13 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing, auto: bool
             }),
             "managed identity (Cloud Shell)".to_string(),
         ),
+        // In a pod, IMDS answers with the node's identity, which every pod on
+        // the node shares: `auto` does not borrow it (an explicit
+        // `--credential managed-identity` still may).
+        _ if auto && env.get("KUBERNETES_SERVICE_HOST").is_some() => Candidate::unavailable(
+            NAME,
+            "inside Kubernetes (KUBERNETES_SERVICE_HOST is set), IMDS would lend this pod the node's identity, which every pod on the node shares, so auto does not use it; use workload identity (AZURE_FEDERATED_TOKEN_FILE, set by the workload identity webhook), or --credential managed-identity to use the node's identity on purpose".to_string(),
+        ),
         _ => {
             let url = imds_url(config);
             let candidate = Candidate::ready(
