@@ -22,6 +22,7 @@ mod exec;
 mod files;
 mod http;
 mod identity;
+mod inject;
 mod memfile;
 mod output;
 mod plan;
@@ -194,6 +195,7 @@ fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
             Ok(())
         }),
         Command::Install { dir } => commands::install(&dir),
+        Command::Inject(args) => commands::inject::run(args),
         Command::Man => commands::print(|out| {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
         }),

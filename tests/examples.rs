@@ -246,15 +246,29 @@ fn version(text: &str) -> (u64, u64, u64) {
 #[test]
 fn the_declared_rust_version_is_at_least_every_dependencys() {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = metadata["packages"].as_array().unwrap();
     let ours = packages.iter().find(|p| p["name"] == "kvenv").unwrap();
-    let declared = version(ours["rust_version"].as_str().expect("kvenv declares rust-version"));
+    let declared = version(
+        ours["rust_version"]
+            .as_str()
+            .expect("kvenv declares rust-version"),
+    );
     let highest = packages
         .iter()
         .filter_map(|p| Some((version(p["rust_version"].as_str()?), p["name"].as_str()?)))
@@ -265,5 +279,259 @@ fn the_declared_rust_version_is_at_least_every_dependencys() {
         "rust-version {declared:?} is below {} ({:?})",
         highest.1,
         highest.0
+    );
+}
+
+/// `kvenv inject` with `args`, the manifest on stdin: (exit code, stdout, stderr).
+fn inject(args: &[&str], input: &str) -> (i32, String, String) {
+    let out = assert_cmd::Command::cargo_bin("kvenv")
+        .unwrap()
+        .arg("inject")
+        .args(args)
+        .env_clear()
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn yaml_docs(text: &str) -> Vec<serde_norway::Value> {
+    use serde::Deserialize;
+    serde_norway::Deserializer::from_str(text)
+        .map(|d| serde_norway::Value::deserialize(d).unwrap())
+        .collect()
+}
+
+const IMAGE: &str = "myregistry.azurecr.io/kvenv:0.1.0";
+
+#[test]
+fn the_injected_examples_are_what_inject_makes_and_injecting_again_changes_nothing() {
+    let app = std::fs::read_to_string("examples/kubernetes/app.yaml").unwrap();
+    for (delivery, file) in [
+        (
+            "init-container",
+            "examples/kubernetes/app.injected-init-container.yaml",
+        ),
+        (
+            "image-volume",
+            "examples/kubernetes/app.injected-image-volume.yaml",
+        ),
+    ] {
+        let (code, out, err) = inject(&["--image", IMAGE, "--delivery", delivery], &app);
+        assert_eq!((code, err.as_str()), (0, ""));
+        assert_eq!(
+            out,
+            std::fs::read_to_string(file).unwrap(),
+            "{file} is stale"
+        );
+        let (code, again, _) = inject(&["--image", IMAGE, "--delivery", delivery], &out);
+        assert_eq!(
+            (code, again.as_str()),
+            (0, out.as_str()),
+            "{delivery}: not idempotent"
+        );
+        let docs = yaml_docs(&out);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1], yaml_docs(&app)[1], "the Service passes through");
+        let pod = &docs[0]["spec"]["template"]["spec"];
+        let web = &pod["containers"][0];
+        assert_eq!(
+            web["command"],
+            yaml_docs(r#"[/kvenv/kvenv, run, "--", node, server.js]"#)[0]
+        );
+        assert_eq!(web["args"], yaml_docs(r#"[--port, "8080"]"#)[0]);
+        assert_eq!(
+            web["securityContext"]["readOnlyRootFilesystem"],
+            serde_norway::Value::Bool(true)
+        );
+        assert_eq!(
+            pod["containers"][1],
+            yaml_docs(&app)[0]["spec"]["template"]["spec"]["containers"][1]
+        );
+        let volume = &pod["volumes"][0];
+        match delivery {
+            "init-container" => {
+                assert_eq!(
+                    volume["emptyDir"]["medium"],
+                    serde_norway::Value::from("Memory")
+                );
+                let init = &pod["initContainers"][0];
+                assert_eq!(init["image"], serde_norway::Value::from(IMAGE));
+                assert_eq!(
+                    init["command"],
+                    yaml_docs("[/kvenv, install, /kvenv-volume]")[0]
+                );
+                assert_eq!(
+                    init["securityContext"]["readOnlyRootFilesystem"],
+                    serde_norway::Value::Bool(true)
+                );
+            }
+            _ => {
+                assert_eq!(
+                    volume["image"]["reference"],
+                    serde_norway::Value::from(IMAGE)
+                );
+                assert!(pod.get("initContainers").is_none());
+            }
+        }
+    }
+}
+
+const WORKLOADS: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db-client}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      volumes: [{name: kvenv, configMap: {name: theirs}}]
+      initContainers:
+      - name: migrate
+        image: migrate:1
+        command: [migrate, up]
+        env: [{name: PGPASSWORD, value: "@Microsoft.KeyVault(VaultName=v;SecretName=pg)"}]
+      containers:
+      - name: kvenv-install
+        image: app:1
+        command: [app]
+        env: [{name: A, value: "@Microsoft.AppConfiguration(Endpoint=https://s.azconfig.io; Key=k)"}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+      - {name: agent, image: agent:1, command: [agent], env: [{name: T, value: "x@Microsoft.KeyVault(VaultName=v;SecretName=t)y"}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: rs}
+spec:
+  selector: {matchLabels: {app: rs}}
+  template:
+    metadata: {labels: {app: rs}}
+    spec:
+      containers: [{name: plain, image: plain:1, env: [{name: X, value: "no reference"}]}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: job, image: job:1, command: [sh, -c, run], env: [{name: S, value: "@Microsoft.KeyVault(VaultName=v;SecretName=s)"}]}]
+"#;
+
+#[test]
+fn every_workload_kind_is_injected_and_names_never_collide() {
+    let (code, out, err) = inject(&["--image", IMAGE], WORKLOADS);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let docs = yaml_docs(&out);
+    assert_eq!(docs.len(), 4);
+    let sts = &docs[0]["spec"]["template"]["spec"];
+    let installer = &sts["initContainers"][0];
+    assert_eq!(
+        installer["name"],
+        serde_norway::Value::from("kvenv-install-2"),
+        "the pod's own container name kept"
+    );
+    assert_eq!(
+        sts["initContainers"][1]["command"][0],
+        serde_norway::Value::from("/kvenv/kvenv"),
+        "init containers with references wrapped, after the installer"
+    );
+    assert_eq!(
+        sts["containers"][0]["command"][0],
+        serde_norway::Value::from("/kvenv/kvenv")
+    );
+    assert_eq!(
+        sts["volumes"][1]["name"],
+        serde_norway::Value::from("kvenv-2"),
+        "the pod's own volume kept"
+    );
+    assert_eq!(
+        sts["containers"][0]["volumeMounts"][0]["name"],
+        serde_norway::Value::from("kvenv-2")
+    );
+    assert_eq!(
+        docs[1]["spec"]["template"]["spec"]["containers"][0]["command"][0],
+        serde_norway::Value::from("/kvenv/kvenv")
+    );
+    assert_eq!(
+        docs[2],
+        yaml_docs(WORKLOADS)[2],
+        "no reference: the ReplicaSet passes through"
+    );
+    assert_eq!(
+        docs[3]["spec"]["template"]["spec"]["containers"][0]["command"],
+        yaml_docs("[/kvenv/kvenv, run, '--', sh, -c, run]")[0]
+    );
+}
+
+#[test]
+fn a_json_list_with_a_pod_and_a_cronjob_comes_back_as_json() {
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+       "spec": {"containers": [{"name": "c", "image": "i", "command": ["run"],
+                 "env": [{"name": "S", "value": "@Microsoft.KeyVault(VaultName=v;SecretName=s)"}]}]}},
+      {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"},
+       "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+         "restartPolicy": "OnFailure",
+         "containers": [{"name": "backup", "image": "b", "command": ["backup"], "args": ["--all"],
+                         "env": [{"name": "PW", "value": "@Microsoft.KeyVault(VaultName=v;SecretName=pw)"}]}]}}}}}}
+    ]}"#;
+    for delivery in ["init-container", "image-volume"] {
+        let (code, out, err) = inject(&["--image", IMAGE, "--delivery", delivery], list);
+        assert_eq!((code, err.as_str()), (0, ""));
+        let json: serde_json::Value = serde_json::from_str(&out).expect("JSON in, JSON out");
+        let pod = &json["items"][0]["spec"];
+        assert_eq!(
+            pod["containers"][0]["command"],
+            serde_json::json!(["/kvenv/kvenv", "run", "--", "run"])
+        );
+        let cron = &json["items"][1]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(
+            cron["containers"][0]["command"],
+            serde_json::json!(["/kvenv/kvenv", "run", "--", "backup"])
+        );
+        assert_eq!(cron["containers"][0]["args"], serde_json::json!(["--all"]));
+        assert_eq!(json["items"][1]["spec"]["schedule"], "0 3 * * *");
+        let (_, again, _) = inject(&["--image", IMAGE, "--delivery", delivery], &out);
+        assert_eq!(again, out, "{delivery}: not idempotent");
+    }
+}
+
+#[test]
+fn a_container_without_command_fails_naming_it_and_prints_nothing() {
+    let app = std::fs::read_to_string("examples/kubernetes/app.yaml").unwrap();
+    let (code, out, err) = inject(&["--image", IMAGE, "--container", "metrics"], &app);
+    assert_eq!(code, 125);
+    assert_eq!(out, "", "nothing on stdout");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("Deployment/web: container 'metrics' has no command"),
+        "{err}"
+    );
+    assert!(
+        err.contains("set its command to the image's ENTRYPOINT"),
+        "{err}"
+    );
+    let (code, out, err) = inject(&["--image", IMAGE], "kind: [unclosed\n");
+    assert_eq!((code, out.as_str()), (125, ""));
+    assert!(
+        err.starts_with("kvenv: inject -: not a YAML or JSON manifest at line "),
+        "{err}"
     );
 }

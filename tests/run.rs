@@ -1440,10 +1440,16 @@ fn install_copies_kvenv_atomically_and_replaces_a_link_without_following_it() {
     let victim = dir.path().join("victim");
     std::fs::write(&victim, "not to be touched").unwrap();
     std::os::unix::fs::symlink(&victim, dir.path().join("kvenv")).unwrap();
-    let out = kit.bare().args(["install", &dir.path().display().to_string()]).go();
+    let out = kit
+        .bare()
+        .args(["install", &dir.path().display().to_string()])
+        .go();
     out.assert_code(0);
     assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
-    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "not to be touched");
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "not to be touched"
+    );
     let installed = dir.path().join("kvenv");
     let meta = std::fs::symlink_metadata(&installed).unwrap();
     assert!(meta.is_file(), "the link was replaced by a file");
@@ -1457,12 +1463,19 @@ fn install_copies_kvenv_atomically_and_replaces_a_link_without_following_it() {
         .collect();
     assert_eq!(leftovers.len(), 2, "{leftovers:?}");
     // The copy runs.
-    let status = std::process::Command::new(&installed).arg("--version").output().unwrap();
+    let status = std::process::Command::new(&installed)
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(status.status.success());
     for bad in [victim.display().to_string(), "/nonexistent/dir".to_string()] {
         let out = kit.bare().args(["install", &bad]).go();
         out.assert_code(125);
         assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-        assert!(out.stderr.starts_with(&format!("kvenv: install {bad}: ")), "{}", out.stderr);
+        assert!(
+            out.stderr.starts_with(&format!("kvenv: install {bad}: ")),
+            "{}",
+            out.stderr
+        );
     }
 }

@@ -43,6 +43,10 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Add kvenv to Kubernetes manifests: each container whose env holds a
+    /// reference (or that --container names) runs `/kvenv/kvenv run -- ...`
+    /// from a volume that holds kvenv. Writes the manifests to stdout.
+    Inject(InjectArgs),
     /// Copy this kvenv binary to DIR/kvenv (mode 0755, atomically; a link
     /// there is replaced, not followed). Resolves nothing: for an init
     /// container that places kvenv in a shared volume.
@@ -51,6 +55,42 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: std::path::PathBuf,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct InjectArgs {
+    /// The manifests: YAML (several documents) or JSON; `-` is standard input.
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE",
+        default_value = "-"
+    )]
+    pub filename: std::path::PathBuf,
+
+    /// kvenv's image (one that holds only /kvenv), as your cluster pulls it.
+    #[arg(long, value_name = "REF", env = "KVENV_IMAGE", default_value = concat!("kvenv:", env!("CARGO_PKG_VERSION")))]
+    pub image: String,
+
+    /// How kvenv reaches the pod: an init container that copies it into an
+    /// in-memory volume (any cluster), or an image volume (Kubernetes 1.33+).
+    #[arg(
+        long,
+        value_enum,
+        env = "KVENV_DELIVERY",
+        default_value = "init-container"
+    )]
+    pub delivery: crate::inject::Delivery,
+
+    /// Wrap this container (or init container) whatever its env holds
+    /// (repeatable); without it, those whose env values hold a reference.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "KVENV_CONTAINER",
+        value_delimiter = ','
+    )]
+    pub container: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]

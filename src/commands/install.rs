@@ -18,16 +18,19 @@ pub(crate) fn install(dir: &Path) -> Result<(), Error> {
         Ok(_) => return Err(Error::Usage(format!("install {shown}: not a directory"))),
         Err(e) => return Err(Error::Usage(format!("install {shown}: {e}"))),
     }
-    let fail = |what: &str, e: std::io::Error| {
-        Error::Internal(format!("install {shown}: {what}: {e}"))
-    };
+    let fail =
+        |what: &str, e: std::io::Error| Error::Internal(format!("install {shown}: {what}: {e}"));
     // The running image itself, whatever its name or whether it still has one.
     let binary = crate::files::read_regular(
         Path::new("/proc/self/exe"),
         BINARY_MAX,
         crate::files::Links::Follow,
     )
-    .map_err(|e| Error::Internal(format!("install {shown}: cannot read the running kvenv: {e}")))?;
+    .map_err(|e| {
+        Error::Internal(format!(
+            "install {shown}: cannot read the running kvenv: {e}"
+        ))
+    })?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".kvenv-")
         .suffix(".tmp")

@@ -3,6 +3,7 @@
 //! resolution with core dumps off (none of it when there is nothing to resolve).
 
 mod check;
+pub(crate) mod inject;
 mod install;
 mod render;
 pub(crate) mod run;

@@ -1,0 +1,86 @@
+//! `kvenv inject`: Kubernetes manifests in (YAML, several documents, or
+//! JSON), the same manifests out on stdout with kvenv added where references
+//! are (see `inject.rs`). Nothing is printed unless every document went
+//! through; an error is one line, exit 125.
+
+use crate::cli::InjectArgs;
+use crate::error::Error;
+use crate::inject::{inject, Injection};
+use serde::Deserialize;
+use std::io::Read;
+use std::path::Path;
+
+/// Manifests are configuration, not data: past this they are refused.
+const MANIFEST_MAX: u64 = 16 << 20;
+
+pub(crate) fn run(args: InjectArgs) -> Result<(), Error> {
+    let from = args.filename.display().to_string();
+    let text = read(&args.filename)?;
+    let how = Injection {
+        image: args.image,
+        delivery: args.delivery,
+        containers: args.container,
+    };
+    let bad = |e: serde_norway::Error| {
+        // The position only: a manifest's text is never echoed.
+        let at = e
+            .location()
+            .map(|l| format!(" at line {} column {}", l.line(), l.column()))
+            .unwrap_or_default();
+        Error::Usage(format!("inject {from}: not a YAML or JSON manifest{at}"))
+    };
+    let json = text.trim_start().starts_with(['{', '[']);
+    let mut docs = Vec::new();
+    for document in serde_norway::Deserializer::from_str(&text) {
+        let doc = serde_norway::Value::deserialize(document).map_err(bad)?;
+        if !doc.is_null() {
+            docs.push(doc);
+        }
+    }
+    for doc in &mut docs {
+        inject(doc, &how).map_err(|e| Error::Usage(format!("inject {from}: {e}")))?;
+    }
+    let mut out = String::new();
+    if json {
+        for doc in &docs {
+            let text = serde_json::to_string_pretty(doc).map_err(|e| {
+                Error::Usage(format!("inject {from}: cannot be written as JSON: {e}"))
+            })?;
+            out.push_str(&text);
+            out.push('\n');
+        }
+    } else {
+        for (i, doc) in docs.iter().enumerate() {
+            if i > 0 {
+                out.push_str("---\n");
+            }
+            let text = serde_norway::to_string(doc)
+                .map_err(|e| Error::Internal(format!("inject {from}: writing YAML: {e}")))?;
+            out.push_str(&text);
+        }
+    }
+    super::print(|stdout| stdout.write_all(out.as_bytes()))
+}
+
+/// FILE (a regular file, capped) or, for `-`, standard input (capped).
+fn read(path: &Path) -> Result<String, Error> {
+    let shown = path.display();
+    let bytes = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(MANIFEST_MAX + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::Usage(format!("inject -: reading standard input: {e}")))?;
+        if bytes.len() as u64 > MANIFEST_MAX {
+            return Err(Error::Usage(format!(
+                "inject -: larger than {} MiB",
+                MANIFEST_MAX >> 20
+            )));
+        }
+        bytes
+    } else {
+        crate::files::read_regular(path, MANIFEST_MAX, crate::files::Links::Follow)
+            .map_err(|e| Error::Usage(format!("inject {shown}: {e}")))?
+    };
+    String::from_utf8(bytes).map_err(|_| Error::Usage(format!("inject {shown}: not UTF-8 text")))
+}

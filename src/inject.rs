@@ -1,0 +1,423 @@
+//! `kvenv inject`'s transformation, a pure function of Kubernetes documents:
+//! each container (and init container) whose `env` values hold a reference,
+//! or that `--container` names, gets kvenv in front of its `command`, and the
+//! pod gets a volume that holds kvenv (an image volume of kvenv's image, or an
+//! in-memory `emptyDir` filled by an init container running `kvenv install`).
+//! The documents are kept as generic YAML values, so every field kvenv does
+//! not touch passes through as it was; injecting an injected pod changes
+//! nothing.
+
+use serde_norway::{Mapping, Value};
+
+/// Where the volume is mounted in the app's containers, and so the program.
+pub(crate) const MOUNT: &str = "/kvenv";
+const PROGRAM: &str = "/kvenv/kvenv";
+/// Where the init container writes kvenv (its own `/kvenv` is the binary).
+const INSTALL_DIR: &str = "/kvenv-volume";
+
+/// How kvenv reaches the pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Delivery {
+    /// A Kubernetes `image` volume of kvenv's image (Kubernetes 1.33 and later).
+    ImageVolume,
+    /// An in-memory `emptyDir` and an init container that runs `kvenv install`.
+    InitContainer,
+}
+
+/// What to inject, validated.
+#[derive(Debug)]
+pub(crate) struct Injection {
+    pub image: String,
+    pub delivery: Delivery,
+    /// Containers to wrap by name; empty: those whose env holds a reference.
+    pub containers: Vec<String>,
+}
+
+/// Why a document cannot be injected: which workload, which container, what to do.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum InjectError {
+    #[error("{workload}: container '{container}' has no command, and kvenv cannot know its image's entrypoint without the registry; set its command to the image's ENTRYPOINT (and args to its CMD), then inject again")]
+    NoCommand { workload: String, container: String },
+    #[error("{workload}: container '{container}' already mounts something else at {MOUNT}; kvenv's volume goes there")]
+    MountTaken { workload: String, container: String },
+    #[error("{workload}: --container {container} names no container of it")]
+    NoSuchContainer { workload: String, container: String },
+}
+
+/// Injects every pod template in `doc` (a workload, a Pod, or a `List` of
+/// them); other documents are left as they are. Returns whether anything
+/// changed.
+pub(crate) fn inject(doc: &mut Value, how: &Injection) -> Result<bool, InjectError> {
+    let kind = doc
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if kind == "List" {
+        let mut changed = false;
+        if let Some(items) = doc.get_mut("items").and_then(Value::as_sequence_mut) {
+            for item in items {
+                changed |= inject(item, how)?;
+            }
+        }
+        return Ok(changed);
+    }
+    let name = doc
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("(unnamed)");
+    let workload = format!("{kind}/{name}");
+    let path: &[&str] = match kind.as_str() {
+        "Pod" => &["spec"],
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            &["spec", "template", "spec"]
+        }
+        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => return Ok(false),
+    };
+    let mut spec = &mut *doc;
+    for key in path {
+        match spec.get_mut(*key) {
+            Some(next) if next.is_mapping() => spec = next,
+            _ => return Ok(false),
+        }
+    }
+    inject_pod(spec, how, &workload)
+}
+
+/// One container's name, whether it is to be wrapped, and whether it is already.
+fn wants(container: &Value, how: &Injection) -> bool {
+    let name = container
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !how.containers.is_empty() {
+        return how.containers.iter().any(|c| c == name);
+    }
+    container
+        .get("env")
+        .and_then(Value::as_sequence)
+        .is_some_and(|env| {
+            env.iter().any(|e| {
+                e.get("value")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| crate::template::mentions_reference(v.as_bytes()))
+            })
+        })
+}
+
+fn is_wrapped(container: &Value) -> bool {
+    let command = container.get("command").and_then(Value::as_sequence);
+    matches!(command.map(Vec::as_slice), Some([first, ..]) if first.as_str() == Some(PROGRAM))
+}
+
+fn names_of(list: Option<&Value>) -> Vec<String> {
+    list.and_then(Value::as_sequence)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `base`, or `base-2`, `base-3`, ... : the first not in `taken`.
+fn unique(base: &str, taken: &[String]) -> String {
+    std::iter::once(base.to_string())
+        .chain((2..).map(|n| format!("{base}-{n}")))
+        .find(|name| !taken.contains(name))
+        .expect("an unbounded sequence has a free name")
+}
+
+fn key(text: &str) -> Value {
+    Value::String(text.to_string())
+}
+
+fn strings(items: &[&str]) -> Value {
+    Value::Sequence(items.iter().map(|s| key(s)).collect())
+}
+
+fn mapping(pairs: Vec<(&str, Value)>) -> Value {
+    let mut map = Mapping::new();
+    for (k, v) in pairs {
+        map.insert(key(k), v);
+    }
+    Value::Mapping(map)
+}
+
+/// The name of kvenv's volume if an earlier injection added it: the one
+/// mounted at `/kvenv` by a wrapped container.
+fn existing_volume(spec: &Value) -> Option<String> {
+    ["containers", "initContainers"]
+        .iter()
+        .filter_map(|list| spec.get(*list).and_then(Value::as_sequence))
+        .flatten()
+        .filter(|c| is_wrapped(c))
+        .filter_map(|c| c.get("volumeMounts").and_then(Value::as_sequence))
+        .flatten()
+        .find(|m| m.get("mountPath").and_then(Value::as_str) == Some(MOUNT))
+        .and_then(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+}
+
+fn inject_pod(spec: &mut Value, how: &Injection, workload: &str) -> Result<bool, InjectError> {
+    for wanted in &how.containers {
+        let all: Vec<String> = ["containers", "initContainers"]
+            .iter()
+            .flat_map(|l| names_of(spec.get(*l)))
+            .collect();
+        if !all.contains(wanted) {
+            return Err(InjectError::NoSuchContainer {
+                workload: workload.to_string(),
+                container: wanted.clone(),
+            });
+        }
+    }
+    let existing = existing_volume(spec);
+    let volume = existing
+        .clone()
+        .unwrap_or_else(|| unique("kvenv", &names_of(spec.get("volumes"))));
+    let mut changed = false;
+    for list in ["initContainers", "containers"] {
+        let Some(containers) = spec.get_mut(list).and_then(Value::as_sequence_mut) else {
+            continue;
+        };
+        for container in containers.iter_mut() {
+            if !wants(container, how) || is_wrapped(container) {
+                continue;
+            }
+            wrap(container, &volume, workload)?;
+            changed = true;
+        }
+    }
+    if !changed || existing.is_some() {
+        return Ok(changed);
+    }
+    let Some(pod) = spec.as_mapping_mut() else {
+        return Ok(changed);
+    };
+    let volume_spec = match how.delivery {
+        Delivery::ImageVolume => mapping(vec![
+            ("name", key(&volume)),
+            (
+                "image",
+                mapping(vec![
+                    ("reference", key(&how.image)),
+                    ("pullPolicy", key("IfNotPresent")),
+                ]),
+            ),
+        ]),
+        Delivery::InitContainer => mapping(vec![
+            ("name", key(&volume)),
+            (
+                "emptyDir",
+                mapping(vec![("medium", key("Memory")), ("sizeLimit", key("64Mi"))]),
+            ),
+        ]),
+    };
+    push(pod, "volumes", volume_spec);
+    if how.delivery == Delivery::InitContainer {
+        let taken: Vec<String> = ["containers", "initContainers"]
+            .iter()
+            .flat_map(|l| names_of(pod.get(*l)))
+            .collect();
+        let installer = mapping(vec![
+            ("name", key(&unique("kvenv-install", &taken))),
+            ("image", key(&how.image)),
+            ("command", strings(&["/kvenv", "install", INSTALL_DIR])),
+            (
+                "volumeMounts",
+                Value::Sequence(vec![mapping(vec![
+                    ("name", key(&volume)),
+                    ("mountPath", key(INSTALL_DIR)),
+                ])]),
+            ),
+            (
+                "securityContext",
+                mapping(vec![
+                    ("allowPrivilegeEscalation", Value::Bool(false)),
+                    ("readOnlyRootFilesystem", Value::Bool(true)),
+                    ("runAsNonRoot", Value::Bool(true)),
+                    ("runAsUser", Value::Number(65532.into())),
+                    ("capabilities", mapping(vec![("drop", strings(&["ALL"]))])),
+                ]),
+            ),
+        ]);
+        // First, so that init containers that hold references find kvenv.
+        let inits = pod
+            .entry(key("initContainers"))
+            .or_insert_with(|| Value::Sequence(Vec::new()));
+        if let Some(inits) = inits.as_sequence_mut() {
+            inits.insert(0, installer);
+        }
+    }
+    Ok(true)
+}
+
+fn push(map: &mut Mapping, list: &str, item: Value) {
+    let entry = map
+        .entry(key(list))
+        .or_insert_with(|| Value::Sequence(Vec::new()));
+    if entry.is_null() {
+        *entry = Value::Sequence(Vec::new());
+    }
+    if let Some(items) = entry.as_sequence_mut() {
+        items.push(item);
+    }
+}
+
+/// `command` becomes `["/kvenv/kvenv", "run", "--", ...command]` (args stay),
+/// and the volume is mounted read-only at `/kvenv`.
+fn wrap(container: &mut Value, volume: &str, workload: &str) -> Result<(), InjectError> {
+    let name = container
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("(unnamed)")
+        .to_string();
+    let mounts_elsewhere = container
+        .get("volumeMounts")
+        .and_then(Value::as_sequence)
+        .is_some_and(|mounts| {
+            mounts
+                .iter()
+                .any(|m| m.get("mountPath").and_then(Value::as_str) == Some(MOUNT))
+        });
+    if mounts_elsewhere {
+        return Err(InjectError::MountTaken {
+            workload: workload.to_string(),
+            container: name,
+        });
+    }
+    let Some(command) = container
+        .get("command")
+        .and_then(Value::as_sequence)
+        .filter(|c| !c.is_empty())
+        .cloned()
+    else {
+        return Err(InjectError::NoCommand {
+            workload: workload.to_string(),
+            container: name,
+        });
+    };
+    let Some(map) = container.as_mapping_mut() else {
+        return Ok(());
+    };
+    let mut wrapped = vec![key(PROGRAM), key("run"), key("--")];
+    wrapped.extend(command);
+    map.insert(key("command"), Value::Sequence(wrapped));
+    push(
+        map,
+        "volumeMounts",
+        mapping(vec![
+            ("name", key(volume)),
+            ("mountPath", key(MOUNT)),
+            ("readOnly", Value::Bool(true)),
+        ]),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn how(delivery: Delivery) -> Injection {
+        Injection {
+            image: "registry.example/kvenv:1".into(),
+            delivery,
+            containers: Vec::new(),
+        }
+    }
+
+    fn doc(text: &str) -> Value {
+        serde_norway::from_str(text).unwrap()
+    }
+
+    const POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  volumes: [{name: kvenv, configMap: {name: mine}}]
+  containers:
+  - name: app
+    image: app:1
+    command: [node, server.js]
+    args: [--port, "8080"]
+    env:
+    - {name: DB, value: "@Microsoft.KeyVault(VaultName=v;SecretName=db)"}
+  - name: sidecar
+    image: side:1
+    env: [{name: X, value: plain}]
+"#;
+
+    #[test]
+    fn a_container_with_a_reference_is_wrapped_and_the_rest_is_left_alone() {
+        let mut pod = doc(POD);
+        assert!(inject(&mut pod, &how(Delivery::InitContainer)).unwrap());
+        let app = &pod["spec"]["containers"][0];
+        assert_eq!(
+            app["command"],
+            doc(r#"[/kvenv/kvenv, run, "--", node, server.js]"#)
+        );
+        assert_eq!(app["args"], doc(r#"[--port, "8080"]"#));
+        assert_eq!(
+            app["volumeMounts"][0]["name"],
+            key("kvenv-2"),
+            "the pod's own 'kvenv' kept"
+        );
+        assert_eq!(app["volumeMounts"][0]["readOnly"], Value::Bool(true));
+        assert_eq!(
+            pod["spec"]["containers"][1],
+            doc(POD)["spec"]["containers"][1]
+        );
+        let init = &pod["spec"]["initContainers"][0];
+        assert_eq!(init["command"], doc("[/kvenv, install, /kvenv-volume]"));
+        assert_eq!(
+            pod["spec"]["volumes"][1]["emptyDir"]["medium"],
+            key("Memory")
+        );
+        let again = pod.clone();
+        assert!(!inject(&mut pod, &how(Delivery::InitContainer)).unwrap());
+        assert_eq!(pod, again, "injecting twice changes nothing");
+    }
+
+    #[test]
+    fn an_image_volume_needs_no_init_container() {
+        let mut pod = doc(POD);
+        inject(&mut pod, &how(Delivery::ImageVolume)).unwrap();
+        assert!(pod["spec"].get("initContainers").is_none());
+        assert_eq!(
+            pod["spec"]["volumes"][1]["image"]["reference"],
+            key("registry.example/kvenv:1")
+        );
+    }
+
+    #[test]
+    fn a_selected_container_without_command_is_refused_naming_it() {
+        let mut pod = doc(POD);
+        let how = Injection {
+            containers: vec!["sidecar".into()],
+            ..how(Delivery::InitContainer)
+        };
+        let err = inject(&mut pod, &how).unwrap_err();
+        assert_eq!(
+            err,
+            InjectError::NoCommand {
+                workload: "Pod/p".into(),
+                container: "sidecar".into()
+            }
+        );
+    }
+
+    #[test]
+    fn other_kinds_pass_through() {
+        let mut service = doc(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n",
+        );
+        let before = service.clone();
+        assert!(!inject(&mut service, &how(Delivery::InitContainer)).unwrap());
+        assert_eq!(service, before);
+    }
+}
