@@ -18,7 +18,7 @@ const INSTALL_DIR: &str = "/kvenv-volume";
 /// How kvenv reaches the pod.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Delivery {
-    /// A Kubernetes `image` volume of kvenv's image (Kubernetes 1.33 and later).
+    /// A Kubernetes `image` volume of kvenv's image (ImageVolume, beta since 1.33).
     ImageVolume,
     /// An in-memory `emptyDir` and an init container that runs `kvenv install`.
     InitContainer,

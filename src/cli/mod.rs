@@ -73,7 +73,7 @@ pub struct InjectArgs {
     pub image: String,
 
     /// How kvenv reaches the pod: an init container that copies it into an
-    /// in-memory volume (any cluster), or an image volume (Kubernetes 1.33+).
+    /// in-memory volume (any cluster), or an image volume (ImageVolume, beta since Kubernetes 1.33).
     #[arg(
         long,
         value_enum,
