@@ -68,18 +68,21 @@ pub fn check_size(
 
 /// The command's environment: every variable of kvenv's own, with the rendered
 /// value where there is one, except those a template descriptor replaces;
-/// then the descriptors; then the entries that are not `NAME=VALUE` (`odd`),
-/// untouched.
+/// then the descriptors; then the `--token` variables (`tokens`, which also
+/// replace a variable of that name); then the entries that are not
+/// `NAME=VALUE` (`odd`), untouched.
 pub fn build(
     vars: &[(OsString, OsString)],
     rendered: &[Option<SecretBytes>],
     extra: &[(OsString, Vec<u8>)],
+    tokens: &[(&str, &SecretBytes)],
     odd: &[SecretBytes],
 ) -> Vec<SecretBytes> {
     let mut env: Vec<SecretBytes> = vars
         .iter()
         .zip(rendered)
         .filter(|((name, _), _)| !extra.iter().any(|(n, _)| n == name))
+        .filter(|((name, _), _)| !tokens.iter().any(|(n, _)| n.as_bytes() == name.as_bytes()))
         .map(|((name, value), rendered)| match rendered {
             Some(r) => entry(name.as_bytes(), r.expose()),
             None => entry(name.as_bytes(), value.as_bytes()),
@@ -89,6 +92,11 @@ pub fn build(
         extra
             .iter()
             .map(|(name, value)| entry(name.as_bytes(), value)),
+    );
+    env.extend(
+        tokens
+            .iter()
+            .map(|(name, token)| entry(name.as_bytes(), token.expose())),
     );
     env.extend(odd.iter().map(|e| SecretBytes::new(e.expose().to_vec())));
     env
@@ -166,9 +174,10 @@ mod tests {
                 &vars,
                 &rendered,
                 &extra,
+                &[("A", &SecretBytes::new(b"tok".to_vec()))],
                 &[SecretBytes::new(b"ODD\0".to_vec())]
             )),
-            ["A=plain\0", "B=s3cret\0", "PGPASSFILE=/dev/fd/3\0", "ODD\0"]
+            ["B=s3cret\0", "PGPASSFILE=/dev/fd/3\0", "A=tok\0", "ODD\0"]
         );
     }
 

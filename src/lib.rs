@@ -32,6 +32,7 @@ mod resolve;
 mod secret;
 mod sources;
 mod template;
+mod token;
 mod vault;
 mod watch;
 
@@ -106,6 +107,7 @@ pub mod fuzzing {
             status,
             detail,
             hint,
+            expires_on: None,
         }];
         for text in [crate::report::table(&rows), crate::report::json(&rows)] {
             let clean = text

@@ -90,6 +90,8 @@ pub struct Row {
     pub detail: String,
     /// What to do about a failure, kept apart from what happened.
     pub hint: Option<String>,
+    /// A `--token`'s expiry (RFC 3339), when it was issued.
+    pub expires_on: Option<String>,
 }
 
 #[derive(Default)]
@@ -208,6 +210,7 @@ impl Plan<'_> {
                 status: Status::InvalidSyntax,
                 detail: p.message.clone(),
                 hint: None,
+                expires_on: None,
             })
             .collect();
         for item in &self.items {
@@ -244,12 +247,13 @@ impl Plan<'_> {
                     reference: Some(r.clone()),
                     via: match r {
                         Reference::Config(c) => resolution.links.get(c).cloned(),
-                        Reference::Secret(_) => None,
+                        Reference::Secret(_) | Reference::Token(_) => None,
                     },
                     resolved_version,
                     status,
                     detail,
                     hint,
+                    expires_on: None,
                 });
             }
         }
@@ -340,6 +344,7 @@ mod tests {
                 value: SecretBytes::new(b"s3cret".to_vec()),
                 version: None,
                 warning: None,
+                expires_on: None,
             },
         );
         let item = &plan.items[0];

@@ -27,13 +27,23 @@ struct JsonRow<'a> {
     store: Option<String>,
     key: Option<&'a str>,
     label: Option<&'a str>,
+    /// `--token` rows only: the resource as given, and when the token expires (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_on: Option<&'a str>,
 }
 
 fn json_row(row: &Row) -> JsonRow<'_> {
     let (kind, secret, config) = match &row.reference {
         Some(Reference::Secret(s)) => (Some("KeyVault"), Some(s), None),
         Some(Reference::Config(c)) => (Some("AppConfiguration"), row.via.as_ref(), Some(c)),
+        Some(Reference::Token(_)) => (Some("Token"), None, None),
         None => (None, None, None),
+    };
+    let resource = match &row.reference {
+        Some(Reference::Token(t)) => Some(t.resource.as_str()),
+        _ => None,
     };
     JsonRow {
         kind,
@@ -48,6 +58,8 @@ fn json_row(row: &Row) -> JsonRow<'_> {
         store: config.map(|c| c.store.to_string()),
         key: config.map(|c| c.key.as_str()),
         label: config.and_then(|c| c.label.as_deref()),
+        resource,
+        expires_on: row.expires_on.as_deref(),
     }
 }
 
@@ -95,6 +107,7 @@ fn cells(row: &Row) -> [String; 7] {
                 .as_ref()
                 .map_or("(no label)".into(), |l| format!("label {l}")),
         ),
+        Some(Reference::Token(t)) => (t.resource.clone(), "(access token)".into(), dash()),
         None => (dash(), dash(), dash()),
     };
     let mut detail = match &row.hint {

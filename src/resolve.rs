@@ -11,6 +11,8 @@ use crate::error::{Error, Failure, Status};
 use crate::http::{Gate, Heard, LastHeard, Opened};
 use crate::identity::{self, IdentityConfig};
 use crate::reference::{ConfigRef, Named, Reference, SecretRef, VaultAddr};
+use crate::secret::SecretBytes;
+use crate::token::TokenRef;
 use crate::vault::{self, AllowedHost, Fetched};
 use futures::future::Either;
 use futures::StreamExt;
@@ -51,6 +53,8 @@ pub struct Resolution {
     /// App Configuration key-values that are Key Vault references, and the
     /// secret each one resolved through (its value is that secret's).
     pub links: HashMap<ConfigRef, SecretRef>,
+    /// The credential that was used, as messages name it.
+    pub credential: String,
 }
 
 impl Resolution {
@@ -86,24 +90,39 @@ pub fn resolve(
     all_or_nothing: bool,
 ) -> Result<Resolution, Error> {
     let mut refused = Resolution::default();
-    let (vaults, stores) = partition(refs, settings, &mut refused);
-    let nothing_to_do = vaults.is_empty() && stores.is_empty();
-    if nothing_to_do || (all_or_nothing && !refused.failures.is_empty()) {
+    let work = partition(refs, settings, &mut refused);
+    if work.is_empty() || (all_or_nothing && !refused.failures.is_empty()) {
         return Ok(refused);
     }
-    crate::exec::without_sigpipe(|| Ok(Session::new(settings)?.fetch(vaults, stores, refused)))
+    crate::exec::without_sigpipe(|| Ok(Session::new(settings)?.fetch(work, refused)))
+}
+
+/// What a round fetches: secrets and key-values by host, and tokens.
+#[derive(Default)]
+struct Work {
+    vaults: Group<SecretRef>,
+    stores: Group<ConfigRef>,
+    tokens: Vec<TokenRef>,
+}
+
+impl Work {
+    fn is_empty(&self) -> bool {
+        self.vaults.is_empty() && self.stores.is_empty() && self.tokens.is_empty()
+    }
 }
 
 /// Groups `refs` by host, refusing (into `resolution`) those whose host may
 /// not receive a token. No I/O.
-fn partition(
-    refs: &BTreeSet<Reference>,
-    settings: &Settings,
-    resolution: &mut Resolution,
-) -> (Group<SecretRef>, Group<ConfigRef>) {
-    let (mut vaults, mut stores): (Group<SecretRef>, Group<ConfigRef>) = Default::default();
+fn partition(refs: &BTreeSet<Reference>, settings: &Settings, resolution: &mut Resolution) -> Work {
+    let mut work = Work::default();
+    let (vaults, stores) = (&mut work.vaults, &mut work.stores);
     for r in refs {
         let trusted = match r {
+            // Checked before any request (`token::targets`).
+            Reference::Token(t) => {
+                work.tokens.push(t.clone());
+                Ok(())
+            }
             Reference::Secret(s) => {
                 vault::trust(&s.vault, settings.cloud, &settings.allowed).map(|t| {
                     vaults
@@ -134,7 +153,7 @@ fn partition(
             resolution.failures.insert(r.clone(), failure);
         }
     }
-    (vaults, stores)
+    work
 }
 
 /// The runtime, TLS configuration and identity for as many rounds of
@@ -171,26 +190,22 @@ impl Session {
     /// One round: every reference fetched once, under one `--timeout` deadline.
     pub fn round(&self, refs: &BTreeSet<Reference>, all_or_nothing: bool) -> Resolution {
         let mut resolution = Resolution::default();
-        let (vaults, stores) = partition(refs, &self.clients.settings, &mut resolution);
+        let work = partition(refs, &self.clients.settings, &mut resolution);
         if all_or_nothing && !resolution.failures.is_empty() {
             return resolution;
         }
-        self.fetch(vaults, stores, resolution)
+        self.fetch(work, resolution)
     }
 
     /// Fetches references already grouped by host into `resolution`.
-    fn fetch(
-        &self,
-        vaults: Group<SecretRef>,
-        stores: Group<ConfigRef>,
-        mut resolution: Resolution,
-    ) -> Resolution {
+    fn fetch(&self, work: Work, mut resolution: Resolution) -> Resolution {
         self.clients.identity.forget_stale_tokens();
         self.clients
             .deadline
             .set(tokio::time::Instant::now() + self.clients.settings.timeout);
-        let fetches = self.runtime.block_on(self.clients.fetch(vaults, stores));
+        let fetches = self.runtime.block_on(self.clients.fetch(work));
         fetches.into(&mut resolution);
+        resolution.credential = self.clients.identity.describe();
         resolution
     }
 }
@@ -208,6 +223,7 @@ fn all_failed<R, T>(refs: Vec<R>, e: &Error) -> Vec<(R, Result<T, Failure>)> {
 struct Fetches {
     secrets: Vec<(SecretRef, Result<Fetched, Failure>)>,
     configs: Vec<(ConfigRef, Result<Fetched, Failure>)>,
+    tokens: Vec<(TokenRef, Result<Fetched, Failure>)>,
     links: Vec<(ConfigRef, SecretRef)>,
 }
 
@@ -221,7 +237,11 @@ impl Fetches {
             .configs
             .into_iter()
             .map(|(r, o)| (Reference::Config(r), o));
-        for (r, outcome) in secrets.chain(configs) {
+        let tokens = self
+            .tokens
+            .into_iter()
+            .map(|(t, o)| (Reference::Token(t), o));
+        for (r, outcome) in secrets.chain(configs).chain(tokens) {
             match outcome {
                 Ok(value) => {
                     resolution.values.insert(r, value);
@@ -259,14 +279,24 @@ struct Clients {
 }
 
 impl Clients {
-    async fn fetch(&self, vaults: Group<SecretRef>, stores: Group<ConfigRef>) -> Fetches {
+    async fn fetch(&self, work: Work) -> Fetches {
+        let Work {
+            vaults,
+            stores,
+            tokens,
+        } = work;
         let direct: BTreeSet<SecretRef> = vaults
             .values()
             .flat_map(|(_, refs)| refs.iter().cloned())
             .collect();
-        let (secrets, configs) = futures::join!(self.secrets(vaults), self.configs(stores));
+        let (secrets, configs, tokens) = futures::join!(
+            self.secrets(vaults),
+            self.configs(stores),
+            self.tokens(tokens)
+        );
         let mut fetches = Fetches {
             secrets,
+            tokens,
             ..Fetches::default()
         };
         // Key-values that are Key Vault references: a second round, for the
@@ -278,6 +308,7 @@ impl Clients {
                     value,
                     version: None,
                     warning: None,
+                    expires_on: None,
                 }),
                 Ok(KeyValue::KeyVault(secret)) => {
                     match vault::trust(&secret.vault, self.settings.cloud, &self.settings.allowed) {
@@ -400,6 +431,41 @@ impl Clients {
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    /// `--token`s: each scope once, from the same credential and token cache
+    /// as the vaults'. The token is a secret from the moment it arrives.
+    async fn tokens(&self, tokens: Vec<TokenRef>) -> Vec<(TokenRef, Result<Fetched, Failure>)> {
+        let each = tokens.into_iter().map(|t| async move {
+            let fetch = async {
+                let token = self
+                    .identity
+                    .credential
+                    .get_token(&[t.scope.as_str()], None)
+                    .await
+                    .map_err(|e| {
+                        Failure::new(
+                            Status::MSINotEnabled,
+                            format!(
+                                "no token for {} from {}: {}",
+                                t.resource,
+                                self.identity.describe(),
+                                crate::error::chain(&e)
+                            ),
+                        )
+                        .hint("check the identity; for a named resource, the --cloud")
+                    })?;
+                Ok(Fetched {
+                    value: SecretBytes::from_string(token.token.secret().to_string()),
+                    version: None,
+                    warning: None,
+                    expires_on: Some(token.expires_on),
+                })
+            };
+            let outcome = self.bounded(&t, fetch).await;
+            (t, outcome)
+        });
+        futures::future::join_all(each).await
     }
 
     /// The HTTP client for one vault or store in this round, whose first

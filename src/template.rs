@@ -175,6 +175,7 @@ mod tests {
         let name = |r: &Reference| match r {
             Reference::Secret(s) => s.name.clone(),
             Reference::Config(c) => c.key.clone(),
+            Reference::Token(t) => t.resource.clone(),
         };
         String::from_utf8(t.render(|r| secrets.get(&name(r))).expose().to_vec()).unwrap()
     }

@@ -533,3 +533,170 @@ fn inside_kubernetes_auto_does_not_borrow_the_nodes_identity() {
     out.assert_code(0);
     assert_eq!(out.child("S").unwrap(), "node-identity-value-4411");
 }
+
+/// The `--token` run's child value and the audience the identity endpoint saw.
+fn resources(kit: &Kit) -> Vec<String> {
+    kit.azure
+        .identity
+        .requests()
+        .iter()
+        .filter_map(|r| r.param("resource").map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn token_gives_the_command_a_token_for_the_named_resource_with_no_reference_at_all() {
+    for (kind, name) in [
+        (IdentityKind::AppService, "app service"),
+        (IdentityKind::Imds, "imds"),
+        (IdentityKind::CloudShell, "cloud shell"),
+    ] {
+        for (resource, audience) in [
+            ("oss-rdbms", "https://ossrdbms-aad.database.windows.net"),
+            ("sql", "https://database.windows.net"),
+            ("redis", "https://redis.azure.com"),
+            ("https://myapi.example.com/", "https://myapi.example.com"),
+        ] {
+            let kit = Kit::with(kind);
+            let out = kit
+                .run()
+                .args(["--token", &format!("PGPASSWORD={resource}")])
+                .probe()
+                .go();
+            out.assert_code(0);
+            let token = out.child("PGPASSWORD").expect("the token variable");
+            assert!(
+                kit.azure.tokens.issued().contains(&token),
+                "{name}: not the issued token"
+            );
+            assert_eq!(resources(&kit), [audience], "{name} {resource}");
+            assert_eq!(out.stderr, "", "{name}: a successful run prints nothing");
+        }
+    }
+}
+
+#[test]
+fn token_comes_from_a_service_principal_and_the_developer_tools_too() {
+    let kit = Kit::new();
+    kit.azure.entra.app("app-client-id-1", "client-secret-TK-1");
+    let out = kit
+        .run()
+        .secret("client-secret-TK-1")
+        .envs(service_principal_env(&kit, "client-secret-TK-1"))
+        .args(["--credential", "environment", "--token", "DB=sql"])
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert!(kit
+        .azure
+        .tokens
+        .issued()
+        .contains(&out.child("DB").unwrap()));
+    let scopes: Vec<_> = kit
+        .azure
+        .entra
+        .requests()
+        .iter()
+        .filter_map(|r| r.scope.clone())
+        .collect();
+    assert_eq!(scopes, ["https://database.windows.net/.default"]);
+
+    let kit = laptop();
+    kit.cli.az_signed_in();
+    let out = kit
+        .run()
+        .args([
+            "--credential",
+            "azure-cli",
+            "--token",
+            "REDIS_PASSWORD=redis",
+        ])
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert!(kit
+        .azure
+        .tokens
+        .issued()
+        .contains(&out.child("REDIS_PASSWORD").unwrap()));
+    assert_eq!(
+        kit.cli.calls("az"),
+        ["account get-access-token -o json --scope https://redis.azure.com/.default"]
+    );
+}
+
+#[test]
+fn token_refuses_control_plane_audiences_before_any_request() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "refused-token-value");
+    for uri in [
+        "https://management.azure.com/",
+        "https://management.core.windows.net/",
+        "https://graph.microsoft.com",
+        "https://graph.windows.net/",
+        "https://management.usgovcloudapi.net",
+        "https://vault.azure.net",
+    ] {
+        let out = kit
+            .run()
+            .args(["--token", &format!("T={uri}")])
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        out.assert_code(125);
+        assert!(out.child_env.is_none());
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(
+            out.stderr.starts_with("kvenv: --token T: "),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(
+        kit.azure.identity.requests().is_empty(),
+        "no request at all"
+    );
+    assert!(kit.azure.vault.requests().is_empty(), "no request at all");
+}
+
+#[test]
+fn check_shows_a_token_row_with_its_expiry_and_never_the_token() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "check-token-secret");
+    let out = kit
+        .check()
+        .args(["--token", "PGPASSWORD=oss-rdbms", "--output", "json"])
+        .env("S", kit.azure.vault.reference("s"))
+        .go();
+    out.assert_code(0);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["location"] == "PGPASSWORD")
+        .unwrap();
+    assert_eq!(row["kind"], "Token");
+    assert_eq!(row["resource"], "oss-rdbms");
+    assert_eq!(row["status"], "Resolved");
+    assert!(row["expires_on"].as_str().unwrap().ends_with('Z'), "{row}");
+    assert!(
+        row["detail"].as_str().unwrap().contains("managed identity"),
+        "{row}"
+    );
+    let out = kit
+        .check()
+        .args(["--token", "PGPASSWORD=oss-rdbms", "-vv"])
+        .go();
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("PGPASSWORD") && out.stdout.contains("(access token)"),
+        "{}",
+        out.stdout
+    );
+    // The leak sweep of every run has checked that no issued token was printed.
+    kit.azure.identity.fail_next(403, 1, None);
+    let out = kit.check().args(["--token", "PGPASSWORD=oss-rdbms"]).go();
+    out.assert_code(1);
+    assert!(out.stdout.contains("MSINotEnabled"), "{}", out.stdout);
+}

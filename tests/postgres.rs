@@ -146,3 +146,39 @@ fn a_pgpass_template_in_memory() {
         out.stderr
     );
 }
+
+// PostgreSQL cannot check an Entra token, so the role's password is set to the
+// token the fake identity will issue: what arrives proves the bytes intact.
+#[test]
+fn an_entra_token_from_token_is_the_password() {
+    if !available("postgres::an_entra_token_from_token_is_the_password") {
+        return;
+    }
+    let pg = Postgres::start();
+    let kit = Kit::new();
+    let token = kit.azure.tokens.issue();
+    pg.create_role("app", &token);
+    kit.azure.identity.next_token(&token);
+    let out = kit
+        .run()
+        .args(["--token", "PGPASSWORD=oss-rdbms"])
+        .command(psql_app(&pg, "select current_user"))
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "app\n");
+    // And in a connection string the command builds from it.
+    kit.azure.identity.next_token(&token);
+    let port = pg.port();
+    let out = kit
+        .run()
+        .args(["--token", "DB_TOKEN=oss-rdbms"])
+        .command([
+            "sh".to_string(),
+            "-c".into(),
+            format!("exec \"$0\" \"host=127.0.0.1 port={port} user=app dbname=app password=$DB_TOKEN\" -w -tAc 'select 6 * 7'"),
+            psql(&pg),
+        ])
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.stdout, "42\n");
+}

@@ -506,3 +506,53 @@ fn the_supervised_command_ignores_what_a_plain_start_ignores() {
         assert_eq!(sig_ign(&watched), sig_ign(&plain), "{what}");
     }
 }
+
+#[test]
+fn a_token_is_renewed_before_it_nears_expiry_and_restarts_the_command() {
+    let kit = Kit::new();
+    // Five minutes and three seconds: renewed about three seconds in.
+    kit.azure.identity.token_lifetime(303);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let running = kit
+        .run()
+        .args([
+            "--watch",
+            "--refresh-interval",
+            "10m",
+            "--stop-timeout",
+            "3s",
+        ])
+        .args(["--token", "PGPASSWORD=oss-rdbms"])
+        .env("LOG", log.display().to_string())
+        .command([
+            "sh",
+            "-c",
+            "echo \"$PGPASSWORD\" >> \"$LOG\"; exec sleep 60",
+        ])
+        .spawn();
+    assert!(
+        eventually(Duration::from_secs(5), || lines(&log).len() == 1),
+        "{}",
+        running.stderr()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || lines(&log).len() == 2),
+        "not renewed: {}",
+        running.stderr()
+    );
+    let seen = lines(&log);
+    assert_ne!(seen[0], seen[1], "a new token");
+    let issued = kit.azure.tokens.issued();
+    assert!(issued.contains(&seen[0]) && issued.contains(&seen[1]));
+    let stderr = running.stderr();
+    assert!(
+        stderr.contains(
+            "token for oss-rdbms (used by PGPASSWORD) was renewed; restarting the command"
+        ),
+        "{stderr}"
+    );
+    running.signal(Signal::SIGTERM);
+    let out = running.wait(Duration::from_secs(10));
+    assert_eq!(out.code, Some(143), "{}", out.stderr);
+}

@@ -112,6 +112,13 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+
+    /// Set VAR to an Entra access token for RESOURCE (`oss-rdbms`: PostgreSQL and
+    /// MySQL flexible server; `sql`: Azure SQL; `redis`: Azure Cache for Redis;
+    /// or an https:// resource URI), from the same identity: a password for
+    /// databases that take one. Repeatable. Never printed.
+    #[arg(long = "token", env = "KVENV_TOKEN", value_delimiter = ',', value_name = "VAR=RESOURCE", value_parser = |s: &str| s.parse::<crate::token::TokenArg>())]
+    pub tokens: Vec<crate::token::TokenArg>,
 }
 
 fn parse_check_template(text: &str) -> Result<PathBuf, String> {
@@ -174,6 +181,13 @@ pub struct RunArgs {
     /// Leave a reference that fails as its literal text (as App Service does) instead of failing.
     #[arg(long, env = "KVENV_KEEP_UNRESOLVED")]
     pub keep_unresolved: bool,
+
+    /// Set VAR to an Entra access token for RESOURCE (`oss-rdbms`: PostgreSQL and
+    /// MySQL flexible server; `sql`: Azure SQL; `redis`: Azure Cache for Redis;
+    /// or an https:// resource URI), from the same identity: a password for
+    /// databases that take one. Repeatable. Never printed.
+    #[arg(long = "token", env = "KVENV_TOKEN", value_delimiter = ',', value_name = "VAR=RESOURCE", value_parser = |s: &str| s.parse::<crate::token::TokenArg>())]
+    pub tokens: Vec<crate::token::TokenArg>,
 
     /// Render TEMPLATE into an anonymous in-memory file (memfd, mode 0600, sealed)
     /// inherited by the command, and set VAR=/dev/fd/N. Repeatable.

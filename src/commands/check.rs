@@ -16,8 +16,14 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Error> {
     let paths: Vec<&Path> = args.template.iter().map(PathBuf::as_path).collect();
     let texts = read_templates(&paths)?;
     let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
-    let (resolution, _hardening) = resolve(&plan, &settings, Mode::Report)?;
-    let rows = plan.rows(&resolution);
+    let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
+    let (resolution, _hardening) = resolve(&plan, &tokens, &settings, Mode::Report)?;
+    let mut rows = plan.rows(&resolution);
+    rows.extend(super::token_rows(
+        &tokens,
+        &resolution,
+        &resolution.credential,
+    ));
     drop(resolution);
     let text = match args.output {
         Output::Table if rows.is_empty() => String::new(),

@@ -14,9 +14,11 @@ pub(crate) use render::render;
 pub(crate) use run::run;
 
 use crate::cli::Common;
-use crate::error::Error;
+use crate::error::{Error, Status};
 use crate::plan::Plan;
+use crate::reference::Reference;
 use crate::resolve::{Resolution, Settings};
+use crate::token::TokenTarget;
 use crate::{exec, identity, resolve, sources};
 use std::io::Write;
 use std::path::Path;
@@ -62,13 +64,15 @@ pub(crate) enum Mode {
 /// memory. No references: no runtime, no TLS, no credential, no hardening.
 pub(crate) fn resolve(
     plan: &Plan,
+    tokens: &[TokenTarget],
     settings: &Settings,
     mode: Mode,
 ) -> Result<(Resolution, Option<exec::Hardening>), Error> {
     if let Mode::Strict { keep_unresolved } = mode {
         plan.check_syntax(keep_unresolved)?;
     }
-    let refs = plan.refs();
+    let mut refs = plan.refs();
+    refs.extend(tokens.iter().map(|t| Reference::Token(t.token.clone())));
     if refs.is_empty() {
         return Ok((Resolution::default(), None));
     }
@@ -79,7 +83,72 @@ pub(crate) fn resolve(
         };
     let resolution = resolve::resolve(&refs, settings, all_or_nothing)?;
     if let Mode::Strict { keep_unresolved } = mode {
-        plan.check_resolution(&resolution, keep_unresolved)?;
+        // A token that did not come fails the run, --keep-unresolved or not:
+        // there is no literal text to keep.
+        let failed: Vec<String> = tokens
+            .iter()
+            .filter_map(|t| {
+                let failure = resolution
+                    .failures
+                    .get(&Reference::Token(t.token.clone()))?;
+                Some(format!("{}: {failure}", t.var))
+            })
+            .collect();
+        let plan_lines = plan.check_resolution(&resolution, keep_unresolved);
+        match (plan_lines, failed.is_empty()) {
+            (Ok(()), true) => {}
+            (Ok(()), false) => return Err(Error::Unresolved(failed)),
+            (Err(Error::Unresolved(mut lines)), _) => {
+                lines.extend(failed);
+                return Err(Error::Unresolved(lines));
+            }
+            (Err(e), _) => return Err(e),
+        }
     }
     Ok((resolution, Some(hardening)))
+}
+
+/// `--token` rows for `check`: the variable, the resource, the credential and
+/// when the token expires; never the token.
+pub(crate) fn token_rows(
+    tokens: &[TokenTarget],
+    resolution: &Resolution,
+    credential: &str,
+) -> Vec<crate::plan::Row> {
+    tokens
+        .iter()
+        .map(|t| {
+            let r = Reference::Token(t.token.clone());
+            let (status, detail, hint, expires_on) =
+                match (resolution.values.get(&r), resolution.failures.get(&r)) {
+                    (Some(fetched), _) => {
+                        let expires = fetched
+                            .expires_on
+                            .as_ref()
+                            .map(azure_core::time::to_rfc3339);
+                        let detail = format!(
+                            "token for {} from {credential}{}",
+                            t.token.scope,
+                            expires
+                                .as_ref()
+                                .map(|e| format!(", expires {e}"))
+                                .unwrap_or_default()
+                        );
+                        (Status::Resolved, detail, None, expires)
+                    }
+                    (None, Some(f)) => (f.status, f.detail.clone(), f.hint.clone(), None),
+                    (None, None) => (Status::OtherReasons, "not attempted".into(), None, None),
+                };
+            crate::plan::Row {
+                location: t.var.clone(),
+                reference: Some(r),
+                via: None,
+                resolved_version: None,
+                status,
+                detail,
+                hint,
+                expires_on,
+            }
+        })
+        .collect()
 }

@@ -22,6 +22,7 @@ pub(crate) fn render(args: RenderArgs) -> Result<(), Error> {
     let plan = Plan::of(&[], &[(&args.template, &text)], settings.cloud);
     let (resolution, _hardening) = resolve(
         &plan,
+        &[],
         &settings,
         Mode::Strict {
             keep_unresolved: args.keep_unresolved,

@@ -5,7 +5,9 @@ use super::{prepare, read_templates, resolve, with_texts, Mode};
 use crate::cli::{RunArgs, TemplateArg};
 use crate::error::Error;
 use crate::plan::{self, Key, Plan};
+use crate::reference::Reference;
 use crate::secret::SecretBytes;
+use crate::token::TokenTarget;
 use crate::{environment, exec, memfile, template};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -93,30 +95,68 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
     let settings = prepare(&args.common)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     check_template_vars(&args.template, &vars)?;
+    let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
+    check_token_vars(&tokens, &args.template, &vars)?;
     let paths: Vec<&Path> = args.template.iter().map(|t| t.path.as_path()).collect();
     let texts = read_templates(&paths)?;
     let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
     let (resolution, hardening) = resolve(
         &plan,
+        &tokens,
         &settings,
         Mode::Strict {
             keep_unresolved: args.keep_unresolved,
         },
     )?;
 
-    check_sizes(&plan, &resolution, &vars, &args)?;
+    check_sizes(&plan, &resolution, &vars, &args, &tokens)?;
     if args.watch {
         let watched = crate::watch::Watched {
             args: &args,
             settings: &settings,
             vars: &vars,
             plan: &plan,
+            tokens: &tokens,
         };
         return Err(crate::watch::supervise(watched, resolution, hardening));
     }
-    let (env, _files) = materialize(&plan, &resolution, &vars, &args.template, Files::Sealed)?;
+    let (env, _files) = materialize(
+        &plan,
+        &resolution,
+        &vars,
+        &args.template,
+        &tokens,
+        Files::Sealed,
+    )?;
     drop(resolution);
     Err(exec::exec(&args.command, env, hardening.as_ref()))
+}
+
+/// Each `--token` VAR once (checked by `token::targets`), never a template's
+/// VAR, never a variable that holds a reference.
+fn check_token_vars(
+    tokens: &[TokenTarget],
+    templates: &[TemplateArg],
+    vars: &[(OsString, OsString)],
+) -> Result<(), Error> {
+    for t in tokens {
+        if templates.iter().any(|tpl| tpl.var == t.var) {
+            return Err(Error::Usage(format!(
+                "--token {}: {} is also a --template's VAR; each variable takes one",
+                t.var, t.var
+            )));
+        }
+        let holds_reference = vars.iter().any(|(name, value)| {
+            name.as_bytes() == t.var.as_bytes() && template::mentions_reference(value.as_bytes())
+        });
+        if holds_reference {
+            return Err(Error::Usage(format!(
+                "--token {}: {} already holds a Key Vault reference; name another variable for the token",
+                t.var, t.var
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Sizes first, from lengths alone: nothing is rendered that exec would refuse.
@@ -125,9 +165,17 @@ pub(crate) fn check_sizes(
     resolution: &crate::resolve::Resolution,
     vars: &[(OsString, OsString)],
     args: &RunArgs,
+    tokens: &[TokenTarget],
 ) -> Result<(), Error> {
     let mut lens: Vec<usize> = vars.iter().map(|(_, v)| v.len()).collect();
     let mut extra: Vec<(OsString, Vec<u8>)> = Vec::new();
+    for t in tokens {
+        let len = resolution
+            .values
+            .get(&Reference::Token(t.token.clone()))
+            .map_or(0, |f| f.value.len());
+        extra.push((OsString::from(&t.var), vec![b'x'; len]));
+    }
     for item in &plan.items {
         let len = item.rendered_len(resolution);
         match item.key {
@@ -166,6 +214,7 @@ pub(crate) fn materialize(
     resolution: &crate::resolve::Resolution,
     vars: &[(OsString, OsString)],
     templates: &[TemplateArg],
+    tokens: &[TokenTarget],
     files: Files,
 ) -> Result<(Vec<SecretBytes>, Vec<TemplateFile>), Error> {
     let mut rendered: Vec<Option<SecretBytes>> = (0..vars.len()).map(|_| None).collect();
@@ -200,6 +249,16 @@ pub(crate) fn materialize(
             }
         }
     }
+    let tokens: Vec<(&str, &SecretBytes)> = tokens
+        .iter()
+        .filter_map(|t| {
+            let fetched = resolution.values.get(&Reference::Token(t.token.clone()))?;
+            Some((t.var.as_str(), &fetched.value))
+        })
+        .collect();
     let odd = environment::odd_entries();
-    Ok((environment::build(vars, &rendered, &extra, &odd), kept))
+    Ok((
+        environment::build(vars, &rendered, &extra, &tokens, &odd),
+        kept,
+    ))
 }

@@ -17,6 +17,8 @@ use std::fmt;
 pub enum Reference {
     Secret(SecretRef),
     Config(ConfigRef),
+    /// An Entra token for `--token VAR=RESOURCE` (no reference text holds one).
+    Token(crate::token::TokenRef),
 }
 
 /// How messages name what was asked for: "secret 'db' from v.vault.azure.net",
@@ -37,6 +39,16 @@ impl Named for SecretRef {
     }
 }
 
+impl Named for crate::token::TokenRef {
+    fn named(&self) -> String {
+        format!("a token for {}", self.resource)
+    }
+
+    fn host(&self) -> String {
+        String::new()
+    }
+}
+
 impl Named for ConfigRef {
     fn named(&self) -> String {
         self.to_string()
@@ -52,6 +64,7 @@ impl fmt::Display for Reference {
         match self {
             Reference::Secret(r) => r.fmt(f),
             Reference::Config(r) => r.fmt(f),
+            Reference::Token(t) => t.fmt(f),
         }
     }
 }

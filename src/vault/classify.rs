@@ -29,6 +29,7 @@ pub fn outcome_of_answer(status: u16, body: &[u8], secret: &SecretRef) -> Result
             value,
             version,
             warning,
+            expires_on: None,
         });
     }
     let raw = RawResponse::from_bytes(StatusCode::from(status), Headers::new(), body.to_vec());

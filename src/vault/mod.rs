@@ -102,6 +102,8 @@ pub struct Fetched {
     pub version: Option<String>,
     /// Something odd about the answer that did not stop it (for `check`).
     pub warning: Option<String>,
+    /// When it stops being valid: tokens (`--token`) only.
+    pub expires_on: Option<azure_core::time::OffsetDateTime>,
 }
 
 /// What Key Vault issues as a version: 32 hexadecimal characters.
@@ -201,6 +203,7 @@ pub async fn fetch(
         value,
         version,
         warning,
+        expires_on: None,
     })
 }
 

@@ -42,6 +42,8 @@ pub struct Watched<'a> {
     pub settings: &'a Settings,
     pub vars: &'a [(OsString, OsString)],
     pub plan: &'a Plan<'a>,
+    /// `--token`s: renewed before they are within five minutes of expiry.
+    pub tokens: &'a [crate::token::TokenTarget],
 }
 
 /// Runs the command under supervision until it ends; the error carries its
@@ -124,9 +126,15 @@ impl Supervisor<'_> {
         let mut children = signal(SignalKind::child())
             .map_err(|e| Error::Internal(format!("cannot watch SIGCHLD: {e}")))?;
         self.start()?;
-        let watched_refs = refresh::unpinned(self.watched.plan);
+        let mut watched_refs = refresh::unpinned(self.watched.plan);
+        watched_refs.extend(
+            self.watched
+                .tokens
+                .iter()
+                .map(|t| crate::reference::Reference::Token(t.token.clone())),
+        );
         let interval = self.watched.args.refresh_interval;
-        let mut next = Box::pin(tokio::time::sleep(refresh::jittered(interval)));
+        let mut next = Box::pin(tokio::time::sleep(self.next_wait(interval)));
         let mut pending: Option<tokio::sync::oneshot::Receiver<Resolution>> = None;
         // A safety net: SIGCHLD can coalesce, so look for exits now and then too.
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -146,7 +154,7 @@ impl Supervisor<'_> {
                 }
                 fresh = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
                     pending = None;
-                    next = Box::pin(tokio::time::sleep(refresh::jittered(interval)));
+                    next = Box::pin(tokio::time::sleep(self.next_wait(interval)));
                     if let Ok(fresh) = fresh {
                         if let Some(code) = self.apply(fresh, &mut signals, &mut children).await? {
                             return Ok(code);
@@ -157,6 +165,27 @@ impl Supervisor<'_> {
         }
     }
 
+    /// The wait before the next refresh: the jittered interval, or less, so
+    /// that each token is renewed just after it comes within five minutes of
+    /// its expiry (when the token caches hand out a new one).
+    fn next_wait(&self, interval: Duration) -> Duration {
+        let jittered = refresh::jittered(interval);
+        let now = azure_core::time::OffsetDateTime::now_utc();
+        self.watched
+            .tokens
+            .iter()
+            .filter_map(|t| {
+                let r = crate::reference::Reference::Token(t.token.clone());
+                self.current.values.get(&r)?.expires_on
+            })
+            .map(|expires| {
+                let renew = expires - azure_core::time::Duration::minutes(5) - now;
+                let renew = Duration::try_from(renew).unwrap_or(Duration::ZERO);
+                renew + Duration::from_secs(1)
+            })
+            .fold(jittered, Duration::min)
+    }
+
     /// Starts the command with the current values.
     fn start(&mut self) -> Result<(), Error> {
         let w = &self.watched;
@@ -165,6 +194,7 @@ impl Supervisor<'_> {
             &self.current,
             w.vars,
             &w.args.template,
+            w.tokens,
             Files::Shared,
         )?;
         self.child = crate::exec::spawn(
@@ -206,14 +236,16 @@ impl Supervisor<'_> {
         if changes.is_empty() {
             return Ok(None);
         }
-        let (vars, files) = changes.affected(self.watched.plan);
+        let (mut vars, files) = changes.affected(self.watched.plan);
+        // A renewed token is a changed variable: the command must restart.
+        vars.extend(changes.tokens(self.watched.tokens));
         match self.watched.args.on_change {
             OnChange::Signal(sig) if vars.is_empty() => {
                 self.rewrite(&files)?;
                 if !quiet {
                     crate::output::lines(&format!(
                         "{}; rewrote {} in place and sent {sig}",
-                        changes.describe(self.watched.plan),
+                        changes.describe(self.watched.plan, self.watched.tokens),
                         files.join(", ")
                     ));
                 }
@@ -228,7 +260,7 @@ impl Supervisor<'_> {
                     };
                     crate::output::lines(&format!(
                         "{}; restarting the command{why}",
-                        changes.describe(self.watched.plan)
+                        changes.describe(self.watched.plan, self.watched.tokens)
                     ));
                 }
                 if let Some(code) = self.stop(signals, children).await {

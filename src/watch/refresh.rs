@@ -58,7 +58,7 @@ pub fn unpinned(plan: &Plan) -> BTreeSet<Reference> {
         .into_iter()
         .filter(|r| match r {
             Reference::Secret(s) => s.version.is_none(),
-            Reference::Config(_) => true,
+            Reference::Config(_) | Reference::Token(_) => true,
         })
         .collect()
 }
@@ -101,9 +101,18 @@ impl Changes {
         (vars, files)
     }
 
+    /// The `--token` variables whose token changed.
+    pub fn tokens(&self, tokens: &[crate::token::TokenTarget]) -> Vec<String> {
+        tokens
+            .iter()
+            .filter(|t| self.touches(&Reference::Token(t.token.clone())))
+            .map(|t| t.var.clone())
+            .collect()
+    }
+
     /// One line's worth: what changed, for which variables and templates,
     /// old → new versions; never values.
-    pub fn describe(&self, plan: &Plan) -> String {
+    pub fn describe(&self, plan: &Plan, tokens: &[crate::token::TokenTarget]) -> String {
         let each: Vec<String> = self
             .0
             .iter()
@@ -116,6 +125,14 @@ impl Changes {
                 };
                 let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unknown)".into());
                 match (&c.reference, &c.old, &c.new) {
+                    (Reference::Token(t), _, _) => {
+                        let vars: Vec<&str> = tokens
+                            .iter()
+                            .filter(|target| &target.token == t)
+                            .map(|target| target.var.as_str())
+                            .collect();
+                        format!("{} (used by {}) was renewed", t, vars.join(", "))
+                    }
                     (Reference::Config(_), None, None) => {
                         format!("{}{used} has a new value", c.reference)
                     }

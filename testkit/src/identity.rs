@@ -67,6 +67,10 @@ struct State {
     arc_files: Vec<String>,
     faults: VecDeque<Misbehaviour>,
     delay: Duration,
+    /// How long issued tokens live, in seconds (a day less a second by default).
+    lifetime: u64,
+    /// Tokens to hand out before any new one is made up.
+    queued: VecDeque<String>,
     log: Vec<IdentityRequest>,
 }
 
@@ -86,6 +90,8 @@ impl FakeIdentity {
             arc_files: Vec::new(),
             faults: VecDeque::new(),
             delay: Duration::ZERO,
+            lifetime: 86_399,
+            queued: VecDeque::new(),
             log: Vec::new(),
         }));
         let handler: Handler = {
@@ -178,6 +184,21 @@ impl FakeIdentity {
             .unwrap()
             .faults
             .push_back(Misbehaviour::Expired);
+    }
+
+    /// The next token request gets `token` (one from the token book's
+    /// `issue`, so that the leak sweep knows it).
+    pub fn next_token(&self, token: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .queued
+            .push_back(token.to_string());
+    }
+
+    /// Tokens issued from now on live `seconds`.
+    pub fn token_lifetime(&self, seconds: u64) {
+        self.state.lock().unwrap().lifetime = seconds;
     }
 
     pub fn delay(&self, delay: Duration) {
@@ -336,7 +357,8 @@ fn answer(
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let expires_on = if expired { now - 3600 } else { now + 86_399 };
+    let lifetime = state.lifetime;
+    let expires_on = if expired { now - 3600 } else { now + lifetime };
     let client_id = req
         .query("client_id")
         .unwrap_or("11111111-1111-1111-1111-111111111111");
@@ -344,12 +366,12 @@ fn answer(
     Reply::json(
         200,
         json!({
-            "access_token": tokens.issue(),
+            "access_token": state.queued.pop_front().unwrap_or_else(|| tokens.issue()),
             "client_id": client_id,
-            "expires_in": "86399",
+            "expires_in": lifetime.to_string(),
             "expires_on": expires_on.to_string(),
-            "ext_expires_in": "86399",
-            "not_before": (expires_on - 86_399).to_string(),
+            "ext_expires_in": lifetime.to_string(),
+            "not_before": (expires_on - lifetime).to_string(),
             "resource": resource,
             "token_type": "Bearer"
         }),
