@@ -66,37 +66,116 @@ pub fn check_size(
     Ok(())
 }
 
-/// The command's environment: every variable of kvenv's own, with the rendered
-/// value where there is one, except those a template descriptor replaces;
-/// then the descriptors; then the `--token` variables (`tokens`, which also
-/// replace a variable of that name); then the entries that are not
-/// `NAME=VALUE` (`odd`), untouched.
+/// What the command's variables are made from.
+pub struct Sources<'a> {
+    pub plan: &'a crate::plan::Plan<'a>,
+    pub resolution: &'a crate::resolve::Resolution,
+    /// kvenv's own environment (after env files), in order.
+    pub vars: &'a [(OsString, OsString)],
+    pub tokens: &'a [crate::token::TokenTarget],
+    pub shapes: &'a crate::shape::Shapes,
+}
+
+/// The command's variables, in order: each of kvenv's own with its references
+/// rendered and the JSON and optional options applied (an expanded variable
+/// replaced by its members where it stood), then the `--token` variables
+/// (which replace a variable of that name). Also the warnings for optional
+/// references that were not there. Every failure is one line of the error.
+pub fn command_vars(
+    src: &Sources<'_>,
+) -> Result<(Vec<(OsString, SecretBytes)>, Vec<String>), Error> {
+    use crate::plan::Key;
+    use crate::shape::Shaped;
+    let mut shaped: Vec<Option<Shaped>> = (0..src.vars.len()).map(|_| None).collect();
+    let (mut failures, mut warnings) = (Vec::new(), Vec::new());
+    let is_token = |name: &str| src.tokens.iter().any(|t| t.var == name);
+    for item in &src.plan.items {
+        let Key::Var(i) = item.key else { continue };
+        let var = item.label();
+        let missing = item.references().find_map(|r| {
+            src.resolution
+                .failures
+                .get(r)
+                .filter(|f| src.shapes.excuses(var, f))
+        });
+        if let Some(failure) = missing {
+            warnings.push(src.shapes.missing_line(var, failure));
+            shaped[i] = Some(src.shapes.when_missing(var));
+            continue;
+        }
+        let value = item.render(src.resolution);
+        if value.expose().contains(&0) {
+            failures.push(format!(
+                "{var}: OtherReasons: {}",
+                crate::plan::NUL_IN_VARIABLE
+            ));
+            continue;
+        }
+        let named = item
+            .whole_reference()
+            .map_or_else(|| var.to_string(), |r| r.to_string());
+        match src.shapes.apply(var, value, &named) {
+            Ok(Shaped::Expanded(members)) => {
+                let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+                let taken = |n: &str| crate::shape::in_env(src.vars, n) || is_token(n);
+                match crate::shape::check_expanded(var, &names, &taken) {
+                    Ok(()) => shaped[i] = Some(Shaped::Expanded(members)),
+                    Err(failure) => failures.push(format!("{var}: {failure}")),
+                }
+            }
+            Ok(other) => shaped[i] = Some(other),
+            Err(failure) => failures.push(format!("{var}: {failure}")),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::Unresolved(failures));
+    }
+    let mut out: Vec<(OsString, SecretBytes)> = Vec::with_capacity(src.vars.len());
+    for ((name, value), shaped) in src.vars.iter().zip(shaped) {
+        if is_token(&name.to_string_lossy()) {
+            continue;
+        }
+        match shaped {
+            None => out.push((name.clone(), SecretBytes::new(value.as_bytes().to_vec()))),
+            Some(Shaped::Value(v)) => out.push((name.clone(), v)),
+            Some(Shaped::Absent) => {}
+            Some(Shaped::Expanded(members)) => {
+                out.extend(members.into_iter().map(|(n, v)| (OsString::from(n), v)))
+            }
+        }
+    }
+    for t in src.tokens {
+        if let Some(fetched) = src
+            .resolution
+            .values
+            .get(&crate::reference::Reference::Token(t.token.clone()))
+        {
+            out.push((
+                OsString::from(&t.var),
+                SecretBytes::new(fetched.value.expose().to_vec()),
+            ));
+        }
+    }
+    Ok((out, warnings))
+}
+
+/// The command's environment as exec takes it: the variables (but those a
+/// template descriptor replaces), then the descriptors, then the entries that
+/// are not `NAME=VALUE` (`odd`), untouched.
 pub fn build(
-    vars: &[(OsString, OsString)],
-    rendered: &[Option<SecretBytes>],
+    vars: &[(OsString, SecretBytes)],
     extra: &[(OsString, Vec<u8>)],
-    tokens: &[(&str, &SecretBytes)],
     odd: &[SecretBytes],
 ) -> Vec<SecretBytes> {
     let mut env: Vec<SecretBytes> = vars
         .iter()
-        .zip(rendered)
-        .filter(|((name, _), _)| !extra.iter().any(|(n, _)| n == name))
-        .filter(|((name, _), _)| !tokens.iter().any(|(n, _)| n.as_bytes() == name.as_bytes()))
-        .map(|((name, value), rendered)| match rendered {
-            Some(r) => entry(name.as_bytes(), r.expose()),
-            None => entry(name.as_bytes(), value.as_bytes()),
-        })
+        .filter(|(name, _)| !extra.iter().any(|(n, _)| n == name))
+        .map(|(name, value)| entry(name.as_bytes(), value.expose()))
         .collect();
     env.extend(
         extra
             .iter()
             .map(|(name, value)| entry(name.as_bytes(), value)),
-    );
-    env.extend(
-        tokens
-            .iter()
-            .map(|(name, token)| entry(name.as_bytes(), token.expose())),
     );
     env.extend(odd.iter().map(|e| SecretBytes::new(e.expose().to_vec())));
     env
@@ -161,23 +240,20 @@ mod tests {
     }
 
     #[test]
-    fn rendered_values_replace_references_and_descriptors_replace_their_variable() {
+    fn descriptors_replace_their_variable_and_odd_entries_come_last() {
         let vars = vec![
-            (os("A"), os("plain")),
-            (os("B"), os("@Microsoft.KeyVault(...)")),
-            (os("PGPASSFILE"), os("/old")),
+            (os("A"), SecretBytes::new(b"plain".to_vec())),
+            (os("B"), SecretBytes::new(b"s3cret".to_vec())),
+            (os("PGPASSFILE"), SecretBytes::new(b"/old".to_vec())),
         ];
-        let rendered = vec![None, Some(SecretBytes::new(b"s3cret".to_vec())), None];
         let extra = vec![(os("PGPASSFILE"), b"/dev/fd/3".to_vec())];
         assert_eq!(
             text(&build(
                 &vars,
-                &rendered,
                 &extra,
-                &[("A", &SecretBytes::new(b"tok".to_vec()))],
                 &[SecretBytes::new(b"ODD\0".to_vec())]
             )),
-            ["B=s3cret\0", "PGPASSFILE=/dev/fd/3\0", "A=tok\0", "ODD\0"]
+            ["A=plain\0", "B=s3cret\0", "PGPASSFILE=/dev/fd/3\0", "ODD\0"]
         );
     }
 

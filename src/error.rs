@@ -18,6 +18,10 @@ pub enum Status {
     AccessToKeyVaultDenied,
     FetchTimedOut,
     OtherReasons,
+    /// `--json-field`/`--json-expand`: the secret is not JSON (or not an object).
+    InvalidJson,
+    /// `--json-field`: the pointer names nothing in the secret.
+    FieldNotFound,
 }
 
 impl fmt::Display for Status {

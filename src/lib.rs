@@ -30,6 +30,7 @@ mod reference;
 mod report;
 mod resolve;
 mod secret;
+mod shape;
 mod sources;
 mod template;
 mod token;
@@ -108,6 +109,7 @@ pub mod fuzzing {
             detail,
             hint,
             expires_on: None,
+            optional: false,
         }];
         for text in [crate::report::table(&rows), crate::report::json(&rows)] {
             let clean = text

@@ -53,6 +53,16 @@ impl Item<'_> {
         }
     }
 
+    /// Whether this is an environment variable (not a template file).
+    pub fn is_var(&self) -> bool {
+        !self.is_file
+    }
+
+    /// The reference that is this item's whole text, if it is exactly one.
+    pub fn whole_reference(&self) -> Option<&Reference> {
+        self.template.as_ref().and_then(Template::whole)
+    }
+
     /// Every reference in this item's text.
     pub fn references(&self) -> impl Iterator<Item = &Reference> {
         self.template.iter().flat_map(|t| t.refs())
@@ -92,6 +102,8 @@ pub struct Row {
     pub hint: Option<String>,
     /// A `--token`'s expiry (RFC 3339), when it was issued.
     pub expires_on: Option<String>,
+    /// `--optional`: not found, and that is allowed (it does not fail `check`).
+    pub optional: bool,
 }
 
 #[derive(Default)]
@@ -179,13 +191,14 @@ impl<'a> Plan<'a> {
         &self,
         resolution: &Resolution,
         keep_unresolved: bool,
+        excused: &dyn Fn(&Item, &crate::error::Failure) -> bool,
     ) -> Result<(), Error> {
         let mut lines = Vec::new();
         for item in &self.items {
             let Some(t) = &item.template else { continue };
             let mut seen = BTreeSet::new();
             for (r, offset) in t.refs_at() {
-                if let Some(failure) = resolution.failures.get(r) {
+                if let Some(failure) = resolution.failures.get(r).filter(|f| !excused(item, f)) {
                     if seen.insert(r) {
                         lines.push(format!("{}: {failure}", item.location(offset)));
                     }
@@ -211,6 +224,7 @@ impl Plan<'_> {
                 detail: p.message.clone(),
                 hint: None,
                 expires_on: None,
+                optional: false,
             })
             .collect();
         for item in &self.items {
@@ -254,6 +268,7 @@ impl Plan<'_> {
                     detail,
                     hint,
                     expires_on: None,
+                    optional: false,
                 });
             }
         }

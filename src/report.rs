@@ -32,6 +32,9 @@ struct JsonRow<'a> {
     resource: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_on: Option<&'a str>,
+    /// `--optional` and not found: allowed, does not fail `check`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    optional: bool,
 }
 
 fn json_row(row: &Row) -> JsonRow<'_> {
@@ -60,6 +63,7 @@ fn json_row(row: &Row) -> JsonRow<'_> {
         label: config.and_then(|c| c.label.as_deref()),
         resource,
         expires_on: row.expires_on.as_deref(),
+        optional: row.optional,
     }
 }
 
@@ -131,7 +135,10 @@ fn cells(row: &Row) -> [String; 7] {
         name,
         asked,
         row.resolved_version.clone().unwrap_or_else(dash),
-        row.status.to_string(),
+        match row.optional {
+            true => format!("{} (optional)", row.status),
+            false => row.status.to_string(),
+        },
         detail,
     ]
 }

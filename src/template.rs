@@ -111,6 +111,14 @@ impl Template<'_> {
         self.refs_at().map(|(r, _)| r)
     }
 
+    /// The one reference that is the whole text, if the text is exactly one.
+    pub fn whole(&self) -> Option<&Reference> {
+        match self.pieces.as_slice() {
+            [Piece::Ref(r, range)] if range.start == 0 && range.end == self.text.len() => Some(r),
+            _ => None,
+        }
+    }
+
     /// Each reference with the byte offset where it starts.
     pub fn refs_at(&self) -> impl Iterator<Item = (&Reference, usize)> {
         self.pieces.iter().filter_map(|p| match p {

@@ -57,6 +57,27 @@ pub enum Command {
     },
 }
 
+/// How secrets are shaped for the app: JSON members, optional references.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShapeArgs {
+    /// VAR's value is one reference to a JSON secret; VAR becomes the member at
+    /// the RFC 6901 POINTER (`/user`, `/a/b`, `/0`; empty: the whole document):
+    /// a string as its text, anything else as compact JSON. Repeatable.
+    #[arg(long = "json-field", env = "KVENV_JSON_FIELD", value_delimiter = ',', value_name = "VAR=POINTER", value_parser = crate::shape::parse_field)]
+    pub json_field: Vec<(String, String)>,
+
+    /// VAR's value is one reference to a JSON object; each top-level member K
+    /// becomes the variable PREFIX+K (default prefix `VAR_`) and VAR is removed.
+    /// Never overwrites a variable. Repeatable.
+    #[arg(long = "json-expand", env = "KVENV_JSON_EXPAND", value_delimiter = ',', value_name = "VAR[=PREFIX]", value_parser = crate::shape::parse_expand)]
+    pub json_expand: Vec<(String, String)>,
+
+    /// When VAR's secret (or key-value) is not found, VAR gets DEFAULT or, with
+    /// no `=`, is left out, with one warning; any other failure still fails. Repeatable.
+    #[arg(long = "optional", env = "KVENV_OPTIONAL", value_delimiter = ',', value_name = "VAR[=DEFAULT]", value_parser = crate::shape::parse_optional)]
+    pub optional: Vec<(String, Option<String>)>,
+}
+
 #[derive(Args, Debug)]
 pub struct InjectArgs {
     /// The manifests: YAML (several documents) or JSON; `-` is standard input.
@@ -112,6 +133,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+
+    #[command(flatten)]
+    pub shapes: ShapeArgs,
 
     /// Set VAR to an Entra access token for RESOURCE (`oss-rdbms`: PostgreSQL and
     /// MySQL flexible server; `sql`: Azure SQL; `redis`: Azure Cache for Redis;
@@ -181,6 +205,9 @@ pub struct RunArgs {
     /// Leave a reference that fails as its literal text (as App Service does) instead of failing.
     #[arg(long, env = "KVENV_KEEP_UNRESOLVED")]
     pub keep_unresolved: bool,
+
+    #[command(flatten)]
+    pub shapes: ShapeArgs,
 
     /// Set VAR to an Entra access token for RESOURCE (`oss-rdbms`: PostgreSQL and
     /// MySQL flexible server; `sql`: Azure SQL; `redis`: Azure Cache for Redis;

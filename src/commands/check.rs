@@ -17,8 +17,10 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Error> {
     let texts = read_templates(&paths)?;
     let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
     let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
-    let (resolution, _hardening) = resolve(&plan, &tokens, &settings, Mode::Report)?;
+    let shapes = super::shapes(&args.shapes, &plan, &vars)?;
+    let (resolution, _hardening) = resolve(&plan, &tokens, &shapes, &settings, Mode::Report)?;
     let mut rows = plan.rows(&resolution);
+    super::shape_rows(&mut rows, &plan, &resolution, &shapes, &vars, &tokens);
     rows.extend(super::token_rows(
         &tokens,
         &resolution,
@@ -36,7 +38,10 @@ pub(crate) fn check(args: CheckArgs) -> Result<(), Error> {
         crate::output::lines("no references found");
     }
     print(|out| out.write_all(text.as_bytes()))?;
-    if rows.iter().all(|r| r.status == Status::Resolved) {
+    if rows
+        .iter()
+        .all(|r| r.status == Status::Resolved || r.optional)
+    {
         Ok(())
     } else {
         Err(Error::CheckFailed)

@@ -65,6 +65,7 @@ pub(crate) enum Mode {
 pub(crate) fn resolve(
     plan: &Plan,
     tokens: &[TokenTarget],
+    shapes: &crate::shape::Shapes,
     settings: &Settings,
     mode: Mode,
 ) -> Result<(Resolution, Option<exec::Hardening>), Error> {
@@ -94,7 +95,10 @@ pub(crate) fn resolve(
                 Some(format!("{}: {failure}", t.var))
             })
             .collect();
-        let plan_lines = plan.check_resolution(&resolution, keep_unresolved);
+        let excused = |item: &crate::plan::Item, f: &crate::error::Failure| {
+            item.is_var() && shapes.excuses(item.label(), f)
+        };
+        let plan_lines = plan.check_resolution(&resolution, keep_unresolved, &excused);
         match (plan_lines, failed.is_empty()) {
             (Ok(()), true) => {}
             (Ok(()), false) => return Err(Error::Unresolved(failed)),
@@ -106,6 +110,80 @@ pub(crate) fn resolve(
         }
     }
     Ok((resolution, Some(hardening)))
+}
+
+/// The shaping options, checked against the plan before any request.
+pub(crate) fn shapes(
+    args: &crate::cli::ShapeArgs,
+    plan: &Plan,
+    vars: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> Result<crate::shape::Shapes, Error> {
+    let item = |var: &str| plan.items.iter().find(|i| i.is_var() && i.label() == var);
+    let whole = |var: &str| -> Option<bool> {
+        match item(var) {
+            Some(i) => Some(i.whole_reference().is_some()),
+            None => crate::shape::in_env(vars, var).then_some(false),
+        }
+    };
+    let holds = |var: &str| item(var).is_some_and(|i| i.references().next().is_some());
+    crate::shape::Shapes::new(
+        &args.json_field,
+        &args.json_expand,
+        &args.optional,
+        &whole,
+        &holds,
+    )
+}
+
+/// `check` under the shaping options: an optional row that is not found is
+/// marked so (and passes); a resolved row whose JSON option fails takes that
+/// failure, as `run` would report it.
+pub(crate) fn shape_rows(
+    rows: &mut [crate::plan::Row],
+    plan: &Plan,
+    resolution: &Resolution,
+    shapes: &crate::shape::Shapes,
+    vars: &[(std::ffi::OsString, std::ffi::OsString)],
+    tokens: &[TokenTarget],
+) {
+    let is_token = |n: &str| tokens.iter().any(|t| t.var == n);
+    for row in rows.iter_mut() {
+        let Some(item) = plan
+            .items
+            .iter()
+            .find(|i| i.is_var() && i.label() == row.location)
+        else {
+            continue;
+        };
+        let var = item.label();
+        let failure = crate::error::Failure {
+            status: row.status,
+            detail: String::new(),
+            hint: None,
+        };
+        if row.status != Status::Resolved {
+            row.optional = shapes.excuses(var, &failure);
+            continue;
+        }
+        let named = item
+            .whole_reference()
+            .map_or_else(|| var.to_string(), |r| r.to_string());
+        let shaped = shapes
+            .apply(var, item.render(resolution), &named)
+            .and_then(|shaped| match &shaped {
+                crate::shape::Shaped::Expanded(members) => {
+                    let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+                    let taken = |n: &str| crate::shape::in_env(vars, n) || is_token(n);
+                    crate::shape::check_expanded(var, &names, &taken)
+                }
+                _ => Ok(()),
+            });
+        if let Err(f) = shaped {
+            row.status = f.status;
+            row.detail = f.detail;
+            row.hint = f.hint;
+        }
+    }
 }
 
 /// `--token` rows for `check`: the variable, the resource, the credential and
@@ -148,6 +226,7 @@ pub(crate) fn token_rows(
                 detail,
                 hint,
                 expires_on,
+                optional: false,
             }
         })
         .collect()

@@ -23,6 +23,7 @@ pub(crate) fn render(args: RenderArgs) -> Result<(), Error> {
     let (resolution, _hardening) = resolve(
         &plan,
         &[],
+        &crate::shape::Shapes::default(),
         &settings,
         Mode::Strict {
             keep_unresolved: args.keep_unresolved,

@@ -4,7 +4,7 @@
 use super::{prepare, read_templates, resolve, with_texts, Mode};
 use crate::cli::{RunArgs, TemplateArg};
 use crate::error::Error;
-use crate::plan::{self, Key, Plan};
+use crate::plan::{Key, Plan};
 use crate::reference::Reference;
 use crate::secret::SecretBytes;
 use crate::token::TokenTarget;
@@ -100,9 +100,11 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
     let paths: Vec<&Path> = args.template.iter().map(|t| t.path.as_path()).collect();
     let texts = read_templates(&paths)?;
     let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
+    let shapes = super::shapes(&args.shapes, &plan, &vars)?;
     let (resolution, hardening) = resolve(
         &plan,
         &tokens,
+        &shapes,
         &settings,
         Mode::Strict {
             keep_unresolved: args.keep_unresolved,
@@ -110,24 +112,23 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
     )?;
 
     check_sizes(&plan, &resolution, &vars, &args, &tokens)?;
+    let given = Given {
+        vars: &vars,
+        templates: &args.template,
+        tokens: &tokens,
+        shapes: &shapes,
+        quiet: args.common.quiet,
+    };
     if args.watch {
         let watched = crate::watch::Watched {
             args: &args,
             settings: &settings,
-            vars: &vars,
             plan: &plan,
-            tokens: &tokens,
+            given: &given,
         };
         return Err(crate::watch::supervise(watched, resolution, hardening));
     }
-    let (env, _files) = materialize(
-        &plan,
-        &resolution,
-        &vars,
-        &args.template,
-        &tokens,
-        Files::Sealed,
-    )?;
+    let (env, _files) = materialize(&plan, &resolution, &given, Files::Sealed)?;
     drop(resolution);
     Err(exec::exec(&args.command, env, hardening.as_ref()))
 }
@@ -206,59 +207,67 @@ pub(crate) enum Files {
     Shared,
 }
 
+/// What the command is given besides the plan and the values: the
+/// environment, the templates, the `--token`s and the shaping options.
+pub(crate) struct Given<'a> {
+    pub vars: &'a [(OsString, OsString)],
+    pub templates: &'a [TemplateArg],
+    pub tokens: &'a [TokenTarget],
+    pub shapes: &'a crate::shape::Shapes,
+    /// `-q`: no warning for an optional reference that is not there.
+    pub quiet: bool,
+}
+
+/// The command's variables (see `environment::command_vars`), with the
+/// warnings for optional references printed.
+pub(crate) fn command_vars(
+    plan: &Plan,
+    resolution: &crate::resolve::Resolution,
+    given: &Given,
+) -> Result<Vec<(OsString, SecretBytes)>, Error> {
+    let (vars, warnings) = environment::command_vars(&environment::Sources {
+        plan,
+        resolution,
+        vars: given.vars,
+        tokens: given.tokens,
+        shapes: given.shapes,
+    })?;
+    if !given.quiet {
+        for line in warnings {
+            crate::output::lines(&line);
+        }
+    }
+    Ok(vars)
+}
+
 /// The command's environment, with every reference rendered, and the
 /// in-memory files of the templates (index into `templates`, descriptor;
 /// empty for sealed files, which belong to the command).
 pub(crate) fn materialize(
     plan: &Plan,
     resolution: &crate::resolve::Resolution,
-    vars: &[(OsString, OsString)],
-    templates: &[TemplateArg],
-    tokens: &[TokenTarget],
+    given: &Given,
     files: Files,
 ) -> Result<(Vec<SecretBytes>, Vec<TemplateFile>), Error> {
-    let mut rendered: Vec<Option<SecretBytes>> = (0..vars.len()).map(|_| None).collect();
+    let vars = command_vars(plan, resolution, given)?;
     let mut extra: Vec<(OsString, Vec<u8>)> = Vec::new();
     let mut kept = Vec::new();
     for item in &plan.items {
+        let Key::File(i) = item.key else { continue };
         let value = item.render(resolution);
-        match item.key {
-            Key::Var(i) => {
-                if value.expose().contains(&0) {
-                    return Err(Error::Unresolved(vec![format!(
-                        "{}: OtherReasons: {}",
-                        item.label(),
-                        plan::NUL_IN_VARIABLE
-                    )]));
-                }
-                rendered[i] = Some(value);
+        let t = &given.templates[i];
+        let name = t.path.display().to_string();
+        let fd = match files {
+            Files::Sealed => memfile::sealed(&name, &value)?,
+            Files::Shared => {
+                let fd = memfile::shared(&name, &value)?;
+                let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+                kept.push((i, fd));
+                raw
             }
-            Key::File(i) => {
-                let t = &templates[i];
-                let name = t.path.display().to_string();
-                let fd = match files {
-                    Files::Sealed => memfile::sealed(&name, &value)?,
-                    Files::Shared => {
-                        let fd = memfile::shared(&name, &value)?;
-                        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-                        kept.push((i, fd));
-                        raw
-                    }
-                };
-                extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
-            }
-        }
+        };
+        extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
     }
-    let tokens: Vec<(&str, &SecretBytes)> = tokens
-        .iter()
-        .filter_map(|t| {
-            let fetched = resolution.values.get(&Reference::Token(t.token.clone()))?;
-            Some((t.var.as_str(), &fetched.value))
-        })
-        .collect();
     let odd = environment::odd_entries();
-    Ok((
-        environment::build(vars, &rendered, &extra, &tokens, &odd),
-        kept,
-    ))
+    Ok((environment::build(&vars, &extra, &odd), kept))
 }

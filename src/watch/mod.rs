@@ -40,10 +40,10 @@ const FORWARDED: [Signal; 7] = [
 pub struct Watched<'a> {
     pub args: &'a RunArgs,
     pub settings: &'a Settings,
-    pub vars: &'a [(OsString, OsString)],
     pub plan: &'a Plan<'a>,
-    /// `--token`s: renewed before they are within five minutes of expiry.
-    pub tokens: &'a [crate::token::TokenTarget],
+    /// The environment, templates, `--token`s (renewed before they are within
+    /// five minutes of expiry) and shaping options.
+    pub given: &'a crate::commands::run::Given<'a>,
 }
 
 /// Runs the command under supervision until it ends; the error carries its
@@ -85,6 +85,36 @@ pub fn supervise(
             e
         }
     }
+}
+
+/// What the command sees: its variables and its templates' content.
+struct Seen {
+    vars: Vec<(OsString, SecretBytes)>,
+    files: Vec<(String, SecretBytes)>,
+}
+
+/// The variables and templates whose content differs between two sights.
+fn seen_changes(before: &Seen, after: &Seen) -> (Vec<String>, Vec<String>) {
+    fn value<'s>(list: &'s [(OsString, SecretBytes)], name: &OsString) -> Option<&'s [u8]> {
+        list.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.expose())
+    }
+    let mut vars: Vec<String> = Vec::new();
+    for (name, _) in before.vars.iter().chain(&after.vars) {
+        let shown = name.to_string_lossy().into_owned();
+        if value(&before.vars, name) != value(&after.vars, name) && !vars.contains(&shown) {
+            vars.push(shown);
+        }
+    }
+    let files = before
+        .files
+        .iter()
+        .zip(&after.files)
+        .filter(|((_, a), (_, b))| a.expose() != b.expose())
+        .map(|((label, _), _)| label.clone())
+        .collect();
+    (vars, files)
 }
 
 struct Supervisor<'a> {
@@ -129,6 +159,7 @@ impl Supervisor<'_> {
         let mut watched_refs = refresh::unpinned(self.watched.plan);
         watched_refs.extend(
             self.watched
+                .given
                 .tokens
                 .iter()
                 .map(|t| crate::reference::Reference::Token(t.token.clone())),
@@ -172,6 +203,7 @@ impl Supervisor<'_> {
         let jittered = refresh::jittered(interval);
         let now = azure_core::time::OffsetDateTime::now_utc();
         self.watched
+            .given
             .tokens
             .iter()
             .filter_map(|t| {
@@ -189,14 +221,7 @@ impl Supervisor<'_> {
     /// Starts the command with the current values.
     fn start(&mut self) -> Result<(), Error> {
         let w = &self.watched;
-        let (env, files) = materialize(
-            w.plan,
-            &self.current,
-            w.vars,
-            &w.args.template,
-            w.tokens,
-            Files::Shared,
-        )?;
+        let (env, files) = materialize(w.plan, &self.current, w.given, Files::Shared)?;
         self.child = crate::exec::spawn(
             &w.args.command,
             &env,
@@ -232,20 +257,40 @@ impl Supervisor<'_> {
         children: &mut tokio::signal::unix::Signal,
     ) -> Result<Option<i32>, Error> {
         let quiet = self.watched.args.common.quiet;
+        let before = self.seen();
         let changes = refresh::merge(&mut self.current, fresh, self.watched.plan, quiet);
         if changes.is_empty() {
             return Ok(None);
         }
-        let (mut vars, files) = changes.affected(self.watched.plan);
-        // A renewed token is a changed variable: the command must restart.
-        vars.extend(changes.tokens(self.watched.tokens));
+        // What the command would see, before and after: a new version whose
+        // member (--json-field) or rendering is the same changes nothing.
+        let (vars, files) = match (before, self.seen()) {
+            (Ok(before), Ok(after)) => seen_changes(&before, &after),
+            (_, Err(e)) => {
+                if !quiet {
+                    crate::output::lines(&format!(
+                        "{}, but it cannot be used; the command keeps what it has:\n{e}",
+                        changes.describe(self.watched.plan, self.watched.given.tokens)
+                    ));
+                }
+                return Ok(None);
+            }
+            (Err(_), Ok(_)) => changes.affected(self.watched.plan),
+        };
+        if vars.is_empty() && files.is_empty() {
+            tracing::info!(
+                "{}; nothing the command sees changed",
+                changes.describe(self.watched.plan, self.watched.given.tokens)
+            );
+            return Ok(None);
+        }
         match self.watched.args.on_change {
             OnChange::Signal(sig) if vars.is_empty() => {
                 self.rewrite(&files)?;
                 if !quiet {
                     crate::output::lines(&format!(
                         "{}; rewrote {} in place and sent {sig}",
-                        changes.describe(self.watched.plan, self.watched.tokens),
+                        changes.describe(self.watched.plan, self.watched.given.tokens),
                         files.join(", ")
                     ));
                 }
@@ -260,7 +305,7 @@ impl Supervisor<'_> {
                     };
                     crate::output::lines(&format!(
                         "{}; restarting the command{why}",
-                        changes.describe(self.watched.plan, self.watched.tokens)
+                        changes.describe(self.watched.plan, self.watched.given.tokens)
                     ));
                 }
                 if let Some(code) = self.stop(signals, children).await {
@@ -270,6 +315,27 @@ impl Supervisor<'_> {
                 Ok(None)
             }
         }
+    }
+
+    /// The command's variables and each template's content, as the current
+    /// values make them.
+    fn seen(&self) -> Result<Seen, Error> {
+        let w = &self.watched;
+        let (vars, _warnings) = crate::environment::command_vars(&crate::environment::Sources {
+            plan: w.plan,
+            resolution: &self.current,
+            vars: w.given.vars,
+            tokens: w.given.tokens,
+            shapes: w.given.shapes,
+        })?;
+        let files = w
+            .plan
+            .items
+            .iter()
+            .filter(|i| !i.is_var())
+            .map(|i| (i.label().to_string(), i.render(&self.current)))
+            .collect();
+        Ok(Seen { vars, files })
     }
 
     /// Replaces the named templates' content in place.

@@ -101,15 +101,6 @@ impl Changes {
         (vars, files)
     }
 
-    /// The `--token` variables whose token changed.
-    pub fn tokens(&self, tokens: &[crate::token::TokenTarget]) -> Vec<String> {
-        tokens
-            .iter()
-            .filter(|t| self.touches(&Reference::Token(t.token.clone())))
-            .map(|t| t.var.clone())
-            .collect()
-    }
-
     /// One line's worth: what changed, for which variables and templates,
     /// old → new versions; never values.
     pub fn describe(&self, plan: &Plan, tokens: &[crate::token::TokenTarget]) -> String {
