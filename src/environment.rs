@@ -66,6 +66,9 @@ pub fn check_size(
     Ok(())
 }
 
+/// The command's variables, in order, each with its value.
+pub type Vars = Vec<(OsString, SecretBytes)>;
+
 /// What the command's variables are made from.
 pub struct Sources<'a> {
     pub plan: &'a crate::plan::Plan<'a>,
