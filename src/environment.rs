@@ -86,7 +86,7 @@ pub struct Sources<'a> {
 /// references that were not there. Every failure is one line of the error.
 pub fn command_vars(
     src: &Sources<'_>,
-) -> Result<(Vec<(OsString, SecretBytes)>, Vec<String>), Error> {
+) -> Result<(Vars, Vec<String>), Error> {
     use crate::plan::Key;
     use crate::shape::Shaped;
     let mut shaped: Vec<Option<Shaped>> = (0..src.vars.len()).map(|_| None).collect();
