@@ -84,9 +84,7 @@ pub struct Sources<'a> {
 /// replaced by its members where it stood), then the `--token` variables
 /// (which replace a variable of that name). Also the warnings for optional
 /// references that were not there. Every failure is one line of the error.
-pub fn command_vars(
-    src: &Sources<'_>,
-) -> Result<(Vars, Vec<String>), Error> {
+pub fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Error> {
     use crate::plan::Key;
     use crate::shape::Shaped;
     let mut shaped: Vec<Option<Shaped>> = (0..src.vars.len()).map(|_| None).collect();
@@ -121,7 +119,7 @@ pub fn command_vars(
             Ok(Shaped::Expanded(members)) => {
                 let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
                 let taken = |n: &str| crate::shape::in_env(src.vars, n) || is_token(n);
-                match crate::shape::check_expanded(var, &names, &taken) {
+                match crate::shape::check_expanded(var, src.shapes.prefix(var), &names, &taken) {
                     Ok(()) => shaped[i] = Some(Shaped::Expanded(members)),
                     Err(failure) => failures.push(format!("{var}: {failure}")),
                 }

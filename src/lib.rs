@@ -19,6 +19,7 @@ mod dns;
 mod environment;
 mod error;
 mod exec;
+mod export;
 mod files;
 mod http;
 mod identity;
@@ -199,6 +200,7 @@ fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
             Ok(())
         }),
         Command::Install { dir } => commands::install(&dir),
+        Command::Export(args) => commands::export::run(args),
         Command::Inject(args) => commands::inject::run(args),
         Command::Man => commands::print(|out| {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)

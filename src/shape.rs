@@ -137,6 +137,14 @@ impl Shapes {
         })
     }
 
+    /// The prefix `--json-expand VAR` gives its members.
+    pub fn prefix(&self, var: &str) -> &str {
+        self.expands
+            .iter()
+            .find(|(v, _)| v == var)
+            .map_or("", |(_, p)| p.as_str())
+    }
+
     /// Whether `failure` of a reference in variable `var` is excused: `var`
     /// is optional and the secret (or key-value) is not there.
     pub fn excuses(&self, var: &str, failure: &Failure) -> bool {
@@ -243,16 +251,18 @@ fn wipe(value: &mut serde_json::Value) {
 /// environment (`taken`) or made twice. kvenv never overwrites silently.
 pub fn check_expanded(
     var: &str,
+    prefix: &str,
     names: &[&str],
     taken: &dyn Fn(&str) -> bool,
 ) -> Result<(), Failure> {
     for (i, name) in names.iter().enumerate() {
         if !is_name(name) {
+            let member = name.strip_prefix(prefix).unwrap_or(name);
             return Err(Failure::new(
                 Status::OtherReasons,
                 format!(
                     "--json-expand {var}: member '{}' would make '{}', which is not a variable name",
-                    printable(name),
+                    printable(member),
                     printable(name)
                 ),
             )
@@ -350,8 +360,8 @@ mod tests {
 
     #[test]
     fn expanded_names_are_valid_and_never_overwrite() {
-        assert!(check_expanded("DB", &["DB_user"], &|_| false).is_ok());
-        assert!(check_expanded("DB", &["DB_a-b"], &|_| false).is_err());
-        assert!(check_expanded("DB", &["HOME"], &|n| n == "HOME").is_err());
+        assert!(check_expanded("DB", "DB_", &["DB_user"], &|_| false).is_ok());
+        assert!(check_expanded("DB", "DB_", &["DB_a-b"], &|_| false).is_err());
+        assert!(check_expanded("DB", "", &["HOME"], &|n| n == "HOME").is_err());
     }
 }

@@ -43,6 +43,10 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Resolve like `run`, then print the variables whose values held a
+    /// reference (or the VARs named, or with --all the whole environment the
+    /// command would get) in a format another tool reads back exactly.
+    Export(ExportArgs),
     /// Add kvenv to Kubernetes manifests: each container whose env holds a
     /// reference (or that --container names) runs `/kvenv/kvenv run -- ...`
     /// from a volume that holds kvenv. Writes the manifests to stdout.
@@ -55,6 +59,36 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: std::path::PathBuf,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    #[command(flatten)]
+    pub shapes: ShapeArgs,
+
+    /// Set VAR to an Entra access token for RESOURCE (as for run). Repeatable.
+    #[arg(long = "token", env = "KVENV_TOKEN", value_delimiter = ',', value_name = "VAR=RESOURCE", value_parser = |s: &str| s.parse::<crate::token::TokenArg>())]
+    pub tokens: Vec<crate::token::TokenArg>,
+
+    /// What reads the output: dotenv (kvenv --env-file, dotenvy), shell (`.` or
+    /// eval), json, yaml (1.2), docker (`docker run --env-file`).
+    #[arg(long, value_enum, env = "KVENV_FORMAT", default_value = "dotenv")]
+    pub format: crate::export::Format,
+
+    /// The whole environment the command would get, not only what held references.
+    #[arg(long, env = "KVENV_ALL", conflicts_with = "vars")]
+    pub all: bool,
+
+    /// Write to FILE (mode 0600, atomically, a regular file or none) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Only these variables, in this order.
+    #[arg(value_name = "VAR")]
+    pub vars: Vec<String>,
 }
 
 /// How secrets are shaped for the app: JSON members, optional references.

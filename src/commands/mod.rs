@@ -3,9 +3,10 @@
 //! resolution with core dumps off (none of it when there is nothing to resolve).
 
 mod check;
+pub(crate) mod export;
 pub(crate) mod inject;
 mod install;
-mod render;
+pub(crate) mod render;
 pub(crate) mod run;
 
 pub(crate) use check::check;
@@ -174,7 +175,7 @@ pub(crate) fn shape_rows(
                 crate::shape::Shaped::Expanded(members) => {
                     let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
                     let taken = |n: &str| crate::shape::in_env(vars, n) || is_token(n);
-                    crate::shape::check_expanded(var, &names, &taken)
+                    crate::shape::check_expanded(var, shapes.prefix(var), &names, &taken)
                 }
                 _ => Ok(()),
             });

@@ -47,7 +47,7 @@ pub(crate) fn render(args: RenderArgs) -> Result<(), Error> {
 /// `-o FILE` replaces FILE only if it is a regular file (or absent): never a
 /// device such as `/dev/stdout`, a FIFO, a directory, or a symbolic link,
 /// which a rename would replace instead of writing through.
-fn check_destination(path: &Path) -> Result<(), Error> {
+pub(crate) fn check_destination(path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::FileTypeExt;
     let shown = path.display();
     let kind = match std::fs::symlink_metadata(path) {
@@ -75,7 +75,7 @@ fn check_destination(path: &Path) -> Result<(), Error> {
 
 /// Creates FILE with mode 0600 (whatever the umask) through a temporary file
 /// in the same folder and a rename, so that FILE is either complete or untouched.
-fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
+pub(crate) fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     let shown = path.display();
     let dir = match path.parent() {

@@ -221,6 +221,18 @@ impl<'k> Run<'k> {
         self.finish(cmd)
     }
 
+    /// Turns a `run()` builder into `kvenv export` with the same flags.
+    pub fn go_export(self) -> Outcome {
+        self.go_export_args(&[])
+    }
+
+    /// `kvenv export` with the same flags, then `vars` as its VAR arguments.
+    pub fn go_export_args(mut self, vars: &[&str]) -> Outcome {
+        self.args[0] = "export".into();
+        self.args.extend(vars.iter().map(|v| v.to_string()));
+        self.go()
+    }
+
     /// As [`Run::go`], with the command right after the arguments, no `--`.
     pub fn go_without_dashes(self) -> Outcome {
         let mut cmd = assert_cmd::Command::cargo_bin("kvenv").unwrap();

@@ -1,0 +1,92 @@
+//! `kvenv export`: resolve as `run` does (failing closed), then write the
+//! variables in a format another tool reads back exactly: by default those
+//! whose values held a reference (after the JSON options) and the `--token`
+//! ones, or the VARs named, or with `--all` the whole environment the command
+//! would get. To stdout, or to `-o FILE` with `render`'s rules. On any
+//! failure nothing is written.
+
+use super::render::{check_destination, write_atomically};
+use super::run::Given;
+use super::{prepare, print, resolve, Mode};
+use crate::cli::ExportArgs;
+use crate::error::Error;
+use crate::plan::Plan;
+use std::ffi::OsString;
+use std::path::Path;
+
+pub(crate) fn run(args: ExportArgs) -> Result<(), Error> {
+    let settings = prepare(&args.common)?;
+    let destination = args.output.as_deref().filter(|p| *p != Path::new("-"));
+    if let Some(path) = destination {
+        check_destination(path)?;
+    }
+    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
+    let plan = Plan::of(&vars, &[], settings.cloud);
+    let shapes = super::shapes(&args.shapes, &plan, &vars)?;
+    let (resolution, _hardening) = resolve(
+        &plan,
+        &tokens,
+        &shapes,
+        &settings,
+        Mode::Strict {
+            keep_unresolved: false,
+        },
+    )?;
+    let given = Given {
+        vars: &vars,
+        templates: &[],
+        tokens: &tokens,
+        shapes: &shapes,
+        quiet: args.common.quiet,
+    };
+    let all = super::run::command_vars(&plan, &resolution, &given)?;
+    drop(resolution);
+    // What held a reference: those variables, what they expanded into, the tokens.
+    let original = |name: &OsString| vars.iter().any(|(n, _)| n == name);
+    let referenced = |name: &OsString| {
+        let shown = name.to_string_lossy();
+        plan.items.iter().any(|i| i.is_var() && i.label() == shown)
+            || tokens.iter().any(|t| t.var == shown)
+            || !original(name)
+    };
+    let chosen: Vec<(&std::ffi::OsStr, &[u8])> = if args.all {
+        all.iter()
+            .map(|(n, v)| (n.as_os_str(), v.expose()))
+            .collect()
+    } else if !args.vars.is_empty() {
+        let mut chosen = Vec::new();
+        for var in &args.vars {
+            let found = all
+                .iter()
+                .find(|(n, _)| n.as_os_str() == std::ffi::OsStr::new(var));
+            match found {
+                Some((n, v)) => chosen.push((n.as_os_str(), v.expose())),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "export {}: not in the environment the command would get",
+                        crate::error::printable(var)
+                    )))
+                }
+            }
+        }
+        chosen
+    } else {
+        all.iter()
+            .filter(|(n, _)| referenced(n))
+            .map(|(n, v)| (n.as_os_str(), v.expose()))
+            .collect()
+    };
+    let text = crate::export::encode(args.format, &chosen).map_err(|u| {
+        Error::Usage(format!(
+            "export {}: cannot be written as {}: {}; nothing was written",
+            crate::error::printable(&u.var),
+            args.format.name(),
+            u.why
+        ))
+    })?;
+    match destination {
+        None => print(|out| out.write_all(text.expose())),
+        Some(path) => write_atomically(path, &text),
+    }
+}
