@@ -182,37 +182,18 @@ pub fn build(
     env
 }
 
-/// kvenv's environment exactly as it was started with: every entry as it
-/// stands (`NAME=VALUE`, but also one without `=` or starting with it, which
-/// `std::env` leaves out and `env(1)` passes on), read from
-/// `/proc/self/environ`. `None` if that cannot be read.
-pub fn inherited_entries() -> Option<Vec<Vec<u8>>> {
-    let raw = std::fs::read("/proc/self/environ").ok()?;
-    Some(
-        raw.split(|b| *b == 0)
-            .filter(|e| !e.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect(),
-    )
-}
-
-/// Whether `std::env` leaves `entry` out: no `=` after its first byte.
+/// Whether `std::env` leaves `entry` (`ENTRY\0`) out: no `=` after its first byte.
 pub fn is_odd(entry: &[u8]) -> bool {
+    let entry = entry.strip_suffix(b"\0").unwrap_or(entry);
     entry.len() < 2 || !entry[1..].contains(&b'=')
 }
 
 /// The entries of kvenv's environment that `std::env` leaves out, as
 /// `ENTRY\0`, to be passed on untouched as `env(1)` does.
 pub fn odd_entries() -> Vec<SecretBytes> {
-    inherited_entries()
-        .unwrap_or_default()
+    crate::exec::raw_environment()
         .into_iter()
-        .filter(|e| is_odd(e))
-        .map(|e| {
-            let mut entry = SecretBytes::new(e);
-            entry.push(b"\0");
-            entry
-        })
+        .filter(|e| is_odd(e.expose()))
         .collect()
 }
 

@@ -63,6 +63,39 @@ impl Hardening {
     }
 }
 
+#[allow(unsafe_code)] // declaring the C library's `environ`; read in `raw_environment`
+unsafe extern "C" {
+    /// The C library's environment: a NULL-terminated array of NUL-terminated
+    /// `NAME=VALUE` strings (glibc and musl both export it).
+    static environ: *const *const std::ffi::c_char;
+}
+
+/// kvenv's environment exactly as it stands, every entry as `ENTRY\0`: those
+/// without `=` or starting with it too, which `std::env` leaves out and
+/// `env(1)` passes on. Read from the C library's `environ`, which kvenv never
+/// changes after its env files are applied (on the main thread, before any
+/// other thread exists).
+pub fn raw_environment() -> Vec<SecretBytes> {
+    let mut entries = Vec::new();
+    // SAFETY: `environ` is either null or points to a NULL-terminated array of
+    // pointers to NUL-terminated strings that the C library keeps valid; no
+    // thread changes the environment while kvenv reads it (kvenv only sets
+    // variables from env files, on the main thread, before this is called),
+    // and each string is copied out before the next is read.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut at = environ;
+        while !at.is_null() && !(*at).is_null() {
+            let bytes = CStr::from_ptr(*at).to_bytes_with_nul();
+            let mut entry = SecretBytes::with_capacity(bytes.len());
+            entry.push(bytes);
+            entries.push(entry);
+            at = at.add(1);
+        }
+    }
+    entries
+}
+
 /// When kvenv was started with descriptor 0, 1 or 2 closed, puts an empty,
 /// sealed, close-on-exec in-memory file there, so that no descriptor kvenv
 /// opens (a socket, a template's in-memory file) takes that number: kvenv's

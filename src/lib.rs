@@ -6,8 +6,9 @@
 //! Data flows one way: arguments → validated settings → plan (references and
 //! where they are) → token → secrets → environment and in-memory files → exec.
 
-// One `unsafe` block, in `exec` (a signal set built from its bits), allowed
-// there; everywhere else it is an error.
+// Two `unsafe` blocks, in `exec` (a signal set built from its bits, and the C
+// library's `environ` read as it stands), allowed there; everywhere else it is
+// an error.
 #![deny(unsafe_code)]
 
 mod appconfig;

@@ -61,31 +61,13 @@ pub(crate) fn plain(args: &[OsString]) -> Option<Error> {
     if command.first()?.as_bytes().starts_with(b"-") {
         return None;
     }
-    let asks_more =
-        |entry: &[u8]| entry.starts_with(b"KVENV_") || template::mentions_reference(entry);
-    let mut env = Vec::new();
-    match environment::inherited_entries() {
-        // Every entry as it stands, those without `=` too (as `env(1)`).
-        Some(entries) => {
-            for entry in entries {
-                if asks_more(&entry) {
-                    return None;
-                }
-                let mut entry = SecretBytes::new(entry);
-                entry.push(b"\0");
-                env.push(entry);
-            }
-        }
-        None => {
-            for (name, value) in std::env::vars_os() {
-                if name.as_bytes().starts_with(b"KVENV_")
-                    || template::mentions_reference(value.as_bytes())
-                {
-                    return None;
-                }
-                env.push(environment::entry(name.as_bytes(), value.as_bytes()));
-            }
-        }
+    // Every entry as it stands, those without `=` too (as `env(1)`).
+    let env = exec::raw_environment();
+    let asks_more = |entry: &SecretBytes| {
+        entry.expose().starts_with(b"KVENV_") || template::mentions_reference(entry.expose())
+    };
+    if env.iter().any(asks_more) {
+        return None;
     }
     Some(exec::exec(command, env, None))
 }
