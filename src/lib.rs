@@ -13,6 +13,7 @@
 
 mod appconfig;
 mod audience;
+mod child;
 mod cli;
 mod cloud;
 mod commands;

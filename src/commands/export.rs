@@ -6,8 +6,8 @@
 //! failure nothing is written.
 
 use super::render::{check_destination, write_atomically};
-use super::run::Given;
 use super::{prepare, print, resolve, Mode};
+use crate::child::Given;
 use crate::cli::ExportArgs;
 use crate::error::Error;
 use crate::plan::Plan;
@@ -40,7 +40,7 @@ pub(crate) fn run(args: ExportArgs) -> Result<(), Error> {
         shapes: &shapes,
         quiet: args.common.quiet,
     };
-    let all = super::run::command_vars(&plan, &resolution, &given)?;
+    let all = crate::child::command_vars(&plan, &resolution, &given)?;
     drop(resolution);
     // What held a reference: those variables, what they expanded into, the tokens.
     let original = |name: &OsString| vars.iter().any(|(n, _)| n == name);

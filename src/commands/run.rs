@@ -2,13 +2,14 @@
 //! environment and in-memory files, then exec the command.
 
 use super::{prepare, read_templates, resolve, with_texts, Mode};
+use crate::child::{materialize, Files, Given};
 use crate::cli::{RunArgs, TemplateArg};
 use crate::error::Error;
 use crate::plan::{Key, Plan};
 use crate::reference::Reference;
 use crate::secret::SecretBytes;
 use crate::token::TokenTarget;
-use crate::{environment, exec, memfile, template};
+use crate::{environment, exec, template};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -175,81 +176,4 @@ pub(crate) fn check_sizes(
         }
     }
     environment::check_size(vars, &lens, &extra, &args.command)
-}
-
-/// A template's in-memory file kvenv keeps: the template's index, the file.
-pub(crate) type TemplateFile = (usize, std::os::fd::OwnedFd);
-
-/// How template files are handed to the command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Files {
-    /// Sealed and left to the command (`run`).
-    Sealed,
-    /// Kept by kvenv, writable, to be replaced in place (`run --watch`).
-    Shared,
-}
-
-/// What the command is given besides the plan and the values: the
-/// environment, the templates, the `--token`s and the shaping options.
-pub(crate) struct Given<'a> {
-    pub vars: &'a [(OsString, OsString)],
-    pub templates: &'a [TemplateArg],
-    pub tokens: &'a [TokenTarget],
-    pub shapes: &'a crate::shape::Shapes,
-    /// `-q`: no warning for an optional reference that is not there.
-    pub quiet: bool,
-}
-
-/// The command's variables (see `environment::command_vars`), with the
-/// warnings for optional references printed.
-pub(crate) fn command_vars(
-    plan: &Plan,
-    resolution: &crate::resolve::Resolution,
-    given: &Given,
-) -> Result<Vec<(OsString, SecretBytes)>, Error> {
-    let (vars, warnings) = environment::command_vars(&environment::Sources {
-        plan,
-        resolution,
-        vars: given.vars,
-        tokens: given.tokens,
-        shapes: given.shapes,
-    })?;
-    if !given.quiet {
-        for line in warnings {
-            crate::output::lines(&line);
-        }
-    }
-    Ok(vars)
-}
-
-/// The command's environment, with every reference rendered, and the
-/// in-memory files of the templates (index into `templates`, descriptor;
-/// empty for sealed files, which belong to the command).
-pub(crate) fn materialize(
-    plan: &Plan,
-    resolution: &crate::resolve::Resolution,
-    given: &Given,
-    files: Files,
-) -> Result<(Vec<SecretBytes>, Vec<TemplateFile>), Error> {
-    let vars = command_vars(plan, resolution, given)?;
-    let mut extra: Vec<(OsString, Vec<u8>)> = Vec::new();
-    let mut kept = Vec::new();
-    for item in &plan.items {
-        let Key::File(i) = item.key else { continue };
-        let value = item.render(resolution);
-        let t = &given.templates[i];
-        let name = t.path.display().to_string();
-        let fd = match files {
-            Files::Sealed => memfile::sealed(&name, &value)?,
-            Files::Shared => {
-                let fd = memfile::shared(&name, &value)?;
-                let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-                kept.push((i, fd));
-                raw
-            }
-        };
-        extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
-    }
-    let odd = environment::odd_entries();
-    Ok((environment::build(&vars, &extra, &odd), kept))
 }

@@ -9,8 +9,8 @@
 pub mod options;
 mod refresh;
 
+use crate::child::{materialize, Files, Given, TemplateFile};
 use crate::cli::RunArgs;
-use crate::commands::run::{materialize, Files, TemplateFile};
 use crate::error::Error;
 use crate::exec::Hardening;
 use crate::plan::Plan;
@@ -43,7 +43,7 @@ pub struct Watched<'a> {
     pub plan: &'a Plan<'a>,
     /// The environment, templates, `--token`s (renewed before they are within
     /// five minutes of expiry) and shaping options.
-    pub given: &'a crate::commands::run::Given<'a>,
+    pub given: &'a Given<'a>,
 }
 
 /// Runs the command under supervision until it ends; the error carries its
