@@ -521,7 +521,7 @@ impl Clients {
         });
         let all = std::iter::once(Either::Left(head)).chain(rest.map(Either::Right));
         // What any request to the host last heard, for those that never went out.
-        let host_heard = LastHeard::default();
+        let host_heard = LastHeard::for_host(connection);
         host_heard
             .scope(
                 futures::stream::iter(all)
@@ -575,7 +575,7 @@ impl Versioned for KeyValue {
 /// vault's own (`last answer: HTTP 500`), or another host's, named.
 fn timed_out(r: &impl Named, timeout: Duration, last: Option<Heard>) -> Failure {
     let heard = match last {
-        Some(heard) if heard.host == r.host() => format!(" ({heard})"),
+        Some(heard) if heard.host == r.host() || heard.host.is_empty() => format!(" ({heard})"),
         Some(heard) => format!(" ({heard}, from {})", heard.host),
         None => String::new(),
     };

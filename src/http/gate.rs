@@ -88,6 +88,15 @@ impl Gate {
         }
     }
 
+    /// How many connections were opened, if more than the free ones were
+    /// needed: the host keeps closing them (none past the free ones is opened
+    /// otherwise, as each ended request frees one).
+    pub fn closing_connections(&self) -> Option<usize> {
+        let opened = self.pace.connects.load(Ordering::SeqCst);
+        let free = self.pace.free + self.pace.ended.load(Ordering::SeqCst);
+        (opened > free).then_some(opened)
+    }
+
     /// A request to this host ended: one more connection is free.
     pub fn ended(&self) {
         self.pace.ended.fetch_add(1, Ordering::SeqCst);

@@ -24,6 +24,9 @@ pub struct Heard {
 pub enum HeardKind {
     Status(u16),
     Transport(TransportFailure),
+    /// Nothing came back, but the host's connections kept closing: this many
+    /// were opened (see the gate's pacing).
+    Unanswered(usize),
 }
 
 /// The slot for one fetch (or one host), and the host's, if any.
@@ -31,14 +34,29 @@ pub enum HeardKind {
 pub struct LastHeard {
     slot: Slot,
     parent: Option<Slot>,
+    /// The host's connection gate, which knows whether its connections died.
+    gate: Option<super::Gate>,
 }
 
 impl LastHeard {
     /// A slot whose records also go to the one of the scope it is made in.
     pub fn child() -> LastHeard {
+        let outer = LAST
+            .try_with(|outer| (outer.slot.clone(), outer.gate.clone()))
+            .ok();
+        let (parent, gate) = outer.map_or((None, None), |(slot, gate)| (Some(slot), gate));
         LastHeard {
             slot: Slot::default(),
-            parent: LAST.try_with(|outer| outer.slot.clone()).ok(),
+            parent,
+            gate,
+        }
+    }
+
+    /// The slot for one host, whose connections go through `gate`.
+    pub fn for_host(gate: &super::Gate) -> LastHeard {
+        LastHeard {
+            gate: Some(gate.clone()),
+            ..LastHeard::default()
         }
     }
 
@@ -47,10 +65,19 @@ impl LastHeard {
         LAST.scope(self.clone(), fetch).await
     }
 
-    /// What was last recorded here, or else in the parent, if anything.
+    /// What was last recorded here, or else in the parent, or else whether
+    /// the host's connections kept closing.
     pub fn get(&self) -> Option<Heard> {
         let read = |slot: &Slot| slot.lock().ok()?.clone();
-        read(&self.slot).or_else(|| self.parent.as_ref().and_then(read))
+        read(&self.slot)
+            .or_else(|| self.parent.as_ref().and_then(read))
+            .or_else(|| {
+                let opened = self.gate.as_ref()?.closing_connections()?;
+                Some(Heard {
+                    host: String::new(),
+                    what: HeardKind::Unanswered(opened),
+                })
+            })
     }
 }
 
@@ -84,6 +111,10 @@ impl std::fmt::Display for Heard {
         match &self.what {
             HeardKind::Status(status) => write!(f, "last answer: HTTP {status}"),
             HeardKind::Transport(failure) => write!(f, "last failure: {failure}"),
+            HeardKind::Unanswered(opened) => write!(
+                f,
+                "last failure: {opened} connections were closed before any answer"
+            ),
         }
     }
 }
