@@ -534,16 +534,6 @@ fn inside_kubernetes_auto_does_not_borrow_the_nodes_identity() {
     assert_eq!(out.child("S").unwrap(), "node-identity-value-4411");
 }
 
-/// The `--token` run's child value and the audience the identity endpoint saw.
-fn resources(kit: &Kit) -> Vec<String> {
-    kit.azure
-        .identity
-        .requests()
-        .iter()
-        .filter_map(|r| r.param("resource").map(str::to_string))
-        .collect()
-}
-
 #[test]
 fn token_gives_the_command_a_token_for_the_named_resource_with_no_reference_at_all() {
     for (kind, name) in [
@@ -569,7 +559,11 @@ fn token_gives_the_command_a_token_for_the_named_resource_with_no_reference_at_a
                 kit.azure.tokens.issued().contains(&token),
                 "{name}: not the issued token"
             );
-            assert_eq!(resources(&kit), [audience], "{name} {resource}");
+            assert_eq!(
+                kit.azure.identity.resources(),
+                [audience],
+                "{name} {resource}"
+            );
             assert_eq!(out.stderr, "", "{name}: a successful run prints nothing");
         }
     }

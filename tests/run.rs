@@ -1392,14 +1392,7 @@ fn the_sovereign_clouds_bleu_and_delos_have_their_own_suffix_and_audience() {
             .go();
         out.assert_code(0);
         assert_eq!(out.child("A").unwrap(), format!("{cloud}-secret-value"));
-        let resources: Vec<String> = kit
-            .azure
-            .identity
-            .requests()
-            .iter()
-            .filter_map(|r| r.param("resource").map(str::to_string))
-            .collect();
-        assert_eq!(resources, [audience], "{cloud}");
+        assert_eq!(kit.azure.identity.resources(), [audience], "{cloud}");
         // The public suffix is not this cloud's: refused before any request.
         let out = kit
             .bare()

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::Kit;
+use support::{lines, Kit};
 
 const DOC: &str = r#"{"user":"app","password":"p@ss \"w0rd\" $HOME","port":5432,"tls":true,"a/b":{"c~d":["first",{"x":1}]},"empty":""}"#;
 
@@ -376,14 +376,6 @@ fn the_options_apply_to_app_configuration_values_and_env_files_too() {
         "none",
         "a key-value not found is optional too"
     );
-}
-
-fn lines(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

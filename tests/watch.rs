@@ -7,17 +7,10 @@
 mod support;
 
 use nix::sys::signal::Signal;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use support::{eventually, Kit};
 
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
+use support::lines;
 
 /// A watching run with a short interval.
 fn watching(kit: &Kit) -> support::Run<'_> {

@@ -210,6 +210,14 @@ impl FakeIdentity {
     }
 
     /// Token requests answered with a token.
+    /// The `resource` of every token request, in order.
+    pub fn resources(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .filter_map(|r| r.param("resource").map(str::to_string))
+            .collect()
+    }
+
     pub fn tokens_issued(&self) -> usize {
         self.requests().iter().filter(|r| r.status == 200).count()
     }

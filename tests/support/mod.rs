@@ -574,6 +574,15 @@ pub fn broken_stderrs() -> Vec<(&'static str, &'static str, std::process::Stdio)
     ]
 }
 
+/// The lines of a file a command appends to (none if it is not there yet).
+pub fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Waits up to `limit` for `check` to hold, polling.
 pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + limit;
