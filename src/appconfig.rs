@@ -23,7 +23,7 @@ const API_VERSION: &str = "1.0";
 const KEY_VAULT_REFERENCE: &str = "application/vnd.microsoft.appconfig.keyvaultref+json";
 
 /// What a key-value turned out to be.
-pub enum KeyValue {
+pub(crate) enum KeyValue {
     /// A plain value, already in kvenv's secret type.
     Value(SecretBytes),
     /// A Key Vault reference, to be fetched as a secret.
@@ -31,14 +31,14 @@ pub enum KeyValue {
 }
 
 /// One store's client.
-pub struct Store {
+pub(crate) struct Store {
     pipeline: Pipeline,
     addr: VaultAddr,
 }
 
 /// A client for the store at `addr`; the token is always the cloud's App
 /// Configuration audience, requested by kvenv, never named by the store.
-pub fn store(
+pub(crate) fn store(
     addr: &VaultAddr,
     scope: &'static str,
     http: &reqwest::Client,
@@ -57,7 +57,7 @@ pub fn store(
 
 /// App Configuration in a cloud whose store suffix and token audience are
 /// not documented: no token is sent to a store there.
-pub fn undocumented_cloud(cloud: Cloud) -> Failure {
+pub(crate) fn undocumented_cloud(cloud: Cloud) -> Failure {
     Failure::new(
         Status::HostNotAllowed,
         format!(
@@ -111,7 +111,7 @@ impl Drop for Body {
 }
 
 /// Fetches one key-value. `identity` names the credential, for messages about access.
-pub async fn fetch(
+pub(crate) async fn fetch(
     store: &Store,
     r: &ConfigRef,
     identity: &dyn Fn() -> String,
@@ -255,7 +255,7 @@ fn http_failure(code: u16, r: &ConfigRef, identity: &str) -> Failure {
 
 /// A chained Key Vault reference failed: the variable's failure names the key
 /// and the secret, and keeps the secret's status and hint.
-pub fn chained_failure(r: &ConfigRef, secret: &SecretRef, failure: &Failure) -> Failure {
+pub(crate) fn chained_failure(r: &ConfigRef, secret: &SecretRef, failure: &Failure) -> Failure {
     Failure {
         status: failure.status,
         detail: crate::error::printable(&format!(

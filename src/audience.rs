@@ -7,7 +7,7 @@
 /// anything else (refused by [`VaultScopeOnly`]). Never sent, never requested.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[error("{host} asked for a token for '{asked}'; kvenv only ever requests {allowed}")]
-pub struct WrongAudience {
+pub(crate) struct WrongAudience {
     pub host: String,
     pub asked: String,
     pub allowed: &'static str,
@@ -15,7 +15,7 @@ pub struct WrongAudience {
 
 /// `https://vault.azure.net/.default`, `https://vault.azure.net/` and
 /// `https://vault.azure.net` name the same audience.
-pub fn same_audience(asked: &str, scope: &str) -> bool {
+pub(crate) fn same_audience(asked: &str, scope: &str) -> bool {
     let norm = |s: &str| {
         let s = s.trim().to_ascii_lowercase();
         let s = s.strip_suffix("/.default").unwrap_or(&s).to_string();
@@ -26,7 +26,7 @@ pub fn same_audience(asked: &str, scope: &str) -> bool {
 
 /// The audience a `WWW-Authenticate: Bearer ...` challenge names, read the
 /// way the SDK reads it (`scope="..."` as is, `resource="..."` + `/.default`).
-pub fn challenge_audience(challenge: &str) -> Option<String> {
+pub(crate) fn challenge_audience(challenge: &str) -> Option<String> {
     for (i, _) in challenge.match_indices("=\"") {
         let Some(key) = challenge.get(i.saturating_sub(8)..i) else {
             continue;
@@ -41,7 +41,7 @@ pub fn challenge_audience(challenge: &str) -> Option<String> {
 
 /// Whether a `WWW-Authenticate` challenge is continuous access evaluation's
 /// "this token was revoked" (`error="insufficient_claims"`).
-pub fn is_claims_challenge(challenge: &str) -> bool {
+pub(crate) fn is_claims_challenge(challenge: &str) -> bool {
     challenge.to_ascii_lowercase().split(',').any(|part| {
         let part = part.trim().trim_start_matches("bearer").trim();
         part.strip_prefix("error")
@@ -54,7 +54,7 @@ pub fn is_claims_challenge(challenge: &str) -> bool {
 /// A vault still refused the token after one renewal for a claims challenge.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[error("{host} refused a renewed token too (continuous access evaluation: insufficient_claims)")]
-pub struct ClaimsRejected {
+pub(crate) struct ClaimsRejected {
     pub host: String,
 }
 

@@ -6,7 +6,7 @@
 //! Configuration has no documented suffix there yet.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Cloud {
+pub(crate) enum Cloud {
     #[default]
     Public,
     China,
@@ -34,7 +34,7 @@ impl std::str::FromStr for Cloud {
 }
 
 impl Cloud {
-    pub const ALL: [Cloud; 5] = [
+    pub(crate) const ALL: [Cloud; 5] = [
         Cloud::Public,
         Cloud::China,
         Cloud::UsGov,
@@ -43,7 +43,7 @@ impl Cloud {
     ];
 
     /// The name on the command line.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Cloud::Public => "public",
             Cloud::China => "china",
@@ -54,7 +54,7 @@ impl Cloud {
     }
 
     /// The DNS suffix every vault of this cloud lives under.
-    pub fn vault_suffix(self) -> &'static str {
+    pub(crate) fn vault_suffix(self) -> &'static str {
         match self {
             Cloud::Public => "vault.azure.net",
             Cloud::China => "vault.azure.cn",
@@ -65,7 +65,7 @@ impl Cloud {
     }
 
     /// The token scope for Key Vault in this cloud.
-    pub fn vault_scope(self) -> &'static str {
+    pub(crate) fn vault_scope(self) -> &'static str {
         match self {
             Cloud::Public => "https://vault.azure.net/.default",
             Cloud::China => "https://vault.azure.cn/.default",
@@ -78,7 +78,7 @@ impl Cloud {
     /// The DNS suffixes App Configuration stores of this cloud live under: the
     /// current `appconfig` domain and the older `azconfig` one, as the Azure
     /// SDKs' audience rules list them. None where no suffix is documented.
-    pub fn appconfig_suffixes(self) -> &'static [&'static str] {
+    pub(crate) fn appconfig_suffixes(self) -> &'static [&'static str] {
         match self {
             Cloud::Public => &["azconfig.io", "appconfig.azure.com"],
             Cloud::China => &["azconfig.azure.cn", "appconfig.azure.cn"],
@@ -88,7 +88,7 @@ impl Cloud {
     }
 
     /// The token scope for App Configuration in this cloud, where it is documented.
-    pub fn appconfig_scope(self) -> Option<&'static str> {
+    pub(crate) fn appconfig_scope(self) -> Option<&'static str> {
         match self {
             Cloud::Public => Some("https://appconfig.azure.com/.default"),
             Cloud::China => Some("https://appconfig.azure.cn/.default"),
@@ -98,7 +98,7 @@ impl Cloud {
     }
 
     /// The Entra ID authority host, unless `AZURE_AUTHORITY_HOST` overrides it.
-    pub fn authority_host(self) -> &'static str {
+    pub(crate) fn authority_host(self) -> &'static str {
         match self {
             Cloud::Public => "https://login.microsoftonline.com",
             Cloud::China => "https://login.chinacloudapi.cn",

@@ -22,14 +22,14 @@ const HOSTS_MAX: u64 = 1 << 20;
 /// `source()` chain, so failures are classified without reading error text.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[error("{name} {reason}")]
-pub struct DnsFailure {
+pub(crate) struct DnsFailure {
     /// The name that was looked up (a vault, an identity endpoint or a proxy).
     pub name: String,
     pub reason: DnsReason,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum DnsReason {
+pub(crate) enum DnsReason {
     #[error("does not resolve (no such name)")]
     NotFound,
     #[error("could not be resolved: the DNS server did not answer in time")]
@@ -41,10 +41,10 @@ pub enum DnsReason {
 }
 
 /// Addresses for the names in a hosts file, by lower-case name.
-pub type HostsTable = HashMap<String, Vec<IpAddr>>;
+pub(crate) type HostsTable = HashMap<String, Vec<IpAddr>>;
 
 /// Parses the hosts(5) format: an address, then names; `#` starts a comment.
-pub fn parse_hosts(text: &str) -> HostsTable {
+pub(crate) fn parse_hosts(text: &str) -> HostsTable {
     let mut table = HostsTable::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or_default();
@@ -77,7 +77,7 @@ fn read_hosts(path: &Path) -> HostsTable {
 /// The resolver handed to reqwest. The hosts file is read once per run; the
 /// DNS client is built on first use, inside the runtime.
 #[derive(Clone, Default)]
-pub struct Resolver {
+pub(crate) struct Resolver {
     hosts: Arc<OnceLock<HostsTable>>,
     dns: Arc<OnceLock<Result<TokioResolver, DnsReason>>>,
 }

@@ -10,12 +10,12 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 /// Linux refuses any single `NAME=VALUE` longer than this (`MAX_ARG_STRLEN`).
-pub const ENTRY_MAX: usize = 32 * 4096;
+pub(crate) const ENTRY_MAX: usize = 32 * 4096;
 
 /// What exec accepts for arguments and environment together: the kernel's
 /// `ARG_MAX` (a quarter of the stack limit), 2 MiB if it cannot be read, and
 /// never more than 32 MiB (an unlimited stack must not mean unlimited memory).
-pub fn exec_budget() -> usize {
+pub(crate) fn exec_budget() -> usize {
     nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
         .ok()
         .flatten()
@@ -32,7 +32,7 @@ fn cost(len: usize) -> usize {
 /// Checks the environment's size from each entry's final length, before any
 /// value is rendered. `lens[i]` is the value length of `vars[i]` after
 /// rendering; `extra` are the template descriptors.
-pub fn check_size(
+pub(crate) fn check_size(
     vars: &[(OsString, OsString)],
     lens: &[usize],
     extra: &[(OsString, Vec<u8>)],
@@ -67,10 +67,10 @@ pub fn check_size(
 }
 
 /// The command's variables, in order, each with its value.
-pub type Vars = Vec<(OsString, SecretBytes)>;
+pub(crate) type Vars = Vec<(OsString, SecretBytes)>;
 
 /// What the command's variables are made from.
-pub struct Sources<'a> {
+pub(crate) struct Sources<'a> {
     pub plan: &'a crate::plan::Plan<'a>,
     pub resolution: &'a crate::resolve::Resolution,
     /// kvenv's own environment (after env files), in order.
@@ -84,7 +84,7 @@ pub struct Sources<'a> {
 /// replaced by its members where it stood), then the `--token` variables
 /// (which replace a variable of that name). Also the warnings for optional
 /// references that were not there. Every failure is one line of the error.
-pub fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Error> {
+pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Error> {
     use crate::plan::Key;
     use crate::shape::Shaped;
     let mut shaped: Vec<Option<Shaped>> = (0..src.vars.len()).map(|_| None).collect();
@@ -163,7 +163,7 @@ pub fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Error> {
 /// The command's environment as exec takes it: the variables (but those a
 /// template descriptor replaces), then the descriptors, then the entries that
 /// are not `NAME=VALUE` (`odd`), untouched.
-pub fn build(
+pub(crate) fn build(
     vars: &[(OsString, SecretBytes)],
     extra: &[(OsString, Vec<u8>)],
     odd: &[SecretBytes],
@@ -183,14 +183,14 @@ pub fn build(
 }
 
 /// Whether `std::env` leaves `entry` (`ENTRY\0`) out: no `=` after its first byte.
-pub fn is_odd(entry: &[u8]) -> bool {
+pub(crate) fn is_odd(entry: &[u8]) -> bool {
     let entry = entry.strip_suffix(b"\0").unwrap_or(entry);
     entry.len() < 2 || !entry[1..].contains(&b'=')
 }
 
 /// The entries of kvenv's environment that `std::env` leaves out, as
 /// `ENTRY\0`, to be passed on untouched as `env(1)` does.
-pub fn odd_entries() -> Vec<SecretBytes> {
+pub(crate) fn odd_entries() -> Vec<SecretBytes> {
     crate::exec::raw_environment()
         .into_iter()
         .filter(|e| is_odd(e.expose()))
@@ -198,7 +198,7 @@ pub fn odd_entries() -> Vec<SecretBytes> {
 }
 
 /// One `NAME=VALUE\0` entry, built in place.
-pub fn entry(name: &[u8], value: &[u8]) -> SecretBytes {
+pub(crate) fn entry(name: &[u8], value: &[u8]) -> SecretBytes {
     let mut entry = SecretBytes::with_capacity(name.len() + 1 + value.len() + 1);
     entry.push(name);
     entry.push(b"=");

@@ -7,7 +7,7 @@ use std::fmt;
 /// Why one reference did not resolve (App Service's status names, plus
 /// `HostNotAllowed` for kvenv's token guard).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Resolved,
     InvalidSyntax,
     HostNotAllowed,
@@ -33,14 +33,14 @@ impl fmt::Display for Status {
 /// A reference that failed: its status, what happened (one printable line),
 /// and, kept apart, what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub status: Status,
     pub detail: String,
     pub hint: Option<String>,
 }
 
 impl Failure {
-    pub fn new(status: Status, detail: impl Into<String>) -> Failure {
+    pub(crate) fn new(status: Status, detail: impl Into<String>) -> Failure {
         Failure {
             status,
             detail: printable(&detail.into()),
@@ -49,13 +49,13 @@ impl Failure {
     }
 
     /// What to do about it ("grant it the ... role").
-    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Failure {
         self.hint = Some(printable(&hint.into()));
         self
     }
 
     /// The detail and the hint as one line, as the table and `run` print them.
-    pub fn explained(&self) -> String {
+    pub(crate) fn explained(&self) -> String {
         match &self.hint {
             Some(hint) => format!("{}; {hint}", self.detail),
             None => self.detail.clone(),
@@ -70,7 +70,7 @@ impl fmt::Display for Failure {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// A bad flag, variable or file: kvenv did nothing.
     #[error("{0}")]
     Usage(String),
@@ -96,7 +96,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Unresolved(_) | Error::Internal(_) => 125,
             Error::CheckFailed => 1,
@@ -120,7 +120,7 @@ pub(crate) fn is_deceptive(c: char) -> bool {
 /// Untrusted text (variable names, server messages) made safe for a terminal
 /// and a single log line: control and direction characters become spaces,
 /// length is bounded.
-pub fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     const MAX: usize = 1000;
     let mut out: String = text
         .chars()
@@ -134,7 +134,7 @@ pub fn printable(text: &str) -> String {
 }
 
 /// The messages of an error and its sources, deduplicated, on one line.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(error);
     // Context the SDK's retry policy wraps around errors: it says nothing to a user.

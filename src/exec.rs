@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, IntoRawFd};
 use std::os::unix::ffi::OsStrExt;
 
 /// What kvenv changed to keep secrets out of core dumps, to be put back before exec.
-pub struct Hardening {
+pub(crate) struct Hardening {
     core: Option<(u64, u64)>,
     dumpable: Option<bool>,
 }
@@ -24,7 +24,7 @@ impl Hardening {
     /// Turns core dumps off: `PR_SET_DUMPABLE` 0 (also keeps other processes of the
     /// same user from ptrace-attaching or reading our memory) and a soft
     /// `RLIMIT_CORE` of 0. The hard limit is kept so the soft one can be restored.
-    pub fn engage() -> Hardening {
+    pub(crate) fn engage() -> Hardening {
         let core = getrlimit(Resource::RLIMIT_CORE).ok();
         if let Some((_, hard)) = core {
             if let Err(e) = setrlimit(Resource::RLIMIT_CORE, 0, hard) {
@@ -41,7 +41,7 @@ impl Hardening {
     /// Runs `spawn` with the original core limit, so that a child started by
     /// `run --watch` gets it, while kvenv stays non-dumpable throughout (no
     /// core is written for a non-dumpable process whatever its limit).
-    pub fn around_spawn<T>(&self, spawn: impl FnOnce() -> T) -> T {
+    pub(crate) fn around_spawn<T>(&self, spawn: impl FnOnce() -> T) -> T {
         if let Some((soft, hard)) = self.core {
             let _ = setrlimit(Resource::RLIMIT_CORE, soft, hard);
         }
@@ -53,7 +53,7 @@ impl Hardening {
     }
 
     /// Puts back what [`Hardening::engage`] found, just before exec.
-    pub fn restore(&self) {
+    pub(crate) fn restore(&self) {
         if let Some((soft, hard)) = self.core {
             let _ = setrlimit(Resource::RLIMIT_CORE, soft, hard);
         }
@@ -75,7 +75,7 @@ unsafe extern "C" {
 /// `env(1)` passes on. Read from the C library's `environ`, which kvenv never
 /// changes after its env files are applied (on the main thread, before any
 /// other thread exists).
-pub fn raw_environment() -> Vec<SecretBytes> {
+pub(crate) fn raw_environment() -> Vec<SecretBytes> {
     let mut entries = Vec::new();
     // SAFETY: `environ` is either null or points to a NULL-terminated array of
     // pointers to NUL-terminated strings that the C library keeps valid; no
@@ -101,7 +101,7 @@ pub fn raw_environment() -> Vec<SecretBytes> {
 /// opens (a socket, a template's in-memory file) takes that number: kvenv's
 /// own lines would go into it, or the command would get a template as its
 /// stdin. Close-on-exec, so the command finds them closed, as with `env(1)`.
-pub fn hold_closed_standard_descriptors() {
+pub(crate) fn hold_closed_standard_descriptors() {
     let closed = |fd: std::os::fd::BorrowedFd<'_>| fcntl(fd, FcntlArg::F_GETFD).is_err();
     let any_closed = closed(std::io::stdin().as_fd())
         || closed(std::io::stdout().as_fd())
@@ -126,7 +126,7 @@ pub fn hold_closed_standard_descriptors() {
 
 /// Blocks SIGPIPE for the calling thread (and the threads it starts): for a
 /// thread that does network work for as long as kvenv lives (`run --watch`).
-pub fn block_sigpipe_in_this_thread() {
+pub(crate) fn block_sigpipe_in_this_thread() {
     let mut pipe = SigSet::empty();
     pipe.add(Signal::SIGPIPE);
     if let Err(e) = pipe.thread_block() {
@@ -142,7 +142,7 @@ pub fn block_sigpipe_in_this_thread() {
 /// thread-directed and is discarded with the thread. Neither the process's
 /// dispositions nor the main thread's mask change, so the command still
 /// inherits exactly what kvenv was given.
-pub fn without_sigpipe<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn without_sigpipe<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         let helper = scope.spawn(|| {
             block_sigpipe_in_this_thread();
@@ -158,7 +158,7 @@ pub fn without_sigpipe<T: Send>(work: impl FnOnce() -> T + Send) -> T {
 /// The signal state kvenv was started with, which a child started by
 /// `run --watch` gets back: the mask, and the default disposition for every
 /// signal that was not ignored.
-pub struct Inherited {
+pub(crate) struct Inherited {
     mask: SigSet,
     /// `SigIgn` at start: bit N-1 for signal N.
     ignored: u64,
@@ -166,7 +166,7 @@ pub struct Inherited {
 
 impl Inherited {
     /// Reads the calling thread's mask and the process's ignored signals.
-    pub fn now() -> Inherited {
+    pub(crate) fn now() -> Inherited {
         Inherited {
             mask: SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty()),
             ignored: ignored_signals(),
@@ -174,7 +174,7 @@ impl Inherited {
     }
 
     /// Whether `signal` was ignored at start.
-    pub fn ignored(&self, signal: Signal) -> bool {
+    pub(crate) fn ignored(&self, signal: Signal) -> bool {
         self.ignored & (1u64 << (signal as i32 - 1)) != 0
     }
 
@@ -220,7 +220,7 @@ fn ignored_signals() -> u64 {
 /// Starts `command` as a child, searched in PATH like exec, with `env`, the
 /// signal mask and dispositions kvenv was started with (`inherited`) and the
 /// original core limit: what exec would have given it.
-pub fn spawn(
+pub(crate) fn spawn(
     command: &[OsString],
     env: &[SecretBytes],
     hardening: Option<&Hardening>,
@@ -252,7 +252,11 @@ pub fn spawn(
 /// reason (not executable, a directory, `ENOTDIR`, ...).
 /// `env` entries are `NAME=VALUE\0` (see `environment::entry`); they are
 /// wiped if exec fails.
-pub fn exec(command: &[OsString], env: Vec<SecretBytes>, hardening: Option<&Hardening>) -> Error {
+pub(crate) fn exec(
+    command: &[OsString],
+    env: Vec<SecretBytes>,
+    hardening: Option<&Hardening>,
+) -> Error {
     let (args, entries) = match argv_envp(command, &env) {
         Ok(both) => both,
         Err(e) => return e,
@@ -269,7 +273,7 @@ pub fn exec(command: &[OsString], env: Vec<SecretBytes>, hardening: Option<&Hard
 /// The argument vector and environment for exec or spawn: the arguments as
 /// C strings, and pointers into kvenv's own `NAME=VALUE\0` buffers (no copy
 /// of a value is made).
-pub fn argv_envp<'e>(
+pub(crate) fn argv_envp<'e>(
     command: &[OsString],
     env: &'e [SecretBytes],
 ) -> Result<(Vec<CString>, Vec<&'e CStr>), Error> {
@@ -289,7 +293,7 @@ pub fn argv_envp<'e>(
 
 /// What `env(1)` makes of an exec (or spawn) that failed with `errno`: 127
 /// for ENOENT, naming a missing interpreter when that is the cause; 126 else.
-pub fn exec_error(command: &OsStr, errno: nix::errno::Errno) -> Error {
+pub(crate) fn exec_error(command: &OsStr, errno: nix::errno::Errno) -> Error {
     let name = crate::error::printable(&command.to_string_lossy());
     match errno {
         nix::errno::Errno::ENOENT => match missing_helper(command) {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 /// Why a file was refused. The messages name the problem, never the content.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum FileError {
+pub(crate) enum FileError {
     #[error("cannot read: {0}")]
     Unreadable(String),
     #[error("is a symbolic link; refusing to follow it")]
@@ -22,7 +22,7 @@ pub enum FileError {
 
 /// How a path may be opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Links {
+pub(crate) enum Links {
     /// A symbolic link to a regular file is fine (config files, mounted secrets).
     Follow,
     /// The path itself must be the file (`O_NOFOLLOW`).
@@ -32,7 +32,7 @@ pub enum Links {
 /// Reads a regular file of at most `max` bytes. The open never blocks (a FIFO
 /// with no writer would otherwise hang past `--timeout`), and the read stops
 /// one byte past `max` whatever the file claims its size is.
-pub fn read_regular(path: &Path, max: u64, links: Links) -> Result<Vec<u8>, FileError> {
+pub(crate) fn read_regular(path: &Path, max: u64, links: Links) -> Result<Vec<u8>, FileError> {
     let mut flags = nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC;
     if links == Links::Refuse {
         flags |= nix::libc::O_NOFOLLOW;

@@ -16,20 +16,20 @@ use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 
 /// Writes `content` into a new sealed memfd and returns its descriptor number,
 /// now inherited by exec (close-on-exec cleared for this fd only).
-pub fn sealed(name: &str, content: &SecretBytes) -> Result<RawFd, Error> {
+pub(crate) fn sealed(name: &str, content: &SecretBytes) -> Result<RawFd, Error> {
     create(name, content, true).map(IntoRawFd::into_raw_fd)
 }
 
 /// A memfd like [`sealed`], but writable by kvenv later ([`replace`]); kvenv
 /// owns it and it closes when dropped.
-pub fn shared(name: &str, content: &SecretBytes) -> Result<OwnedFd, Error> {
+pub(crate) fn shared(name: &str, content: &SecretBytes) -> Result<OwnedFd, Error> {
     create(name, content, false)
 }
 
 /// Replaces a [`shared`] memfd's content with one write and a truncation, so
 /// that a command that reads the file again (after the signal kvenv sends it
 /// next) sees only the new content.
-pub fn replace(fd: &OwnedFd, content: &SecretBytes) -> Result<(), Error> {
+pub(crate) fn replace(fd: &OwnedFd, content: &SecretBytes) -> Result<(), Error> {
     let fail =
         |e: nix::Error| Error::Internal(format!("replacing a template's in-memory file: {e}"));
     let mut written = 0;

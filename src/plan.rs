@@ -16,14 +16,14 @@ use std::path::Path;
 
 /// Which input an item is, for the caller to put the rendered text back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Key {
+pub(crate) enum Key {
     /// Index into the caller's list of environment variables.
     Var(usize),
     /// Index into the caller's list of template files.
     File(usize),
 }
 
-pub struct Item<'a> {
+pub(crate) struct Item<'a> {
     pub key: Key,
     label: String,
     text: &'a str,
@@ -34,7 +34,7 @@ pub struct Item<'a> {
 
 impl Item<'_> {
     /// The text with every resolved reference in place; unresolved ones stay literal.
-    pub fn render(&self, resolution: &Resolution) -> SecretBytes {
+    pub(crate) fn render(&self, resolution: &Resolution) -> SecretBytes {
         match &self.template {
             Some(t) => t.render(|r| resolution.value(r).map(|f| &f.value)),
             None => {
@@ -46,7 +46,7 @@ impl Item<'_> {
     }
 
     /// The length [`Item::render`] would give.
-    pub fn rendered_len(&self, resolution: &Resolution) -> usize {
+    pub(crate) fn rendered_len(&self, resolution: &Resolution) -> usize {
         match &self.template {
             Some(t) => t.rendered_len(|r| resolution.value(r).map(|f| &f.value)),
             None => self.text.len(),
@@ -54,22 +54,22 @@ impl Item<'_> {
     }
 
     /// Whether this is an environment variable (not a template file).
-    pub fn is_var(&self) -> bool {
+    pub(crate) fn is_var(&self) -> bool {
         !self.is_file
     }
 
     /// The reference that is this item's whole text, if it is exactly one.
-    pub fn whole_reference(&self) -> Option<&Reference> {
+    pub(crate) fn whole_reference(&self) -> Option<&Reference> {
         self.template.as_ref().and_then(Template::whole)
     }
 
     /// Every reference in this item's text.
-    pub fn references(&self) -> impl Iterator<Item = &Reference> {
+    pub(crate) fn references(&self) -> impl Iterator<Item = &Reference> {
         self.template.iter().flat_map(|t| t.refs())
     }
 
     /// Where this item is: `NAME` or `PATH`.
-    pub fn label(&self) -> &str {
+    pub(crate) fn label(&self) -> &str {
         &self.label
     }
 
@@ -90,7 +90,7 @@ struct Problem {
 }
 
 /// One reference at one location and what became of it (for `kvenv check`).
-pub struct Row {
+pub(crate) struct Row {
     pub location: String,
     pub reference: Option<Reference>,
     /// For an App Configuration key-value that is a Key Vault reference: the secret.
@@ -107,14 +107,14 @@ pub struct Row {
 }
 
 #[derive(Default)]
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     pub items: Vec<Item<'a>>,
     problems: Vec<Problem>,
 }
 
 impl<'a> Plan<'a> {
     /// The plan for the whole environment and the given template files (path, text).
-    pub fn of(
+    pub(crate) fn of(
         vars: &'a [(OsString, OsString)],
         files: &[(&Path, &'a str)],
         cloud: Cloud,
@@ -130,7 +130,7 @@ impl<'a> Plan<'a> {
     }
 
     /// An environment variable: kept only if its value holds a reference.
-    pub fn var(&mut self, key: usize, name: &OsStr, value: &'a OsStr, cloud: Cloud) {
+    pub(crate) fn var(&mut self, key: usize, name: &OsStr, value: &'a OsStr, cloud: Cloud) {
         let label = printable(&name.to_string_lossy());
         match value.to_str() {
             Some(text) => self.scan(Key::Var(key), label, text, false, cloud),
@@ -143,7 +143,7 @@ impl<'a> Plan<'a> {
     }
 
     /// A template file: always kept, since it is rendered even without references.
-    pub fn file(&mut self, key: usize, path: &Path, text: &'a str, cloud: Cloud) {
+    pub(crate) fn file(&mut self, key: usize, path: &Path, text: &'a str, cloud: Cloud) {
         let label = printable(&path.display().to_string());
         self.scan(Key::File(key), label, text, true, cloud);
     }
@@ -168,7 +168,7 @@ impl<'a> Plan<'a> {
     }
 
     /// Every unique reference.
-    pub fn refs(&self) -> BTreeSet<Reference> {
+    pub(crate) fn refs(&self) -> BTreeSet<Reference> {
         self.items
             .iter()
             .filter_map(|i| i.template.as_ref())
@@ -177,7 +177,7 @@ impl<'a> Plan<'a> {
     }
 
     /// Syntax problems fail the run (or, kept literally, are warned about).
-    pub fn check_syntax(&self, keep_unresolved: bool) -> Result<(), Error> {
+    pub(crate) fn check_syntax(&self, keep_unresolved: bool) -> Result<(), Error> {
         let lines = self
             .problems
             .iter()
@@ -187,7 +187,7 @@ impl<'a> Plan<'a> {
     }
 
     /// Every reference that did not resolve, one line each, by location.
-    pub fn check_resolution(
+    pub(crate) fn check_resolution(
         &self,
         resolution: &Resolution,
         keep_unresolved: bool,
@@ -211,7 +211,7 @@ impl<'a> Plan<'a> {
 
 impl Plan<'_> {
     /// Every reference by location with its outcome, syntax errors first.
-    pub fn rows(&self, resolution: &Resolution) -> Vec<Row> {
+    pub(crate) fn rows(&self, resolution: &Resolution) -> Vec<Row> {
         let mut rows: Vec<Row> = self
             .problems
             .iter()
@@ -277,7 +277,7 @@ impl Plan<'_> {
 }
 
 /// Why a secret cannot go into an environment variable.
-pub const NUL_IN_VARIABLE: &str = "the secret contains a NUL byte, which an environment variable cannot hold; use --template instead";
+pub(crate) const NUL_IN_VARIABLE: &str = "the secret contains a NUL byte, which an environment variable cannot hold; use --template instead";
 
 fn settle(lines: Vec<String>, keep_unresolved: bool) -> Result<(), Error> {
     if lines.is_empty() {

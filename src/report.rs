@@ -67,7 +67,7 @@ fn json_row(row: &Row) -> JsonRow<'_> {
     }
 }
 
-pub fn json(rows: &[Row]) -> String {
+pub(crate) fn json(rows: &[Row]) -> String {
     let items: Vec<JsonRow> = rows.iter().map(json_row).collect();
     let mut out = escape_deceptive(&serde_json::to_string_pretty(&items).expect("JSON of strings"));
     out.push('\n');
@@ -143,7 +143,7 @@ fn cells(row: &Row) -> [String; 7] {
     ]
 }
 
-pub fn table(rows: &[Row]) -> String {
+pub(crate) fn table(rows: &[Row]) -> String {
     let header = [
         "LOCATION", "VAULT", "SECRET", "VERSION", "RESOLVED", "STATUS", "DETAIL",
     ];

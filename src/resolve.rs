@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// Everything resolution needs, validated.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub cloud: Cloud,
     pub allowed: Vec<AllowedHost>,
     /// `--resolve`: host names pinned to an address.
@@ -41,13 +41,13 @@ pub struct Settings {
 
 /// `--concurrency` by default over HTTP/2: streams on one connection. Also the
 /// stream limit HTTP/2 servers commonly announce; measured in BENCHMARKS.md.
-pub const HTTP2_CONCURRENCY: usize = 100;
+pub(crate) const HTTP2_CONCURRENCY: usize = 100;
 /// `--concurrency` by default over HTTP/1.1: connections.
-pub const HTTP1_CONCURRENCY: usize = 16;
+pub(crate) const HTTP1_CONCURRENCY: usize = 16;
 
 /// The outcome for every reference asked for.
 #[derive(Debug, Default)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     pub values: HashMap<Reference, Fetched>,
     pub failures: HashMap<Reference, Failure>,
     /// App Configuration key-values that are Key Vault references, and the
@@ -59,7 +59,7 @@ pub struct Resolution {
 
 impl Resolution {
     /// The value `r` resolved to, following a key-value to its secret.
-    pub fn value(&self, r: &Reference) -> Option<&Fetched> {
+    pub(crate) fn value(&self, r: &Reference) -> Option<&Fetched> {
         if let Reference::Config(c) = r {
             if let Some(secret) = self.links.get(c) {
                 return self.values.get(&Reference::Secret(secret.clone()));
@@ -84,7 +84,7 @@ enum First {
 /// refused before any connection; with `all_or_nothing` (run, render) such a
 /// refusal also means nothing else is fetched, since the command would not
 /// start anyway. The network work runs on a thread that blocks SIGPIPE.
-pub fn resolve(
+pub(crate) fn resolve(
     refs: &BTreeSet<Reference>,
     settings: &Settings,
     all_or_nothing: bool,
@@ -160,13 +160,13 @@ fn partition(refs: &BTreeSet<Reference>, settings: &Settings, resolution: &mut R
 /// resolution as needed (one for `run`; one per refresh for `run --watch`,
 /// reusing the token and resuming TLS sessions). Must live on a thread that
 /// blocks SIGPIPE.
-pub struct Session {
+pub(crate) struct Session {
     runtime: tokio::runtime::Runtime,
     clients: Clients,
 }
 
 impl Session {
-    pub fn new(settings: &Settings) -> Result<Session, Error> {
+    pub(crate) fn new(settings: &Settings) -> Result<Session, Error> {
         let tls = crate::http::tls_config(&settings.ca_files)?;
         let plumbing = identity::Plumbing {
             local: crate::http::identity_client(&tls)?,
@@ -188,7 +188,7 @@ impl Session {
     }
 
     /// One round: every reference fetched once, under one `--timeout` deadline.
-    pub fn round(&self, refs: &BTreeSet<Reference>, all_or_nothing: bool) -> Resolution {
+    pub(crate) fn round(&self, refs: &BTreeSet<Reference>, all_or_nothing: bool) -> Resolution {
         let mut resolution = Resolution::default();
         let work = partition(refs, &self.clients.settings, &mut resolution);
         if all_or_nothing && !resolution.failures.is_empty() {

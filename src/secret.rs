@@ -6,29 +6,29 @@ use std::fmt;
 use zeroize::Zeroize;
 
 /// Secret bytes, zeroized on drop. No `Clone`, no `Display`; `Debug` prints `[redacted]`.
-pub struct SecretBytes(Vec<u8>);
+pub(crate) struct SecretBytes(Vec<u8>);
 
 impl SecretBytes {
     /// Takes ownership of a `String` handed over by a crate, without copying it.
-    pub fn from_string(value: String) -> SecretBytes {
+    pub(crate) fn from_string(value: String) -> SecretBytes {
         SecretBytes(value.into_bytes())
     }
 
     /// Takes ownership of bytes read by kvenv itself.
     #[allow(dead_code)] // used by optional features
-    pub fn new(bytes: Vec<u8>) -> SecretBytes {
+    pub(crate) fn new(bytes: Vec<u8>) -> SecretBytes {
         SecretBytes(bytes)
     }
 
     /// An empty buffer with exactly `capacity` bytes reserved. Callers compute the
     /// final length first so that the buffer never reallocates (a reallocation
     /// would leave an unwiped copy behind).
-    pub fn with_capacity(capacity: usize) -> SecretBytes {
+    pub(crate) fn with_capacity(capacity: usize) -> SecretBytes {
         SecretBytes(Vec::with_capacity(capacity))
     }
 
     /// Appends bytes; the caller reserved the room with [`SecretBytes::with_capacity`].
-    pub fn push(&mut self, bytes: &[u8]) {
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
         if self.0.len() + bytes.len() > self.0.capacity() {
             // Grow by hand so that the old buffer is wiped before it is freed.
             let mut grown =
@@ -41,11 +41,11 @@ impl SecretBytes {
     }
 
     /// The secret. Grep for `expose(` to find every place a secret is read.
-    pub fn expose(&self) -> &[u8] {
+    pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 }

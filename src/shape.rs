@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 /// `--json-field VAR=POINTER` as given.
-pub fn parse_field(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_field(text: &str) -> Result<(String, String), String> {
     let (var, pointer) = text.split_once('=').ok_or(
         "expected VAR=POINTER (an RFC 6901 pointer such as /user, or empty for the whole document)",
     )?;
@@ -31,7 +31,7 @@ pub fn parse_field(text: &str) -> Result<(String, String), String> {
 }
 
 /// `--json-expand VAR[=PREFIX]` as given; the default prefix is `VAR_`.
-pub fn parse_expand(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_expand(text: &str) -> Result<(String, String), String> {
     let (var, prefix) = match text.split_once('=') {
         Some((var, prefix)) => (var, prefix.to_string()),
         None => (text, format!("{text}_")),
@@ -41,7 +41,7 @@ pub fn parse_expand(text: &str) -> Result<(String, String), String> {
 }
 
 /// `--optional VAR[=DEFAULT]` as given.
-pub fn parse_optional(text: &str) -> Result<(String, Option<String>), String> {
+pub(crate) fn parse_optional(text: &str) -> Result<(String, Option<String>), String> {
     let (var, default) = match text.split_once('=') {
         Some((var, default)) => (var, Some(default.to_string())),
         None => (text, None),
@@ -69,14 +69,14 @@ fn check_name(var: &str) -> Result<(), String> {
 
 /// The shaping options, validated against the environment.
 #[derive(Clone, Debug, Default)]
-pub struct Shapes {
+pub(crate) struct Shapes {
     fields: Vec<(String, String)>,
     expands: Vec<(String, String)>,
     optional: Vec<(String, Option<String>)>,
 }
 
 /// What a variable becomes.
-pub enum Shaped {
+pub(crate) enum Shaped {
     /// The rendered value, or the member it names.
     Value(SecretBytes),
     /// Left out of the environment (an optional reference without a default).
@@ -91,7 +91,7 @@ impl Shapes {
     /// whole value), an optional VAR must hold one. `whole(VAR)`: whether the
     /// variable is set and its value is exactly one reference; `holds(VAR)`:
     /// whether it holds one at all.
-    pub fn new(
+    pub(crate) fn new(
         fields: &[(String, String)],
         expands: &[(String, String)],
         optional: &[(String, Option<String>)],
@@ -138,7 +138,7 @@ impl Shapes {
     }
 
     /// The prefix `--json-expand VAR` gives its members.
-    pub fn prefix(&self, var: &str) -> &str {
+    pub(crate) fn prefix(&self, var: &str) -> &str {
         self.expands
             .iter()
             .find(|(v, _)| v == var)
@@ -147,7 +147,7 @@ impl Shapes {
 
     /// Whether `failure` of a reference in variable `var` is excused: `var`
     /// is optional and the secret (or key-value) is not there.
-    pub fn excuses(&self, var: &str, failure: &Failure) -> bool {
+    pub(crate) fn excuses(&self, var: &str, failure: &Failure) -> bool {
         self.optional.iter().any(|(v, _)| v == var)
             && matches!(
                 failure.status,
@@ -156,7 +156,7 @@ impl Shapes {
     }
 
     /// What an optional variable whose reference is not there becomes.
-    pub fn when_missing(&self, var: &str) -> Shaped {
+    pub(crate) fn when_missing(&self, var: &str) -> Shaped {
         match self.optional.iter().find(|(v, _)| v == var) {
             Some((_, Some(default))) => {
                 Shaped::Value(SecretBytes::new(default.clone().into_bytes()))
@@ -166,7 +166,7 @@ impl Shapes {
     }
 
     /// The warning for an optional variable that is not there.
-    pub fn missing_line(&self, var: &str, failure: &Failure) -> String {
+    pub(crate) fn missing_line(&self, var: &str, failure: &Failure) -> String {
         let what = match self.optional.iter().find(|(v, _)| v == var) {
             Some((_, Some(_))) => "set to its default",
             _ => "left out of the environment",
@@ -176,7 +176,12 @@ impl Shapes {
 
     /// Applies the JSON options to variable `var`'s rendered `value`;
     /// `named` says where the value came from, for messages.
-    pub fn apply(&self, var: &str, value: SecretBytes, named: &str) -> Result<Shaped, Failure> {
+    pub(crate) fn apply(
+        &self,
+        var: &str,
+        value: SecretBytes,
+        named: &str,
+    ) -> Result<Shaped, Failure> {
         if let Some((_, pointer)) = self.fields.iter().find(|(v, _)| v == var) {
             let mut doc = parse(&value, var, named, &format!("--json-field {var}={pointer}"))?;
             let found = doc.pointer(pointer).map(text_of);
@@ -249,7 +254,7 @@ fn wipe(value: &mut serde_json::Value) {
 
 /// Checks expanded names: each a valid variable name, none already in the
 /// environment (`taken`) or made twice. kvenv never overwrites silently.
-pub fn check_expanded(
+pub(crate) fn check_expanded(
     var: &str,
     prefix: &str,
     names: &[&str],
@@ -280,7 +285,7 @@ pub fn check_expanded(
 }
 
 /// Whether `name` is among `vars`.
-pub fn in_env(vars: &[(OsString, OsString)], name: &str) -> bool {
+pub(crate) fn in_env(vars: &[(OsString, OsString)], name: &str) -> bool {
     vars.iter().any(|(n, _)| n.as_bytes() == name.as_bytes())
 }
 

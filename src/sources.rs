@@ -7,9 +7,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// Template files are text; anything larger than this is not a config file.
-pub const MAX_TEMPLATE: u64 = 1 << 20;
+pub(crate) const MAX_TEMPLATE: u64 = 1 << 20;
 /// Same bound for dotenv files.
-pub const MAX_ENV_FILE: u64 = 1 << 20;
+pub(crate) const MAX_ENV_FILE: u64 = 1 << 20;
 
 /// A regular file of at most `max` bytes (see `files`), errors naming `what` and the path.
 fn read_bounded(what: &str, path: &Path, max: u64) -> Result<Vec<u8>, Error> {
@@ -19,7 +19,7 @@ fn read_bounded(what: &str, path: &Path, max: u64) -> Result<Vec<u8>, Error> {
 
 /// Reads dotenv files in order. Returns the variables they define that are not
 /// already in the environment and not defined by an earlier file.
-pub fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
     let mut out: Vec<(String, String)> = Vec::new();
     for path in files {
         let bytes = read_bounded("--env-file", path, MAX_ENV_FILE)?;
@@ -38,7 +38,7 @@ pub fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
 }
 
 /// Every `NAME=value` of a dotenv text, in order. `path` only names the file in errors.
-pub fn parse_dotenv(path: &Path, text: &str) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn parse_dotenv(path: &Path, text: &str) -> Result<Vec<(String, String)>, Error> {
     if let Some(line) = expansion_exceeds(text, MAX_ENV_FILE as usize) {
         return Err(Error::Usage(format!(
             "--env-file {}:{line}: variable expansion ($NAME) would grow the values past {} KiB",
@@ -120,7 +120,7 @@ fn env_file_error(path: &Path, text: &str, error: dotenvy::Error) -> Error {
 /// that they reach the command and configure kvenv's credentials alike.
 /// Must run before any thread exists: this is the only place kvenv changes its
 /// own environment.
-pub fn apply_env_files(files: &[PathBuf]) -> Result<(), Error> {
+pub(crate) fn apply_env_files(files: &[PathBuf]) -> Result<(), Error> {
     for (name, value) in env_files(files)? {
         if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
             return Err(Error::Usage(format!(
@@ -134,7 +134,7 @@ pub fn apply_env_files(files: &[PathBuf]) -> Result<(), Error> {
 }
 
 /// A template file's text, read with the size limit and required to be UTF-8.
-pub fn template(path: &Path) -> Result<String, Error> {
+pub(crate) fn template(path: &Path) -> Result<String, Error> {
     let bytes = read_bounded("template", path, MAX_TEMPLATE)?;
     String::from_utf8(bytes).map_err(|e| {
         let line = crate::template::line_of(

@@ -7,9 +7,9 @@ use crate::reference::{self, RefError, Reference};
 use crate::secret::SecretBytes;
 use std::ops::Range;
 
-pub const PREFIX: &str = "@Microsoft.KeyVault(";
+pub(crate) const PREFIX: &str = "@Microsoft.KeyVault(";
 /// App Service's second kind of reference.
-pub const CONFIG_PREFIX: &str = "@Microsoft.AppConfiguration(";
+pub(crate) const CONFIG_PREFIX: &str = "@Microsoft.AppConfiguration(";
 
 #[derive(Debug)]
 enum Piece {
@@ -20,20 +20,20 @@ enum Piece {
 
 /// A text split into literal pieces and references.
 #[derive(Debug)]
-pub struct Template<'a> {
+pub(crate) struct Template<'a> {
     text: &'a str,
     pieces: Vec<Piece>,
 }
 
 /// The first malformed reference in a text, and where it starts.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ScanError {
+pub(crate) struct ScanError {
     pub offset: usize,
     pub error: RefError,
 }
 
 /// 1-based line of byte `offset` in `text`.
-pub fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')
@@ -42,7 +42,7 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Whether raw bytes (say, a value that is not UTF-8) contain the reference prefix.
-pub fn mentions_reference(bytes: &[u8]) -> bool {
+pub(crate) fn mentions_reference(bytes: &[u8]) -> bool {
     find_prefix(bytes, 0).is_some()
 }
 
@@ -67,7 +67,7 @@ fn find_prefix(bytes: &[u8], from: usize) -> Option<(usize, &'static str)> {
 }
 
 /// Splits `text` into literal text and references.
-pub fn scan(text: &str, cloud: Cloud) -> Result<Template<'_>, ScanError> {
+pub(crate) fn scan(text: &str, cloud: Cloud) -> Result<Template<'_>, ScanError> {
     let bytes = text.as_bytes();
     let mut pieces = Vec::new();
     let mut pos = 0;
@@ -103,16 +103,16 @@ pub fn scan(text: &str, cloud: Cloud) -> Result<Template<'_>, ScanError> {
 }
 
 impl Template<'_> {
-    pub fn has_refs(&self) -> bool {
+    pub(crate) fn has_refs(&self) -> bool {
         self.refs().next().is_some()
     }
 
-    pub fn refs(&self) -> impl Iterator<Item = &Reference> {
+    pub(crate) fn refs(&self) -> impl Iterator<Item = &Reference> {
         self.refs_at().map(|(r, _)| r)
     }
 
     /// The one reference that is the whole text, if the text is exactly one.
-    pub fn whole(&self) -> Option<&Reference> {
+    pub(crate) fn whole(&self) -> Option<&Reference> {
         match self.pieces.as_slice() {
             [Piece::Ref(r, range)] if range.start == 0 && range.end == self.text.len() => Some(r),
             _ => None,
@@ -120,7 +120,7 @@ impl Template<'_> {
     }
 
     /// Each reference with the byte offset where it starts.
-    pub fn refs_at(&self) -> impl Iterator<Item = (&Reference, usize)> {
+    pub(crate) fn refs_at(&self) -> impl Iterator<Item = (&Reference, usize)> {
         self.pieces.iter().filter_map(|p| match p {
             Piece::Ref(r, range) => Some((r, range.start)),
             Piece::Text(_) => None,
@@ -129,7 +129,7 @@ impl Template<'_> {
 
     /// How long [`Template::render`] with the same `lookup` would be, without
     /// rendering: sizes are checked before any memory is spent on them.
-    pub fn rendered_len<'s>(
+    pub(crate) fn rendered_len<'s>(
         &self,
         lookup: impl Fn(&Reference) -> Option<&'s SecretBytes>,
     ) -> usize {
@@ -144,7 +144,7 @@ impl Template<'_> {
 
     /// The text with each reference replaced by its secret. A reference that
     /// `lookup` cannot answer stays as its literal text (`--keep-unresolved`).
-    pub fn render<'s>(
+    pub(crate) fn render<'s>(
         &self,
         lookup: impl Fn(&Reference) -> Option<&'s SecretBytes>,
     ) -> SecretBytes {

@@ -10,7 +10,7 @@ use crate::error::{printable, Error};
 
 /// `VAR=RESOURCE` as given on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenArg {
+pub(crate) struct TokenArg {
     pub var: String,
     pub resource: String,
 }
@@ -45,7 +45,7 @@ impl std::str::FromStr for TokenArg {
 
 /// A token to fetch: what the user named, and the scope asked for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TokenRef {
+pub(crate) struct TokenRef {
     /// As given: `oss-rdbms`, or the URI.
     pub resource: String,
     /// `{resource URI}/.default`.
@@ -60,7 +60,7 @@ impl std::fmt::Display for TokenRef {
 
 /// A validated `--token`: the variable and its token.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenTarget {
+pub(crate) struct TokenTarget {
     pub var: String,
     pub token: TokenRef,
 }
@@ -134,7 +134,7 @@ fn refused(host: &str) -> bool {
 
 /// Checks every `--token` against `cloud`, before any request: the names and
 /// URIs, no control-plane audience, each VAR once.
-pub fn targets(args: &[TokenArg], cloud: Cloud) -> Result<Vec<TokenTarget>, Error> {
+pub(crate) fn targets(args: &[TokenArg], cloud: Cloud) -> Result<Vec<TokenTarget>, Error> {
     let mut out: Vec<TokenTarget> = Vec::new();
     for arg in args {
         let bad = |why: String| Error::Usage(format!("--token {}: {why}", arg.var));

@@ -22,13 +22,13 @@ A reference is App Service's syntax, whole or inside a larger value:\n  \
 DB_PASSWORD=@Microsoft.KeyVault(VaultName=myvault;SecretName=db-password)\n  \
 DB_PASSWORD=@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/db-password/)"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Resolve every reference in the environment, then exec COMMAND with it (same PID).
     Run(RunArgs),
     /// Resolve every reference and print one row per reference (never a value).
@@ -62,7 +62,7 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     #[command(flatten)]
     pub common: Common,
 
@@ -93,7 +93,7 @@ pub struct ExportArgs {
 
 /// How secrets are shaped for the app: JSON members, optional references.
 #[derive(Args, Debug, Clone, Default)]
-pub struct ShapeArgs {
+pub(crate) struct ShapeArgs {
     /// VAR's value is one reference to a JSON secret; VAR becomes the member at
     /// the RFC 6901 POINTER (`/user`, `/a/b`, `/0`; empty: the whole document):
     /// a string as its text, anything else as compact JSON. Repeatable.
@@ -113,7 +113,7 @@ pub struct ShapeArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct InjectArgs {
+pub(crate) struct InjectArgs {
     /// The manifests: YAML (several documents) or JSON; `-` is standard input.
     #[arg(
         short = 'f',
@@ -149,14 +149,14 @@ pub struct InjectArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
-pub enum Output {
+pub(crate) enum Output {
     #[default]
     Table,
     Json,
 }
 
 #[derive(Args, Debug)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub common: Common,
 
@@ -188,7 +188,7 @@ fn parse_check_template(text: &str) -> Result<PathBuf, String> {
 }
 
 #[derive(Args, Debug)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     #[command(flatten)]
     pub common: Common,
 
@@ -207,7 +207,7 @@ pub struct RenderArgs {
 
 /// `--template TEMPLATE=VAR`
 #[derive(Clone, Debug)]
-pub struct TemplateArg {
+pub(crate) struct TemplateArg {
     pub path: PathBuf,
     pub var: String,
 }
@@ -232,7 +232,7 @@ fn parse_template_arg(text: &str) -> Result<TemplateArg, String> {
 }
 
 #[derive(Args, Debug)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     pub common: Common,
 
@@ -319,7 +319,7 @@ fn one_of<const N: usize>(names: [&'static str; N]) -> clap::builder::PossibleVa
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     #[default]
     Text,
     Json,
@@ -327,7 +327,7 @@ pub enum LogFormat {
 
 /// Options every resolving command shares.
 #[derive(Args, Debug)]
-pub struct Common {
+pub(crate) struct Common {
     /// A dotenv file whose variables join the environment (repeatable); variables
     /// already in the environment win. Its values may hold references.
     #[arg(
@@ -425,7 +425,7 @@ impl Common {
     /// Validates the options into [`Settings`]; every problem names its flag.
     /// `env` is the environment's snapshot, taken after the env files. The
     /// flags themselves were checked as they were parsed.
-    pub fn settings(&self, env: Env) -> Settings {
+    pub(crate) fn settings(&self, env: Env) -> Settings {
         let mut ca_files = Vec::new();
         if let Some(path) = env.get("SSL_CERT_FILE") {
             ca_files.push(("SSL_CERT_FILE".to_string(), PathBuf::from(path)));

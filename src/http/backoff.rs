@@ -11,7 +11,7 @@ use azure_core::time::Duration as AzDuration;
 use std::time::Duration;
 
 #[derive(Debug)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     /// Statuses that are retried; empty means the crates' list (408, 429, 5xx).
     statuses: &'static [StatusCode],
     headers: RetryHeaders,
@@ -53,7 +53,7 @@ const IDENTITY_RETRIES: &[StatusCode] = &[
 
 impl Backoff {
     /// The same policy, for identity endpoints.
-    pub fn for_identity() -> Backoff {
+    pub(crate) fn for_identity() -> Backoff {
         Backoff {
             statuses: IDENTITY_RETRIES,
             ..Backoff::default()
@@ -62,7 +62,7 @@ impl Backoff {
 
     /// " after retries" for a status this policy retries (408, 429, 5xx),
     /// nothing for one asked once (a redirect, say), for the failure line.
-    pub fn after_retries(status: u16) -> &'static str {
+    pub(crate) fn after_retries(status: u16) -> &'static str {
         match status {
             408 | 429 | 500..=599 => " after retries",
             _ => "",
@@ -72,7 +72,7 @@ impl Backoff {
     /// The wait before retry `attempt` (1-based): half the exponential ceiling
     /// as a floor, plus up to as much again at random, so that clients failing
     /// together do not come back together.
-    pub fn delay(&self, attempt: u32) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
         let ceiling = self
             .base
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
@@ -83,7 +83,7 @@ impl Backoff {
 
     /// The smallest wait [`Backoff::delay`] can choose for `attempt`.
     #[cfg(test)]
-    pub fn floor(&self, attempt: u32) -> Duration {
+    pub(crate) fn floor(&self, attempt: u32) -> Duration {
         self.base
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
             .min(self.cap)
@@ -91,7 +91,7 @@ impl Backoff {
     }
 
     /// The same policy without retries (a probe that must answer at once).
-    pub fn never() -> Backoff {
+    pub(crate) fn never() -> Backoff {
         Backoff {
             max_retries: 0,
             ..Backoff::default()
@@ -101,7 +101,7 @@ impl Backoff {
     /// The wait before retry `attempt` given what the server asked for: never
     /// before its `Retry-After` (spread over as long again) and never below the
     /// backoff floor. A zero or negative `Retry-After` counts as none.
-    pub fn wait_for(&self, attempt: u32, retry_after: Option<AzDuration>) -> Duration {
+    pub(crate) fn wait_for(&self, attempt: u32, retry_after: Option<AzDuration>) -> Duration {
         let backoff = self.delay(attempt);
         match retry_after
             .and_then(|after| Duration::try_from(after).ok())
@@ -113,7 +113,7 @@ impl Backoff {
     }
 
     /// Waits before retry `attempt`, with one log line.
-    pub async fn sleep(&self, attempt: u32, retry_after: Option<AzDuration>) {
+    pub(crate) async fn sleep(&self, attempt: u32, retry_after: Option<AzDuration>) {
         let wait = self.wait_for(attempt, retry_after);
         tracing::debug!(
             retry = attempt,

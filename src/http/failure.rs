@@ -9,7 +9,7 @@ use std::error::Error as StdError;
 
 /// A failure to exchange bytes with `host`, classified by type.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum TransportFailure {
+pub(crate) enum TransportFailure {
     #[error("{0}")]
     Dns(DnsFailure),
     #[error("TLS with {host} failed: {reason}")]
@@ -29,7 +29,7 @@ pub enum TransportFailure {
 impl TransportFailure {
     /// Whether trying again could help: a reset or a stall mid-exchange may be
     /// passing; a wrong name, a refused port or a bad certificate is not.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         matches!(
             self,
             TransportFailure::Reset { .. }
@@ -39,7 +39,7 @@ impl TransportFailure {
     }
 
     /// Classifies a reqwest error for a request to `host`.
-    pub fn of(host: &str, error: &reqwest::Error) -> TransportFailure {
+    pub(crate) fn of(host: &str, error: &reqwest::Error) -> TransportFailure {
         let host = crate::error::printable(host);
         if let Some(dns) = find::<DnsFailure>(error) {
             return TransportFailure::Dns(dns.clone());
@@ -80,7 +80,9 @@ impl TransportFailure {
 
 /// The first error of type `T` in `error`'s chain, looking inside `io::Error`s
 /// too (they hide the error they wrap from `source()`).
-pub fn find<'e, T: StdError + 'static>(error: &'e (dyn StdError + 'static)) -> Option<&'e T> {
+pub(crate) fn find<'e, T: StdError + 'static>(
+    error: &'e (dyn StdError + 'static),
+) -> Option<&'e T> {
     let mut next = Some(error);
     while let Some(e) = next {
         if let Some(found) = e.downcast_ref::<T>() {

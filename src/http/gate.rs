@@ -34,7 +34,7 @@ use tokio::sync::watch;
 
 /// What opened a gate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Opened {
+pub(crate) enum Opened {
     /// A connection that negotiated HTTP/2.
     Http2,
     /// A connection without HTTP/2 (HTTP/1.1).
@@ -46,7 +46,7 @@ pub enum Opened {
 /// Whether a host's first connection is up (or its first request is over),
 /// and what it speaks.
 #[derive(Clone, Debug)]
-pub struct Gate {
+pub(crate) struct Gate {
     opened: Arc<watch::Sender<Option<Opened>>>,
     pace: Arc<Pace>,
 }
@@ -76,7 +76,7 @@ impl Default for Gate {
 
 impl Gate {
     /// A gate for a host that may have `free` connections without waiting.
-    pub fn new(free: usize) -> Gate {
+    pub(crate) fn new(free: usize) -> Gate {
         Gate {
             opened: Arc::new(watch::Sender::new(None)),
             pace: Arc::new(Pace {
@@ -91,14 +91,14 @@ impl Gate {
     /// How many connections were opened, if more than the free ones were
     /// needed: the host keeps closing them (none past the free ones is opened
     /// otherwise, as each ended request frees one).
-    pub fn closing_connections(&self) -> Option<usize> {
+    pub(crate) fn closing_connections(&self) -> Option<usize> {
         let opened = self.pace.connects.load(Ordering::SeqCst);
         let free = self.pace.free + self.pace.ended.load(Ordering::SeqCst);
         (opened > free).then_some(opened)
     }
 
     /// A request to this host ended: one more connection is free.
-    pub fn ended(&self) {
+    pub(crate) fn ended(&self) {
         self.pace.ended.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -130,7 +130,7 @@ impl Gate {
     }
 
     /// Lets every held request go; the first opening is the one kept.
-    pub fn open(&self, how: Opened) {
+    pub(crate) fn open(&self, how: Opened) {
         self.opened.send_if_modified(|opened| {
             let first = opened.is_none();
             if first {
@@ -141,7 +141,7 @@ impl Gate {
     }
 
     /// Resolves once the gate is open, with what opened it.
-    pub async fn opened(&self) -> Opened {
+    pub(crate) async fn opened(&self) -> Opened {
         let mut rx = self.opened.subscribe();
         // The sender lives in `self`, so waiting cannot fail.
         let opened = rx.wait_for(Option::is_some).await.map(|o| *o);
@@ -149,12 +149,12 @@ impl Gate {
     }
 
     /// What opened the gate so far, if anything did.
-    pub fn state(&self) -> Option<Opened> {
+    pub(crate) fn state(&self) -> Option<Opened> {
         *self.opened.borrow()
     }
 
     /// The connector layer that opens this gate on the first connection.
-    pub fn layer(&self) -> ConnectGate {
+    pub(crate) fn layer(&self) -> ConnectGate {
         ConnectGate { gate: self.clone() }
     }
 }
@@ -162,7 +162,7 @@ impl Gate {
 /// A `tower` layer around reqwest's connector: every successful connect opens
 /// the gate. It only observes; connections pass through untouched.
 #[derive(Clone, Debug)]
-pub struct ConnectGate {
+pub(crate) struct ConnectGate {
     gate: Gate,
 }
 
@@ -178,7 +178,7 @@ impl<S> tower_layer::Layer<S> for ConnectGate {
 }
 
 #[derive(Clone, Debug)]
-pub struct Connector<S> {
+pub(crate) struct Connector<S> {
     inner: S,
     gate: Gate,
 }

@@ -15,13 +15,13 @@ type Slot = Arc<Mutex<Option<Heard>>>;
 
 /// A failing answer or a transport failure, and from which host.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Heard {
+pub(crate) struct Heard {
     pub host: String,
     pub what: HeardKind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HeardKind {
+pub(crate) enum HeardKind {
     Status(u16),
     Transport(TransportFailure),
     /// Nothing came back, but the host's connections kept closing: this many
@@ -31,7 +31,7 @@ pub enum HeardKind {
 
 /// The slot for one fetch (or one host), and the host's, if any.
 #[derive(Clone, Debug, Default)]
-pub struct LastHeard {
+pub(crate) struct LastHeard {
     slot: Slot,
     parent: Option<Slot>,
     /// The host's connection gate, which knows whether its connections died.
@@ -40,7 +40,7 @@ pub struct LastHeard {
 
 impl LastHeard {
     /// A slot whose records also go to the one of the scope it is made in.
-    pub fn child() -> LastHeard {
+    pub(crate) fn child() -> LastHeard {
         let outer = LAST
             .try_with(|outer| (outer.slot.clone(), outer.gate.clone()))
             .ok();
@@ -53,7 +53,7 @@ impl LastHeard {
     }
 
     /// The slot for one host, whose connections go through `gate`.
-    pub fn for_host(gate: &super::Gate) -> LastHeard {
+    pub(crate) fn for_host(gate: &super::Gate) -> LastHeard {
         LastHeard {
             gate: Some(gate.clone()),
             ..LastHeard::default()
@@ -61,13 +61,13 @@ impl LastHeard {
     }
 
     /// Runs `fetch` with this slot as the one its tries record into.
-    pub async fn scope<F: std::future::Future>(&self, fetch: F) -> F::Output {
+    pub(crate) async fn scope<F: std::future::Future>(&self, fetch: F) -> F::Output {
         LAST.scope(self.clone(), fetch).await
     }
 
     /// What was last recorded here, or else in the parent, or else whether
     /// the host's connections kept closing.
-    pub fn get(&self) -> Option<Heard> {
+    pub(crate) fn get(&self) -> Option<Heard> {
         let read = |slot: &Slot| slot.lock().ok()?.clone();
         read(&self.slot)
             .or_else(|| self.parent.as_ref().and_then(read))

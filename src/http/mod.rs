@@ -10,12 +10,14 @@ mod last;
 mod policies;
 mod wire;
 
-pub use backoff::Backoff;
-pub use failure::{find, TransportFailure};
-pub use gate::{Gate, Opened};
-pub use last::{Heard, LastHeard};
-pub use policies::{authority, AudiencePolicy, ClaimsChallengePolicy, ForgetToken, PreauthPolicy};
-pub use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
+pub(crate) use backoff::Backoff;
+pub(crate) use failure::{find, TransportFailure};
+pub(crate) use gate::{Gate, Opened};
+pub(crate) use last::{Heard, LastHeard};
+pub(crate) use policies::{
+    authority, AudiencePolicy, ClaimsChallengePolicy, ForgetToken, PreauthPolicy,
+};
+pub(crate) use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
 
 use crate::error::Error;
 use azure_core::http::{ClientOptions, RetryOptions, Transport};
@@ -26,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Trust anchors: Mozilla's (bundled, so a `scratch` image works) plus extra PEM files.
-pub fn tls_config(extra: &[(String, PathBuf)]) -> Result<Arc<rustls::ClientConfig>, Error> {
+pub(crate) fn tls_config(extra: &[(String, PathBuf)]) -> Result<Arc<rustls::ClientConfig>, Error> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -85,7 +87,7 @@ fn builder(tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
 
 /// For Key Vault, App Configuration and Entra ID: HTTPS only; an HTTPS proxy
 /// from the environment is honoured (it sees only a CONNECT tunnel).
-pub fn vault_client(
+pub(crate) fn vault_client(
     tls: &rustls::ClientConfig,
     resolve: &[(String, std::net::SocketAddr)],
 ) -> Result<reqwest::Client, Error> {
@@ -95,7 +97,7 @@ pub fn vault_client(
 }
 
 /// A client for one vault or store, whose first connection opens `gate`.
-pub fn host_client(
+pub(crate) fn host_client(
     tls: &rustls::ClientConfig,
     resolve: &[(String, std::net::SocketAddr)],
     gate: &Gate,
@@ -118,7 +120,7 @@ fn remote(
 
 /// For identity endpoints (plain HTTP on the host in Azure): never through a
 /// proxy, so no proxy ever sees an identity header or a token.
-pub fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
+pub(crate) fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Error> {
     builder(tls)
         .no_proxy()
         .build()
@@ -128,7 +130,7 @@ pub fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Client, Er
 /// The one place that builds `ClientOptions`: kvenv's transport over `http`
 /// with bodies capped at `body_max`, kvenv's retry policy, the log line, and
 /// `policies` (pre-authorisation, the audience check) in front of the transport.
-pub fn client_options(
+pub(crate) fn client_options(
     http: &reqwest::Client,
     body_max: usize,
     policies: Vec<Arc<dyn azure_core::http::policies::Policy>>,
@@ -146,7 +148,7 @@ pub fn client_options(
 /// A pipeline for kvenv's own requests (identity endpoints the crates do not
 /// cover), with the same transport, policies and backoff as every other
 /// request; `retry` says which statuses are retried.
-pub fn pipeline(
+pub(crate) fn pipeline(
     http: &reqwest::Client,
     body_max: usize,
     retry: Backoff,
@@ -159,7 +161,7 @@ pub fn pipeline(
 
 /// A pipeline named for kvenv over `options` (from [`client_options`]), for
 /// requests no Azure crate makes for us.
-pub fn pipeline_of(options: ClientOptions) -> azure_core::http::Pipeline {
+pub(crate) fn pipeline_of(options: ClientOptions) -> azure_core::http::Pipeline {
     azure_core::http::Pipeline::new(
         Some("kvenv"),
         Some(env!("CARGO_PKG_VERSION")),

@@ -14,10 +14,10 @@ use std::sync::Arc;
 /// duration (never headers, query values or bodies); a retryable answer also
 /// at `-v`.
 #[derive(Debug)]
-pub struct LogPolicy;
+pub(super) struct LogPolicy;
 
 /// `host:port` as messages name it (the port only when the URL has one).
-pub fn authority(url: &azure_core::http::Url) -> String {
+pub(crate) fn authority(url: &azure_core::http::Url) -> String {
     match (url.host_str().unwrap_or_default(), url.port()) {
         (host, Some(port)) => format!("{host}:{port}"),
         (host, None) => host.to_string(),
@@ -66,7 +66,7 @@ impl Policy for LogPolicy {
 /// only collect the 401 challenge) gets one, so the secret comes back in one
 /// round trip. A 401 still goes to the SDK, which follows the challenge.
 #[derive(Debug)]
-pub struct PreauthPolicy {
+pub(crate) struct PreauthPolicy {
     pub credential: Arc<dyn TokenCredential>,
     pub scope: &'static str,
 }
@@ -92,7 +92,7 @@ impl Policy for PreauthPolicy {
 /// is refused here, before the client's authorization policy could ask any
 /// credential for it.
 #[derive(Debug)]
-pub struct AudiencePolicy {
+pub(crate) struct AudiencePolicy {
     pub scope: &'static str,
 }
 
@@ -135,9 +135,9 @@ impl Policy for AudiencePolicy {
 /// takes them yet.
 /// Drops a cached token for a scope (the first argument) if it is still the
 /// one given (the second).
-pub type ForgetToken = Arc<dyn Fn(&str, &str) + Send + Sync>;
+pub(crate) type ForgetToken = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
-pub struct ClaimsChallengePolicy {
+pub(crate) struct ClaimsChallengePolicy {
     pub credential: Arc<dyn TokenCredential>,
     /// Drops a cached token for a scope, if it is still the one given.
     pub forget: crate::http::ForgetToken,

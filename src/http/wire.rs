@@ -15,19 +15,19 @@ use azure_core::http::{AsyncRawResponse, HttpClient, Request};
 use futures::StreamExt;
 
 /// Bodies from Key Vault and Entra ID: a secret is at most 25 KB, a token a few.
-pub const REMOTE_BODY_MAX: usize = 1 << 20;
+pub(crate) const REMOTE_BODY_MAX: usize = 1 << 20;
 /// Bodies from identity endpoints on the host: a token response is a few KB.
-pub const LOCAL_BODY_MAX: usize = 64 << 10;
+pub(crate) const LOCAL_BODY_MAX: usize = 64 << 10;
 
 /// The transport for one client: a reqwest client and the cap on its bodies.
 #[derive(Clone, Debug)]
-pub struct Wire {
+pub(crate) struct Wire {
     client: reqwest::Client,
     body_max: usize,
 }
 
 impl Wire {
-    pub fn new(client: &reqwest::Client, body_max: usize) -> Wire {
+    pub(crate) fn new(client: &reqwest::Client, body_max: usize) -> Wire {
         Wire {
             client: client.clone(),
             body_max,

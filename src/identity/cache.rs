@@ -18,7 +18,7 @@ struct Cached {
 type Slot = Arc<OnceCell<Result<Cached, String>>>;
 
 #[derive(Debug)]
-pub struct OncePerScope {
+pub(super) struct OncePerScope {
     inner: Arc<dyn TokenCredential>,
     slots: Mutex<HashMap<String, Slot>>,
 }
@@ -33,7 +33,7 @@ impl std::fmt::Debug for Cached {
 const RENEW_BEFORE: azure_core::time::Duration = azure_core::time::Duration::minutes(5);
 
 impl OncePerScope {
-    pub fn new(inner: Arc<dyn TokenCredential>) -> OncePerScope {
+    pub(super) fn new(inner: Arc<dyn TokenCredential>) -> OncePerScope {
         OncePerScope {
             inner,
             slots: Mutex::new(HashMap::new()),
@@ -43,7 +43,7 @@ impl OncePerScope {
     /// Drops the token cached for `scope` if it is `revoked` (a claims
     /// challenge), so that the next caller asks again; a token already
     /// renewed by another caller stays.
-    pub fn forget_token(&self, scope: &str, revoked: &str) {
+    pub(super) fn forget_token(&self, scope: &str, revoked: &str) {
         let mut slots = self.slots.lock().expect("token cache lock");
         let is_revoked = matches!(slots.get(scope).and_then(|s| s.get()), Some(Ok(c)) if c.token.expose() == revoked.as_bytes());
         if is_revoked {
@@ -53,7 +53,7 @@ impl OncePerScope {
 
     /// Drops failures and tokens that expire within five minutes, so that the
     /// next caller asks again (once, for everyone).
-    pub fn forget_stale(&self) {
+    pub(super) fn forget_stale(&self) {
         let soon = OffsetDateTime::now_utc() + RENEW_BEFORE;
         self.slots
             .lock()

@@ -11,14 +11,14 @@ use std::time::Duration;
 /// How long the IMDS probe waits in `auto` mode before moving on (the other SDKs' order of magnitude).
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
-pub struct Candidate {
+pub(super) struct Candidate {
     name: &'static str,
     state: Result<(Arc<dyn TokenCredential>, String), String>,
     probe: Option<(reqwest::Client, String)>,
 }
 
 impl Candidate {
-    pub fn ready(
+    pub(super) fn ready(
         name: &'static str,
         credential: Arc<dyn TokenCredential>,
         description: String,
@@ -30,7 +30,7 @@ impl Candidate {
         }
     }
 
-    pub fn unavailable(name: &'static str, why: String) -> Candidate {
+    pub(super) fn unavailable(name: &'static str, why: String) -> Candidate {
         Candidate {
             name,
             state: Err(why),
@@ -39,14 +39,14 @@ impl Candidate {
     }
 
     /// Ask `url` first, briefly, whether anything answers there at all.
-    pub fn with_probe(mut self, client: reqwest::Client, url: String) -> Candidate {
+    pub(super) fn with_probe(mut self, client: reqwest::Client, url: String) -> Candidate {
         self.probe = Some((client, url));
         self
     }
 
     /// One line for tests: the name and the credential, or why it is not there.
     #[cfg(test)]
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match &self.state {
             Ok((_, description)) if self.probe.is_some() => {
                 format!("{}: {description}, probed first", self.name)
@@ -56,7 +56,7 @@ impl Candidate {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match &self.state {
             Ok((_, description)) => description.clone(),
             Err(_) => self.name.to_string(),
@@ -64,7 +64,7 @@ impl Candidate {
     }
 }
 
-pub struct Chain {
+pub(super) struct Chain {
     candidates: Vec<Candidate>,
     chosen: Arc<OnceLock<String>>,
 }
@@ -77,7 +77,7 @@ impl std::fmt::Debug for Chain {
 }
 
 impl Chain {
-    pub fn new(candidates: Vec<Candidate>, chosen: Arc<OnceLock<String>>) -> Chain {
+    pub(super) fn new(candidates: Vec<Candidate>, chosen: Arc<OnceLock<String>>) -> Chain {
         Chain { candidates, chosen }
     }
 }

@@ -5,19 +5,19 @@
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default)]
-pub struct Env(BTreeMap<String, String>);
+pub(crate) struct Env(BTreeMap<String, String>);
 
 impl Env {
     /// kvenv's environment now (names and values that are not UTF-8 are left out:
     /// none of the variables kvenv reads can be such).
-    pub fn snapshot() -> Env {
+    pub(crate) fn snapshot() -> Env {
         Env(std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect())
     }
 
     /// A variable's value, `None` when unset or blank.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)
             .map(String::as_str)

@@ -17,7 +17,7 @@ mod managed;
 mod msi;
 mod workload;
 
-pub use env::Env;
+pub(crate) use env::Env;
 
 use crate::cloud::Cloud;
 use azure_core::cloud::CloudConfiguration;
@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 
 /// Which credential to use (`--credential`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum CredentialKind {
+pub(crate) enum CredentialKind {
     /// The first configured one that works of: environment, workload-identity, managed-identity, azure-cli, azd.
     #[default]
     Auto,
@@ -41,7 +41,7 @@ pub enum CredentialKind {
 
 impl CredentialKind {
     /// `auto`, then the order `auto` tries the others in.
-    pub const ALL: [CredentialKind; 6] = [
+    pub(crate) const ALL: [CredentialKind; 6] = [
         CredentialKind::Auto,
         CredentialKind::Environment,
         CredentialKind::WorkloadIdentity,
@@ -51,7 +51,7 @@ impl CredentialKind {
     ];
 
     /// The name on the command line and in messages.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             CredentialKind::Auto => "auto",
             CredentialKind::ManagedIdentity => "managed-identity",
@@ -96,7 +96,7 @@ impl std::str::FromStr for CredentialKind {
 /// A user-assigned managed identity, as the flags name it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[allow(clippy::enum_variant_names)] // the flags' names
-pub enum UserAssigned {
+pub(crate) enum UserAssigned {
     ClientId(String),
     ObjectId(String),
     ResourceId(String),
@@ -114,7 +114,7 @@ impl std::fmt::Display for UserAssigned {
 
 /// Everything the credentials need to know, read once.
 #[derive(Clone, Debug)]
-pub struct IdentityConfig {
+pub(crate) struct IdentityConfig {
     pub kind: CredentialKind,
     /// From `--client-id`/`--object-id`/`--resource-id`, else `AZURE_CLIENT_ID`.
     pub user_assigned: Option<UserAssigned>,
@@ -126,7 +126,7 @@ pub struct IdentityConfig {
 
 impl IdentityConfig {
     /// `--tenant-id`, else `AZURE_TENANT_ID`.
-    pub fn tenant(&self) -> Option<&str> {
+    pub(crate) fn tenant(&self) -> Option<&str> {
         self.tenant_id
             .as_deref()
             .or_else(|| self.env.get("AZURE_TENANT_ID"))
@@ -137,7 +137,7 @@ impl IdentityConfig {
 type Built = Result<(Arc<dyn TokenCredential>, String), String>;
 
 /// The credential in use and how to name it in messages (never from the token).
-pub struct Identity {
+pub(crate) struct Identity {
     pub credential: Arc<dyn TokenCredential>,
     cache: Arc<cache::OncePerScope>,
     chosen: Arc<OnceLock<String>>,
@@ -148,18 +148,18 @@ impl Identity {
     /// Before a new round: forget tokens that expire soon and failures, so
     /// that a long-running `run --watch` renews its token in time and tries
     /// a failed identity again.
-    pub fn forget_stale_tokens(&self) {
+    pub(crate) fn forget_stale_tokens(&self) {
         self.cache.forget_stale();
     }
 
     /// What drops a revoked token from the cache (see `ClaimsChallengePolicy`).
-    pub fn forgetter(&self) -> crate::http::ForgetToken {
+    pub(crate) fn forgetter(&self) -> crate::http::ForgetToken {
         let cache = self.cache.clone();
         Arc::new(move |scope, token| cache.forget_token(scope, token))
     }
 
     /// The credential that issued the token, or what was configured.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.chosen
             .get()
             .cloned()
@@ -168,7 +168,7 @@ impl Identity {
 }
 
 /// HTTP plumbing the credentials share.
-pub struct Plumbing {
+pub(crate) struct Plumbing {
     /// Local identity endpoints: never through a proxy.
     pub local: reqwest::Client,
     /// Entra ID over HTTPS: through `HTTPS_PROXY` if set.
@@ -213,7 +213,7 @@ impl Plumbing {
 }
 
 /// The credential for `config`: the one asked for, or the `auto` chain.
-pub fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Identity {
+pub(crate) fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Identity {
     let auto = config.kind == CredentialKind::Auto;
     let candidates: Vec<Candidate> = config
         .kind

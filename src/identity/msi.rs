@@ -16,7 +16,7 @@ use azure_core::time::OffsetDateTime;
 use serde::Deserialize;
 
 #[derive(Debug, Clone)]
-pub enum Flavor {
+pub(super) enum Flavor {
     /// Azure VM / VMSS / AKS node IMDS.
     Imds { url: String },
     /// App Service / Container Apps (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`).
@@ -28,7 +28,7 @@ pub enum Flavor {
     Arc { url: String },
 }
 
-pub struct MsiCredential {
+pub(super) struct MsiCredential {
     pipeline: Pipeline,
     flavor: Flavor,
     id: Option<UserAssigned>,
@@ -85,7 +85,11 @@ struct Answer {
 const WWW_AUTHENTICATE: HeaderName = HeaderName::from_static("www-authenticate");
 
 impl MsiCredential {
-    pub fn new(client: reqwest::Client, flavor: Flavor, id: Option<UserAssigned>) -> MsiCredential {
+    pub(super) fn new(
+        client: reqwest::Client,
+        flavor: Flavor,
+        id: Option<UserAssigned>,
+    ) -> MsiCredential {
         MsiCredential {
             pipeline: crate::http::pipeline(
                 &client,

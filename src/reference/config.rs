@@ -8,7 +8,7 @@ use std::fmt;
 
 /// A validated reference to one key-value of an App Configuration store.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConfigRef {
+pub(crate) struct ConfigRef {
     /// The store's `https://` endpoint, as host and port.
     pub store: VaultAddr,
     pub key: String,
@@ -28,7 +28,7 @@ impl fmt::Display for ConfigRef {
 }
 
 /// Parses the inside of `@Microsoft.AppConfiguration(...)`.
-pub fn parse(body: &str) -> Result<ConfigRef, RefError> {
+pub(crate) fn parse(body: &str) -> Result<ConfigRef, RefError> {
     let [endpoint, key, label] = super::parameters(
         body,
         ["Endpoint", "Key", "Label"],

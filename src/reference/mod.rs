@@ -4,9 +4,9 @@
 //! `VaultName=v;SecretName=name[;SecretVersion=version]`. No I/O.
 //! App Configuration references are parsed in `config.rs`.
 
-pub mod config;
+pub(crate) mod config;
 
-pub use config::ConfigRef;
+pub(crate) use config::ConfigRef;
 
 use crate::cloud::Cloud;
 use std::fmt;
@@ -14,7 +14,7 @@ use std::fmt;
 /// Either kind of reference App Service resolves: what gets fetched once per
 /// run and looked up when texts are rendered.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Reference {
+pub(crate) enum Reference {
     Secret(SecretRef),
     Config(ConfigRef),
     /// An Entra token for `--token VAR=RESOURCE` (no reference text holds one).
@@ -23,7 +23,7 @@ pub enum Reference {
 
 /// How messages name what was asked for: "secret 'db' from v.vault.azure.net",
 /// "key 'k' (no label) in store s.azconfig.io".
-pub trait Named {
+pub(crate) trait Named {
     fn named(&self) -> String;
     /// The host it is fetched from, as messages name it (`host[:port]`).
     fn host(&self) -> String;
@@ -72,7 +72,7 @@ impl fmt::Display for Reference {
 /// Where a vault lives: a lower-case host name (or IP literal) and a port if
 /// the reference named one other than 443.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VaultAddr {
+pub(crate) struct VaultAddr {
     pub host: String,
     pub port: Option<u16>,
 }
@@ -90,7 +90,7 @@ impl VaultAddr {
 
 impl VaultAddr {
     /// `https://host[:port]`
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("https://{self}")
     }
 }
@@ -106,7 +106,7 @@ impl fmt::Display for VaultAddr {
 
 /// A validated reference to one secret (and maybe one version of it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SecretRef {
+pub(crate) struct SecretRef {
     pub vault: VaultAddr,
     pub name: String,
     pub version: Option<String>,
@@ -125,7 +125,7 @@ impl fmt::Display for SecretRef {
 /// What is wrong with a reference. Messages name parameters, never echo values
 /// beyond the short identifiers that failed validation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RefError {
+pub(crate) enum RefError {
     #[error("unterminated reference: no ')' after '@Microsoft.KeyVault('")]
     Unterminated,
     #[error("empty parameter between ';' in the reference")]
@@ -224,7 +224,7 @@ fn parameters<'b, const N: usize>(
 }
 
 /// Parses the inside of `@Microsoft.KeyVault(...)`.
-pub fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
+pub(crate) fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
     let [uri, vault, name, version] = parameters(
         body,
         ["SecretUri", "VaultName", "SecretName", "SecretVersion"],
@@ -249,7 +249,7 @@ pub fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
 }
 
 /// A `SecretUri` (also what an App Configuration Key Vault reference holds).
-pub fn parse_uri(uri: &str) -> Result<SecretRef, RefError> {
+pub(crate) fn parse_uri(uri: &str) -> Result<SecretRef, RefError> {
     let lower = uri.to_ascii_lowercase();
     if lower.starts_with("http://") {
         return Err(RefError::Http);

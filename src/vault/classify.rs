@@ -12,7 +12,11 @@ use azure_core::error::ErrorKind;
 
 /// What one answer (status and body) from a vault comes to, without a
 /// network: the path `fetch` takes, for the fuzz target.
-pub fn outcome_of_answer(status: u16, body: &[u8], secret: &SecretRef) -> Result<Fetched, Failure> {
+pub(crate) fn outcome_of_answer(
+    status: u16,
+    body: &[u8],
+    secret: &SecretRef,
+) -> Result<Fetched, Failure> {
     use azure_core::http::{headers::Headers, RawResponse, StatusCode};
     if status == 200 {
         let model: azure_security_keyvault_secrets::models::Secret = serde_json::from_slice(body)

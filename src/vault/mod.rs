@@ -6,8 +6,8 @@
 mod classify;
 mod trust;
 
-pub use classify::outcome_of_answer;
-pub use trust::{trust, trust_host, AllowedHost, Trust};
+pub(crate) use classify::outcome_of_answer;
+pub(crate) use trust::{trust, trust_host, AllowedHost, Trust};
 
 use crate::audience::{same_audience, WrongAudience};
 use crate::cloud::Cloud;
@@ -54,9 +54,9 @@ impl TokenCredential for VaultScopeOnly {
 
 /// The Key Vault data-plane API version kvenv speaks, pinned here so that an
 /// upgrade of the crate cannot change what is sent to vaults unnoticed.
-pub const API_VERSION: &str = "2025-07-01";
+pub(crate) const API_VERSION: &str = "2025-07-01";
 
-pub fn client(
+pub(crate) fn client(
     vault: &VaultAddr,
     trust: Trust,
     cloud: Cloud,
@@ -96,7 +96,7 @@ pub fn client(
 
 /// A fetched secret and the version the vault actually returned.
 #[derive(Debug)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     pub value: SecretBytes,
     /// The version from the returned `id`, when it is one Key Vault issues.
     pub version: Option<String>,
@@ -168,7 +168,7 @@ pub(super) fn version_of(
 }
 
 /// `identity` names the credential in use, for messages about access.
-pub async fn fetch(
+pub(crate) async fn fetch(
     client: &SecretClient,
     secret: &SecretRef,
     identity: &dyn Fn() -> String,

@@ -7,13 +7,13 @@ use crate::reference::VaultAddr;
 
 /// A host named by `--allow-host HOST[:PORT]`; without a port, any port of that host.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AllowedHost {
+pub(crate) struct AllowedHost {
     host: String,
     port: Option<u16>,
 }
 
 impl AllowedHost {
-    pub fn parse(text: &str) -> Result<AllowedHost, String> {
+    pub(crate) fn parse(text: &str) -> Result<AllowedHost, String> {
         let text = text.trim();
         if text.is_empty() || text.contains(['/', '@', '?', '#', ' ']) {
             return Err(format!(
@@ -47,7 +47,7 @@ impl AllowedHost {
 
 /// Why a host may receive the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trust {
+pub(crate) enum Trust {
     /// Under the cloud's Key Vault suffix: keep the SDK's challenge-resource check.
     CloudSuffix,
     /// Named by `--allow-host`: the allow-list is the guard.
@@ -55,14 +55,18 @@ pub enum Trust {
 }
 
 /// Decides, before any connection, whether `vault` may receive a token.
-pub fn trust(vault: &VaultAddr, cloud: Cloud, allowed: &[AllowedHost]) -> Result<Trust, Failure> {
+pub(crate) fn trust(
+    vault: &VaultAddr,
+    cloud: Cloud,
+    allowed: &[AllowedHost],
+) -> Result<Trust, Failure> {
     trust_host(vault, &[cloud.vault_suffix()], allowed, "vault")
 }
 
 /// Whether `host` may receive a token: under one of `suffixes` (a real
 /// subdomain, not an IP literal), or named by `--allow-host`. `what` names the
 /// service in the refusal ("vault", "App Configuration store").
-pub fn trust_host(
+pub(crate) fn trust_host(
     addr: &VaultAddr,
     suffixes: &[&str],
     allowed: &[AllowedHost],

@@ -6,7 +6,7 @@
 //! changes with `--on-change signal:NAME`, rewrites the templates in place and
 //! signals it. A failing refresh never touches a healthy command.
 
-pub mod options;
+pub(crate) mod options;
 mod refresh;
 
 use crate::child::{materialize, Files, Given, TemplateFile};
@@ -37,7 +37,7 @@ const FORWARDED: [Signal; 7] = [
 ];
 
 /// What the supervisor needs from `run`.
-pub struct Watched<'a> {
+pub(crate) struct Watched<'a> {
     pub args: &'a RunArgs,
     pub settings: &'a Settings,
     pub plan: &'a Plan<'a>,
@@ -48,7 +48,7 @@ pub struct Watched<'a> {
 
 /// Runs the command under supervision until it ends; the error carries its
 /// exit code (or kvenv's own failure).
-pub fn supervise(
+pub(crate) fn supervise(
     watched: Watched<'_>,
     resolution: Resolution,
     hardening: Option<Hardening>,

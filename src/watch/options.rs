@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// What a changed value does to the running command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnChange {
+pub(crate) enum OnChange {
     /// Stop it (stop signal, timeout, SIGKILL) and start it again.
     Restart,
     /// Re-render changed templates in place and send this signal; a changed
@@ -16,7 +16,7 @@ pub enum OnChange {
 }
 
 /// `DURATION`: `1500ms`, `30s`, `10m`, `1h` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -43,7 +43,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// `--refresh-interval`: at least one second.
-pub fn parse_interval(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
     let interval = parse_duration(text)?;
     if interval < Duration::from_secs(1) {
         return Err("must be at least 1s".into());
@@ -52,7 +52,7 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
 }
 
 /// `HUP`, `SIGHUP`, `hup`.
-pub fn parse_signal(text: &str) -> Result<Signal, String> {
+pub(crate) fn parse_signal(text: &str) -> Result<Signal, String> {
     let upper = text.trim().to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
         upper
@@ -71,7 +71,7 @@ pub fn parse_signal(text: &str) -> Result<Signal, String> {
 }
 
 /// `restart` or `signal:NAME`.
-pub fn parse_on_change(text: &str) -> Result<OnChange, String> {
+pub(crate) fn parse_on_change(text: &str) -> Result<OnChange, String> {
     match text.trim() {
         "restart" => Ok(OnChange::Restart),
         other => match other.strip_prefix("signal:") {

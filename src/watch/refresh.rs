@@ -14,12 +14,12 @@ type Job = (BTreeSet<Reference>, oneshot::Sender<Resolution>);
 
 /// The thread that fetches: SIGPIPE blocked (a reset peer must not kill the
 /// supervisor), its own runtime, one session reused for every round.
-pub struct Network {
+pub(super) struct Network {
     jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl Network {
-    pub fn start(settings: Settings) -> Network {
+    pub(super) fn start(settings: Settings) -> Network {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::spawn(move || {
             crate::exec::block_sigpipe_in_this_thread();
@@ -44,7 +44,7 @@ impl Network {
     }
 
     /// Fetches `refs` once; the answer arrives on the receiver.
-    pub fn round(&self, refs: BTreeSet<Reference>) -> oneshot::Receiver<Resolution> {
+    pub(super) fn round(&self, refs: BTreeSet<Reference>) -> oneshot::Receiver<Resolution> {
         let (reply, answer) = oneshot::channel();
         let _ = self.jobs.send((refs, reply));
         answer
@@ -53,7 +53,7 @@ impl Network {
 
 /// What a refresh asks again: secrets without a version (a pinned version
 /// never changes) and App Configuration key-values.
-pub fn unpinned(plan: &Plan) -> BTreeSet<Reference> {
+pub(super) fn unpinned(plan: &Plan) -> BTreeSet<Reference> {
     plan.refs()
         .into_iter()
         .filter(|r| match r {
@@ -65,21 +65,21 @@ pub fn unpinned(plan: &Plan) -> BTreeSet<Reference> {
 
 /// The wait before the next refresh: `interval` ±20%, so that a fleet
 /// started together does not poll together.
-pub fn jittered(interval: Duration) -> Duration {
+pub(super) fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(0.8 + 0.4 * fastrand::f64())
 }
 
 /// One reference that changed, with what identifies its old and new value.
-pub struct Change {
+pub(super) struct Change {
     reference: Reference,
     old: Option<String>,
     new: Option<String>,
 }
 
-pub struct Changes(Vec<Change>);
+pub(super) struct Changes(Vec<Change>);
 
 impl Changes {
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
@@ -88,7 +88,7 @@ impl Changes {
     }
 
     /// The variables and the template files whose text holds a changed reference.
-    pub fn affected(&self, plan: &Plan) -> (Vec<String>, Vec<String>) {
+    pub(super) fn affected(&self, plan: &Plan) -> (Vec<String>, Vec<String>) {
         let (mut vars, mut files) = (Vec::new(), Vec::new());
         for item in &plan.items {
             if item.references().any(|r| self.touches(r)) {
@@ -103,7 +103,7 @@ impl Changes {
 
     /// One line's worth: what changed, for which variables and templates,
     /// old → new versions; never values.
-    pub fn describe(&self, plan: &Plan, tokens: &[crate::token::TokenTarget]) -> String {
+    pub(super) fn describe(&self, plan: &Plan, tokens: &[crate::token::TokenTarget]) -> String {
         let each: Vec<String> = self
             .0
             .iter()
@@ -160,7 +160,12 @@ fn version_of(resolution: &Resolution, secret: &SecretRef) -> Option<String> {
 /// Takes a refresh into `current`: failures are warned about and leave the
 /// current value alone; new values replace old ones, and what changed is
 /// returned.
-pub fn merge(current: &mut Resolution, mut fresh: Resolution, plan: &Plan, quiet: bool) -> Changes {
+pub(super) fn merge(
+    current: &mut Resolution,
+    mut fresh: Resolution,
+    plan: &Plan,
+    quiet: bool,
+) -> Changes {
     let mut changes = Vec::new();
     for (r, failure) in &fresh.failures {
         if !quiet {

@@ -2,7 +2,7 @@
 //! fakes with a clean environment, and checks every run for leaks: no secret
 //! value, token or identity header may appear in kvenv's stdout or stderr.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use kvenv_testkit::{FakeAzure, FakeCli, FakeVault, IdentityKind};
 use std::collections::HashMap;
