@@ -1,7 +1,7 @@
 //! `kvenv render`: a template with its references resolved, to stdout or
 //! atomically to a regular file (mode 0600, whatever the umask).
 
-use super::run::TEMPLATE_RENDERED_MAX;
+use super::run::{too_large, TEMPLATE_RENDERED_MAX};
 use super::{prepare, print, resolve, Mode};
 use crate::cli::RenderArgs;
 use crate::error::Error;
@@ -30,11 +30,7 @@ pub(crate) fn render(args: RenderArgs) -> Result<(), Error> {
         },
     )?;
     if plan.items[0].rendered_len(&resolution) > TEMPLATE_RENDERED_MAX {
-        return Err(Error::Usage(format!(
-            "template {}: with its secrets in place it would be larger than {} MiB",
-            args.template.display(),
-            TEMPLATE_RENDERED_MAX >> 20
-        )));
+        return Err(too_large(&args.template.display().to_string()));
     }
     let rendered = plan.items[0].render(&resolution);
     drop(resolution);

@@ -17,6 +17,14 @@ use std::path::Path;
 /// Rendered templates are configuration files; past this they are not.
 pub(crate) const TEMPLATE_RENDERED_MAX: usize = 16 << 20;
 
+/// A template that would be larger than [`TEMPLATE_RENDERED_MAX`] rendered.
+pub(crate) fn too_large(template: &str) -> Error {
+    Error::Usage(format!(
+        "template {template}: with its secrets in place it would be larger than {} MiB",
+        TEMPLATE_RENDERED_MAX >> 20
+    ))
+}
+
 /// Each `--template` VAR once, and never a variable that holds a reference
 /// (the reference would be dropped silently).
 fn check_template_vars(
@@ -164,13 +172,7 @@ pub(crate) fn check_sizes(
         let len = item.rendered_len(resolution);
         match item.key {
             Key::Var(i) => lens[i] = len,
-            Key::File(_) if len > TEMPLATE_RENDERED_MAX => {
-                return Err(Error::Usage(format!(
-                    "template {}: with its secrets in place it would be larger than {} MiB",
-                    item.label(),
-                    TEMPLATE_RENDERED_MAX >> 20
-                )))
-            }
+            Key::File(_) if len > TEMPLATE_RENDERED_MAX => return Err(too_large(item.label())),
             // `/dev/fd/N` with the largest N: a bound for the size check.
             Key::File(i) => extra.push((OsString::from(&args.template[i].var), vec![b'x'; 18])),
         }
