@@ -559,3 +559,27 @@ fn a_token_is_renewed_before_it_nears_expiry_and_restarts_the_command() {
     let out = running.wait(Duration::from_secs(10));
     assert_eq!(out.code, Some(143), "{}", out.stderr);
 }
+
+// Regression: the first round and the refreshes had a session each, so a
+// watching kvenv set its credential up twice and asked for a second token.
+#[test]
+fn the_first_round_and_the_refreshes_share_one_session_and_one_token() {
+    let kit = Kit::with(kvenv_testkit::IdentityKind::Imds);
+    kit.azure.vault.set_secret("s", "one-session-value");
+    let running = watching(&kit)
+        .env("S", kit.azure.vault.reference("s"))
+        .command(["sleep", "60"])
+        .spawn();
+    assert!(
+        eventually(Duration::from_secs(8), || kit.azure.vault.gets_of("s") >= 3),
+        "{}",
+        running.stderr()
+    );
+    assert_eq!(
+        kit.azure.identity.tokens_issued(),
+        1,
+        "one token for every round"
+    );
+    running.signal(Signal::SIGTERM);
+    running.wait(Duration::from_secs(10));
+}

@@ -70,6 +70,19 @@ pub(crate) fn resolve(
     settings: &Settings,
     mode: Mode,
 ) -> Result<(Resolution, Option<exec::Hardening>), Error> {
+    resolve_through(plan, tokens, shapes, settings, mode, None)
+}
+
+/// [`resolve`], through a network thread kept for later rounds (`--watch`)
+/// when `network` is given: it is started here if there is anything to fetch.
+pub(crate) fn resolve_through(
+    plan: &Plan,
+    tokens: &[TokenTarget],
+    shapes: &crate::shape::Shapes,
+    settings: &Settings,
+    mode: Mode,
+    network: Option<&mut Option<crate::watch::Network>>,
+) -> Result<(Resolution, Option<exec::Hardening>), Error> {
     if let Mode::Strict { keep_unresolved } = mode {
         plan.check_syntax(keep_unresolved)?;
     }
@@ -83,7 +96,15 @@ pub(crate) fn resolve(
         == Mode::Strict {
             keep_unresolved: false,
         };
-    let resolution = resolve::resolve(&refs, settings, all_or_nothing)?;
+    let resolution = match network {
+        Some(slot) => {
+            let network = crate::watch::Network::start(settings.clone())?;
+            let first = network.first(&refs, all_or_nothing);
+            *slot = Some(network);
+            first
+        }
+        None => resolve::resolve(&refs, settings, all_or_nothing)?,
+    };
     if let Mode::Strict { keep_unresolved } = mode {
         // A token that did not come fails the run, --keep-unresolved or not:
         // there is no literal text to keep.

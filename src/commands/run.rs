@@ -1,7 +1,7 @@
 //! `kvenv run`: resolve, check what exec will accept, render into the
 //! environment and in-memory files, then exec the command.
 
-use super::{prepare, read_templates, resolve, with_texts, Mode};
+use super::{prepare, read_templates, with_texts, Mode};
 use crate::child::{materialize, Files, Given};
 use crate::cli::{RunArgs, TemplateArg};
 use crate::error::Error;
@@ -92,7 +92,10 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
     let texts = read_templates(&paths)?;
     let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
     let shapes = super::shapes(&args.shapes, &plan, &vars)?;
-    let (resolution, hardening) = resolve(
+    // Under --watch, one network thread and session serve the first round
+    // and every refresh.
+    let mut network = None;
+    let (resolution, hardening) = super::resolve_through(
         &plan,
         &tokens,
         &shapes,
@@ -100,6 +103,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
         Mode::Strict {
             keep_unresolved: args.keep_unresolved,
         },
+        args.watch.then_some(&mut network),
     )?;
 
     check_sizes(&plan, &resolution, &vars, &args, &tokens)?;
@@ -113,11 +117,12 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
     if args.watch {
         let watched = crate::watch::Watched {
             args: &args,
-            settings: &settings,
             plan: &plan,
             given: &given,
         };
-        return Err(crate::watch::supervise(watched, resolution, hardening));
+        return Err(crate::watch::supervise(
+            watched, resolution, hardening, network,
+        ));
     }
     let (env, _files) = materialize(&plan, &resolution, &given, Files::Sealed)?;
     drop(resolution);

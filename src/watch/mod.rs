@@ -9,12 +9,14 @@
 pub(crate) mod options;
 mod refresh;
 
+pub(crate) use refresh::Network;
+
 use crate::child::{materialize, Files, Given, TemplateFile};
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::exec::Hardening;
 use crate::plan::Plan;
-use crate::resolve::{Resolution, Settings};
+use crate::resolve::Resolution;
 use crate::secret::SecretBytes;
 use futures::StreamExt;
 use nix::sys::signal::{kill, Signal};
@@ -39,7 +41,6 @@ const FORWARDED: [Signal; 7] = [
 /// What the supervisor needs from `run`.
 pub(crate) struct Watched<'a> {
     pub args: &'a RunArgs,
-    pub settings: &'a Settings,
     pub plan: &'a Plan<'a>,
     /// The environment, templates, `--token`s (renewed before they are within
     /// five minutes of expiry) and shaping options.
@@ -52,6 +53,7 @@ pub(crate) fn supervise(
     watched: Watched<'_>,
     resolution: Resolution,
     hardening: Option<Hardening>,
+    network: Option<Network>,
 ) -> Error {
     // What the command gets back, read before SIGPIPE is blocked here: kvenv
     // stays alive to supervise, so no write of its own may kill it.
@@ -67,7 +69,6 @@ pub(crate) fn supervise(
         Ok(runtime) => runtime,
         Err(e) => return Error::Internal(format!("cannot start the async runtime: {e}")),
     };
-    let network = refresh::Network::start(watched.settings.clone());
     let mut supervisor = Supervisor {
         watched,
         current: resolution,
@@ -121,7 +122,9 @@ struct Supervisor<'a> {
     watched: Watched<'a>,
     current: Resolution,
     hardening: Option<Hardening>,
-    network: refresh::Network,
+    /// The session of the first round, for refreshes; none when there is
+    /// nothing to refresh.
+    network: Option<Network>,
     child: Pid,
     /// The templates' in-memory files the running command reads.
     files: Vec<TemplateFile>,
@@ -181,7 +184,7 @@ impl Supervisor<'_> {
                     if let Some(code) = self.reap() { return Ok(code); }
                 }
                 _ = &mut next, if pending.is_none() && !watched_refs.is_empty() => {
-                    pending = Some(self.network.round(watched_refs.clone()));
+                    pending = self.network.as_ref().map(|n| n.round(watched_refs.clone()));
                 }
                 fresh = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
                     pending = None;

@@ -10,43 +10,58 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-type Job = (BTreeSet<Reference>, oneshot::Sender<Resolution>);
+/// References to fetch, whether all must resolve, and where the answer goes.
+type Job = (BTreeSet<Reference>, bool, oneshot::Sender<Resolution>);
 
 /// The thread that fetches: SIGPIPE blocked (a reset peer must not kill the
-/// supervisor), its own runtime, one session reused for every round.
-pub(super) struct Network {
+/// supervisor), its own runtime, one session (one credential, one token
+/// cache, resumed TLS) for the first round and every refresh.
+pub(crate) struct Network {
     jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl Network {
-    pub(super) fn start(settings: Settings) -> Network {
+    /// Starts the thread and its session; a session that cannot be set up
+    /// (a bad `--ca-file`, say) is kvenv's error, as without `--watch`.
+    pub(crate) fn start(settings: Settings) -> Result<Network, crate::error::Error> {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let (ready, started) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             crate::exec::block_sigpipe_in_this_thread();
-            let session = Session::new(&settings);
-            for (refs, reply) in queue {
-                let fresh = match &session {
-                    Ok(session) => session.round(&refs, false),
-                    Err(e) => {
-                        let failure = crate::error::Failure::new(
-                            crate::error::Status::OtherReasons,
-                            e.to_string(),
-                        );
-                        let mut r = Resolution::default();
-                        r.failures = refs.into_iter().map(|r| (r, failure.clone())).collect();
-                        r
-                    }
-                };
-                let _ = reply.send(fresh);
+            let session = match Session::new(&settings) {
+                Ok(session) => {
+                    let _ = ready.send(Ok(()));
+                    session
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            for (refs, all_or_nothing, reply) in queue {
+                let _ = reply.send(session.round(&refs, all_or_nothing));
             }
         });
-        Network { jobs }
+        match started.recv() {
+            Ok(Ok(())) => Ok(Network { jobs }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(crate::error::Error::Internal(
+                "the network thread ended before it started".into(),
+            )),
+        }
+    }
+
+    /// The first round, waited for: what `run` fetches before the command starts.
+    pub(crate) fn first(&self, refs: &BTreeSet<Reference>, all_or_nothing: bool) -> Resolution {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.jobs.send((refs.clone(), all_or_nothing, reply));
+        answer.blocking_recv().unwrap_or_default()
     }
 
     /// Fetches `refs` once; the answer arrives on the receiver.
     pub(super) fn round(&self, refs: BTreeSet<Reference>) -> oneshot::Receiver<Resolution> {
         let (reply, answer) = oneshot::channel();
-        let _ = self.jobs.send((refs, reply));
+        let _ = self.jobs.send((refs, false, reply));
         answer
     }
 }
