@@ -511,9 +511,12 @@ impl Clients {
                 First::Connects => connection.opened().await,
                 First::Answers => answered.opened().await,
             };
+            // Only a connection known to speak HTTP/2 takes many at once; a
+            // host whose protocol is unknown (its first request ended without
+            // a connection) gets the HTTP/1.1 limit.
             let _permit = match connection.state() {
-                Some(Opened::Http1) => http1.acquire().await.ok(),
-                _ => None,
+                Some(Opened::Http2) => None,
+                _ => http1.acquire().await.ok(),
             };
             let outcome = fetch(r).await;
             connection.ended();
