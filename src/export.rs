@@ -141,10 +141,21 @@ fn is_name(name: &[u8]) -> bool {
         && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
+/// `\uXXXX` for each UTF-16 unit of `c`, written straight into `out` (no
+/// string of its own holds a piece of the value).
 fn push_unicode(out: &mut SecretBytes, c: char) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut units = [0u16; 2];
     for unit in c.encode_utf16(&mut units) {
-        out.push(format!("\\u{unit:04x}").as_bytes());
+        let u = *unit as usize;
+        out.push(&[
+            b'\\',
+            b'u',
+            HEX[(u >> 12) & 15],
+            HEX[(u >> 8) & 15],
+            HEX[(u >> 4) & 15],
+            HEX[u & 15],
+        ]);
     }
 }
 
@@ -179,7 +190,7 @@ fn yaml_escape(out: &mut SecretBytes, text: &str) {
             c if crate::error::is_deceptive(c)
                 || matches!(c, '\u{FEFF}' | '\u{FFFE}' | '\u{FFFF}') =>
             {
-                out.push(format!("\\u{:04x}", c as u32).as_bytes())
+                push_unicode(out, c)
             }
             c => out.push(c.encode_utf8(&mut [0; 4]).as_bytes()),
         }

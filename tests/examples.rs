@@ -535,3 +535,25 @@ fn a_container_without_command_fails_naming_it_and_prints_nothing() {
         "{err}"
     );
 }
+
+// Hostile manifests: an alias bomb ("billion laughs") and nesting 100,000 deep
+// are one line and exit 125, not unbounded memory or a stack overflow.
+#[test]
+fn an_alias_bomb_and_deep_nesting_are_refused_in_one_line() {
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12u8 {
+        let (name, prev) = ((b'a' + i) as char, (b'a' + i - 1) as char);
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    bomb.push_str("kind: Pod\n");
+    for input in [bomb, "[".repeat(100_000)] {
+        let (code, out, err) = inject(&["--image", IMAGE], &input);
+        assert_eq!((code, out.as_str()), (125, ""));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("kvenv: inject -: not a YAML or JSON manifest"),
+            "{err}"
+        );
+    }
+}
