@@ -18,7 +18,6 @@ mod cli;
 mod cloud;
 mod commands;
 mod dns;
-mod environment;
 mod error;
 mod exec;
 mod export;
@@ -37,6 +36,7 @@ mod shape;
 mod sources;
 mod template;
 mod token;
+mod vars;
 mod vault;
 mod watch;
 
@@ -149,7 +149,8 @@ where
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let result = match commands::run::plain(&args) {
         Some(failed) => Err(failed),
-        None => parse_and_run(args),
+        // The one read of kvenv's environment.
+        None => parse_and_run(args, vars::Vars::new(std::env::vars_os())),
     };
     match result {
         Ok(code) => code,
@@ -161,7 +162,7 @@ where
 }
 
 /// Everything but the plain `run` that `commands::run::plain` takes.
-fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
+fn parse_and_run(args: Vec<OsString>, vars: vars::Vars) -> Result<i32, error::Error> {
     exec::hold_closed_standard_descriptors();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -189,9 +190,9 @@ fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
         }
     };
     match cli.command {
-        Command::Run(args) => commands::run(args),
-        Command::Render(args) => commands::render(args),
-        Command::Check(args) => commands::check(args),
+        Command::Run(args) => commands::run(args, vars),
+        Command::Render(args) => commands::render(args, vars),
+        Command::Check(args) => commands::check(args, vars),
         Command::Completions { shell } => commands::print(|out| {
             clap_complete::generate(
                 shell,
@@ -202,7 +203,7 @@ fn parse_and_run(args: Vec<OsString>) -> Result<i32, error::Error> {
             Ok(())
         }),
         Command::Install { dir } => commands::install(&dir),
-        Command::Export(args) => commands::export::run(args),
+        Command::Export(args) => commands::export::run(args, vars),
         Command::Inject(args) => commands::inject::run(args),
         Command::Man => commands::print(|out| {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)

@@ -609,7 +609,7 @@ mod tests {
                 user_assigned: None,
                 tenant_id: None,
                 cloud: Cloud::Public,
-                env: crate::identity::Env::default(),
+                env: crate::identity::Snapshot::default(),
             },
             timeout: Duration::from_secs(1),
             concurrency: 4,

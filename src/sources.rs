@@ -3,6 +3,7 @@
 //! with size limits and reported by file and line, never by content.
 
 use crate::error::{printable, Error};
+use crate::vars::Vars;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,7 @@ fn read_bounded(what: &str, path: &Path, max: u64) -> Result<Vec<u8>, Error> {
 
 /// Reads dotenv files in order. Returns the variables they define that are not
 /// already in the environment and not defined by an earlier file.
-pub(crate) fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn env_files(files: &[PathBuf], vars: &Vars) -> Result<Vec<(String, String)>, Error> {
     let mut out: Vec<(String, String)> = Vec::new();
     for path in files {
         let bytes = read_bounded("--env-file", path, MAX_ENV_FILE)?;
@@ -27,8 +28,8 @@ pub(crate) fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Erro
             .map_err(|_| Error::Usage(format!("--env-file {}: not valid UTF-8", path.display())))?;
         // Editors on Windows start UTF-8 files with a byte-order mark.
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        for (name, value) in parse_dotenv(path, text)? {
-            if std::env::var_os(&name).is_some() || out.iter().any(|(n, _)| *n == name) {
+        for (name, value) in parse_dotenv_with(path, text, vars)? {
+            if vars.get(&name).is_some() || out.iter().any(|(n, _)| *n == name) {
                 continue; // the environment (and earlier files) win
             }
             out.push((name, value));
@@ -37,9 +38,15 @@ pub(crate) fn env_files(files: &[PathBuf]) -> Result<Vec<(String, String)>, Erro
     Ok(out)
 }
 
-/// Every `NAME=value` of a dotenv text, in order. `path` only names the file in errors.
+/// Every `NAME=value` of a dotenv text, in order, in an empty environment.
+/// `path` only names the file in errors.
 pub(crate) fn parse_dotenv(path: &Path, text: &str) -> Result<Vec<(String, String)>, Error> {
-    if let Some(line) = expansion_exceeds(text, MAX_ENV_FILE as usize) {
+    parse_dotenv_with(path, text, &Vars::default())
+}
+
+/// [`parse_dotenv`], with `$NAME` bounded by the values in `vars`.
+fn parse_dotenv_with(path: &Path, text: &str, vars: &Vars) -> Result<Vec<(String, String)>, Error> {
+    if let Some(line) = expansion_exceeds(text, MAX_ENV_FILE as usize, vars) {
         return Err(Error::Usage(format!(
             "--env-file {}:{line}: variable expansion ($NAME) would grow the values past {} KiB",
             path.display(),
@@ -56,7 +63,7 @@ pub(crate) fn parse_dotenv(path: &Path, text: &str) -> Result<Vec<(String, Strin
 /// by fuzzing). Before parsing, this bounds every value's size from above,
 /// counting every `$NAME` as the referenced value's bound (quotes ignored:
 /// the bound only needs to be safe), and returns the first line past `max`.
-fn expansion_exceeds(text: &str, max: usize) -> Option<usize> {
+fn expansion_exceeds(text: &str, max: usize, vars: &Vars) -> Option<usize> {
     let mut sizes: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut current: Option<&str> = None;
     let name_end = |s: &str| {
@@ -79,7 +86,7 @@ fn expansion_exceeds(text: &str, max: usize) -> Option<usize> {
             let referenced = sizes
                 .get(name)
                 .copied()
-                .unwrap_or_else(|| std::env::var_os(name).map_or(0, |v| v.len()));
+                .unwrap_or_else(|| vars.get(name).map_or(0, |v| v.len()));
             bound = bound.saturating_add(referenced);
         }
         // References use the earlier value, so the new one starts only now.
@@ -116,21 +123,20 @@ fn env_file_error(path: &Path, text: &str, error: dotenvy::Error) -> Error {
     }
 }
 
-/// Makes the variables of `--env-file` files part of kvenv's own environment, so
-/// that they reach the command and configure kvenv's credentials alike.
-/// Must run before any thread exists: this is the only place kvenv changes its
-/// own environment.
-pub(crate) fn apply_env_files(files: &[PathBuf]) -> Result<(), Error> {
-    for (name, value) in env_files(files)? {
+/// `vars` with the variables of `--env-file` files added, so that they reach
+/// the command and configure kvenv's credentials alike.
+pub(crate) fn apply_env_files(files: &[PathBuf], vars: Vars) -> Result<Vars, Error> {
+    let mut added = Vec::new();
+    for (name, value) in env_files(files, &vars)? {
         if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
             return Err(Error::Usage(format!(
                 "--env-file: variable {} cannot be set",
                 printable(&name)
             )));
         }
-        std::env::set_var(&name, OsString::from(value));
+        added.push((OsString::from(name), OsString::from(value)));
     }
-    Ok(())
+    Ok(vars.with(added))
 }
 
 /// A template file's text, read with the size limit and required to be UTF-8.

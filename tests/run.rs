@@ -1472,3 +1472,74 @@ fn install_copies_kvenv_atomically_and_replaces_a_link_without_following_it() {
         );
     }
 }
+
+// The command is searched in kvenv's PATH with its env files applied (an env
+// file may bring PATH when the environment has none), by exec and by the
+// supervised start alike; a script without `#!` is run by /bin/sh, as
+// execvp(3) does.
+#[test]
+fn the_command_is_searched_in_the_path_an_env_file_brings() {
+    use std::os::unix::fs::PermissionsExt;
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("greeting", "path-value-8812");
+    let bin = kit.azure.dir().join("own-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let scripts = [
+        (
+            "greet-8812",
+            "#!/bin/sh\nprintf %s \"$GREETING\" > \"$1\"\n",
+        ),
+        ("bare-8812", "printf %s \"$GREETING\" > \"$1\"\n"),
+    ];
+    for (name, text) in scripts {
+        let file = bin.join(name);
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let env_file = kit.azure.dir().join("path.env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "PATH={}:/usr/bin:/bin\nGREETING={}\n",
+            bin.display(),
+            kit.azure.vault.reference("greeting")
+        ),
+    )
+    .unwrap();
+    for (name, _) in scripts {
+        for watch in [false, true] {
+            let out_file = kit.azure.dir().join(format!("{name}-{watch}.out"));
+            let mut run = kit
+                .run()
+                .without_env("PATH")
+                .args(["--env-file".to_string(), env_file.display().to_string()]);
+            if watch {
+                run = run.arg("--watch");
+            }
+            let out = run
+                .command([name.to_string(), out_file.display().to_string()])
+                .go();
+            out.assert_code(0);
+            assert_eq!(
+                std::fs::read_to_string(&out_file).unwrap(),
+                "path-value-8812",
+                "{name} watch={watch}: {}",
+                out.stderr
+            );
+        }
+    }
+    // Not in that PATH: 127, as env(1).
+    let out = kit
+        .run()
+        .without_env("PATH")
+        .args(["--env-file".to_string(), env_file.display().to_string()])
+        .command(["no-such-command-8812"])
+        .go();
+    out.assert_code(127);
+    assert!(
+        out.stderr
+            .contains("no-such-command-8812: command not found"),
+        "{}",
+        out.stderr
+    );
+}

@@ -2,7 +2,7 @@
 //! `KVENV_*` variable, turned into validated [`Settings`] before any work.
 
 use crate::cloud::Cloud;
-use crate::identity::{CredentialKind, Env, IdentityConfig, UserAssigned};
+use crate::identity::{CredentialKind, IdentityConfig, Snapshot, UserAssigned};
 use crate::resolve::Settings;
 use crate::vault::AllowedHost;
 use clap::builder::TypedValueParser;
@@ -425,7 +425,7 @@ impl Common {
     /// Validates the options into [`Settings`]; every problem names its flag.
     /// `env` is the environment's snapshot, taken after the env files. The
     /// flags themselves were checked as they were parsed.
-    pub(crate) fn settings(&self, env: Env) -> Settings {
+    pub(crate) fn settings(&self, env: Snapshot) -> Settings {
         let mut ca_files = Vec::new();
         if let Some(path) = env.get("SSL_CERT_FILE") {
             ca_files.push(("SSL_CERT_FILE".to_string(), PathBuf::from(path)));

@@ -6,21 +6,21 @@ use crate::cli::{CheckArgs, Output};
 use crate::error::{Error, Status};
 use crate::plan::Plan;
 use crate::report;
-use std::ffi::OsString;
+use crate::vars::Vars;
 use std::path::{Path, PathBuf};
 
 /// `kvenv check`: every reference with its outcome; exit 1 if any failed.
-pub(crate) fn check(args: CheckArgs) -> Result<(), Error> {
-    let settings = prepare(&args.common)?;
-    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+pub(crate) fn check(args: CheckArgs, vars: Vars) -> Result<(), Error> {
+    let (settings, vars) = prepare(&args.common, vars)?;
+    let vars = vars.entries();
     let paths: Vec<&Path> = args.template.iter().map(PathBuf::as_path).collect();
     let texts = read_templates(&paths)?;
-    let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
+    let plan = Plan::of(vars, &with_texts(&paths, &texts), settings.cloud);
     let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
-    let shapes = super::shapes(&args.shapes, &plan, &vars)?;
+    let shapes = super::shapes(&args.shapes, &plan, vars)?;
     let (resolution, _hardening) = resolve(&plan, &tokens, &shapes, &settings, Mode::Report)?;
     let mut rows = plan.rows(&resolution);
-    super::shape_rows(&mut rows, &plan, &resolution, &shapes, &vars, &tokens);
+    super::shape_rows(&mut rows, &plan, &resolution, &shapes, vars, &tokens);
     rows.extend(super::token_rows(
         &tokens,
         &resolution,

@@ -11,19 +11,20 @@ use crate::child::Given;
 use crate::cli::ExportArgs;
 use crate::error::Error;
 use crate::plan::Plan;
+use crate::vars::Vars;
 use std::ffi::OsString;
 use std::path::Path;
 
-pub(crate) fn run(args: ExportArgs) -> Result<(), Error> {
-    let settings = prepare(&args.common)?;
+pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
+    let (settings, world) = prepare(&args.common, vars)?;
     let destination = args.output.as_deref().filter(|p| *p != Path::new("-"));
     if let Some(path) = destination {
         check_destination(path)?;
     }
-    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let vars = world.entries();
     let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
-    let plan = Plan::of(&vars, &[], settings.cloud);
-    let shapes = super::shapes(&args.shapes, &plan, &vars)?;
+    let plan = Plan::of(vars, &[], settings.cloud);
+    let shapes = super::shapes(&args.shapes, &plan, vars)?;
     let (resolution, _hardening) = resolve(
         &plan,
         &tokens,
@@ -34,11 +35,12 @@ pub(crate) fn run(args: ExportArgs) -> Result<(), Error> {
         },
     )?;
     let given = Given {
-        vars: &vars,
+        vars,
         templates: &[],
         tokens: &tokens,
         shapes: &shapes,
         quiet: args.common.quiet,
+        path: world.path(),
     };
     let all = crate::child::command_vars(&plan, &resolution, &given)?;
     drop(resolution);

@@ -20,6 +20,7 @@ use crate::plan::Plan;
 use crate::reference::Reference;
 use crate::resolve::{Resolution, Settings};
 use crate::token::TokenTarget;
+use crate::vars::Vars;
 use crate::{exec, identity, resolve, sources};
 use std::io::Write;
 use std::path::Path;
@@ -44,11 +45,11 @@ pub(crate) fn print(
 }
 
 /// Env files first (they may configure kvenv too), then settings, then logs.
-pub(crate) fn prepare(common: &Common) -> Result<Settings, Error> {
-    sources::apply_env_files(&common.env_file)?;
-    let settings = common.settings(identity::Env::snapshot());
+pub(crate) fn prepare(common: &Common, vars: Vars) -> Result<(Settings, Vars), Error> {
+    let vars = sources::apply_env_files(&common.env_file, vars)?;
+    let settings = common.settings(identity::Snapshot::of(&vars));
     crate::init_logging(common);
-    Ok(settings)
+    Ok((settings, vars))
 }
 
 /// What a command wants from resolution.

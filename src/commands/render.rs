@@ -8,12 +8,13 @@ use crate::error::Error;
 use crate::plan::Plan;
 use crate::secret::SecretBytes;
 use crate::sources;
+use crate::vars::Vars;
 use std::io::Write;
 use std::path::Path;
 
 /// `kvenv render`: the resolved template to stdout or, atomically, to a file.
-pub(crate) fn render(args: RenderArgs) -> Result<(), Error> {
-    let settings = prepare(&args.common)?;
+pub(crate) fn render(args: RenderArgs, vars: Vars) -> Result<(), Error> {
+    let (settings, _vars) = prepare(&args.common, vars)?;
     let destination = args.output.as_deref().filter(|p| *p != Path::new("-"));
     if let Some(path) = destination {
         check_destination(path)?;

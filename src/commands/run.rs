@@ -2,6 +2,7 @@
 //! environment and in-memory files, then exec the command.
 
 use super::{prepare, read_templates, with_texts, Mode};
+use crate::child::environment;
 use crate::child::{materialize, Files, Given};
 use crate::cli::{RunArgs, TemplateArg};
 use crate::error::Error;
@@ -9,8 +10,9 @@ use crate::plan::{Key, Plan};
 use crate::reference::Reference;
 use crate::secret::SecretBytes;
 use crate::token::TokenTarget;
-use crate::{environment, exec, template};
-use std::ffi::OsString;
+use crate::vars::Vars;
+use crate::{exec, template};
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -78,20 +80,25 @@ pub(crate) fn plain(args: &[OsString]) -> Option<Error> {
     if env.iter().any(asks_more) {
         return None;
     }
-    Some(exec::exec(command, env, None))
+    let path = env
+        .iter()
+        .find_map(|e| e.expose().strip_prefix(b"PATH="))
+        .map(|value| OsStr::from_bytes(value.strip_suffix(b"\0").unwrap_or(value)).to_owned());
+    let path = path.unwrap_or_else(|| crate::vars::Vars::default().path().to_owned());
+    Some(exec::exec(command, env, &path, None))
 }
 
 /// `kvenv run`: resolve, then exec. Returns only on failure.
-pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
-    let settings = prepare(&args.common)?;
-    let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    check_template_vars(&args.template, &vars)?;
+pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<(), Error> {
+    let (settings, world) = prepare(&args.common, vars)?;
+    let vars = world.entries();
+    check_template_vars(&args.template, vars)?;
     let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
-    check_token_vars(&tokens, &args.template, &vars)?;
+    check_token_vars(&tokens, &args.template, vars)?;
     let paths: Vec<&Path> = args.template.iter().map(|t| t.path.as_path()).collect();
     let texts = read_templates(&paths)?;
-    let plan = Plan::of(&vars, &with_texts(&paths, &texts), settings.cloud);
-    let shapes = super::shapes(&args.shapes, &plan, &vars)?;
+    let plan = Plan::of(vars, &with_texts(&paths, &texts), settings.cloud);
+    let shapes = super::shapes(&args.shapes, &plan, vars)?;
     // Under --watch, one network thread and session serve the first round
     // and every refresh.
     let mut network = None;
@@ -106,13 +113,14 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
         args.watch.then_some(&mut network),
     )?;
 
-    check_sizes(&plan, &resolution, &vars, &args, &tokens)?;
+    check_sizes(&plan, &resolution, vars, &args, &tokens)?;
     let given = Given {
-        vars: &vars,
+        vars,
         templates: &args.template,
         tokens: &tokens,
         shapes: &shapes,
         quiet: args.common.quiet,
+        path: world.path(),
     };
     if args.watch {
         let watched = crate::watch::Watched {
@@ -126,7 +134,12 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Error> {
     }
     let (env, _files) = materialize(&plan, &resolution, &given, Files::Sealed)?;
     drop(resolution);
-    Err(exec::exec(&args.command, env, hardening.as_ref()))
+    Err(exec::exec(
+        &args.command,
+        env,
+        world.path(),
+        hardening.as_ref(),
+    ))
 }
 
 /// Each `--token` VAR once (checked by `token::targets`), never a template's

@@ -11,7 +11,12 @@ use std::sync::Arc;
 
 /// Finds a developer tool on the snapshot's PATH; the crates run it through `/bin/sh`.
 fn on_path(config: &IdentityConfig, tool: &str) -> Result<(), String> {
-    std::env::split_paths(config.env.get("PATH").unwrap_or_default())
+    config
+        .env
+        .get("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(std::path::Path::new)
         .map(|dir| dir.join(tool))
         .find(|p| p.is_file())
         .map(|_| ())

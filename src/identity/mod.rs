@@ -2,22 +2,22 @@
 //! `auto` chain, wrapped so that each scope is asked for once per run.
 //!
 //! One file per credential family, as `azure_identity` lays them out:
-//! `environment.rs` (service principal: secret or certificate), `workload.rs`,
+//! `service_principal.rs` (secret or certificate), `workload.rs`,
 //! `managed.rs` (App Service, IMDS, Cloud Shell, Azure Arc; kvenv's own
 //! requests in `msi.rs`), `developer.rs` (az, azd); then `chain.rs` and
-//! `cache.rs`. Every one reads the same [`Env`] snapshot, never the process.
+//! `cache.rs`. Every one reads the same [`Snapshot`] of the environment, never the process.
 
 mod arc;
 mod cache;
 mod chain;
 mod developer;
-mod env;
-mod environment;
 mod managed;
 mod msi;
+mod service_principal;
+mod snapshot;
 mod workload;
 
-pub(crate) use env::Env;
+pub(crate) use snapshot::Snapshot;
 
 use crate::cloud::Cloud;
 use azure_core::cloud::CloudConfiguration;
@@ -121,7 +121,7 @@ pub(crate) struct IdentityConfig {
     /// `--tenant-id`.
     pub tenant_id: Option<String>,
     pub cloud: Cloud,
-    pub env: Env,
+    pub env: Snapshot,
 }
 
 impl IdentityConfig {
@@ -248,7 +248,7 @@ fn candidate(
 ) -> Candidate {
     let built = match kind {
         CredentialKind::ManagedIdentity => return managed::candidate(config, plumbing, auto),
-        CredentialKind::Environment => environment::candidate(config, plumbing),
+        CredentialKind::Environment => service_principal::candidate(config, plumbing),
         CredentialKind::WorkloadIdentity => workload::candidate(config, plumbing),
         CredentialKind::AzureCli => developer::azure_cli(config),
         CredentialKind::Azd => developer::azd(config),

@@ -228,6 +228,7 @@ impl Supervisor<'_> {
         self.child = crate::exec::spawn(
             &w.args.command,
             &env,
+            w.given.path,
             self.hardening.as_ref(),
             &self.inherited,
         )?;
@@ -324,13 +325,14 @@ impl Supervisor<'_> {
     /// values make them.
     fn seen(&self) -> Result<Seen, Error> {
         let w = &self.watched;
-        let (vars, _warnings) = crate::environment::command_vars(&crate::environment::Sources {
-            plan: w.plan,
-            resolution: &self.current,
-            vars: w.given.vars,
-            tokens: w.given.tokens,
-            shapes: w.given.shapes,
-        })?;
+        let (vars, _warnings) =
+            crate::child::environment::command_vars(&crate::child::environment::Sources {
+                plan: w.plan,
+                resolution: &self.current,
+                vars: w.given.vars,
+                tokens: w.given.tokens,
+                shapes: w.given.shapes,
+            })?;
         let files = w
             .plan
             .items

@@ -3,7 +3,7 @@
 //! for the supervised start under `--watch`.
 
 use crate::cli::TemplateArg;
-use crate::environment;
+pub(crate) mod environment;
 use crate::error::Error;
 use crate::memfile;
 use crate::plan::{Key, Plan};
@@ -32,6 +32,8 @@ pub(crate) struct Given<'a> {
     pub shapes: &'a crate::shape::Shapes,
     /// `-q`: no warning for an optional reference that is not there.
     pub quiet: bool,
+    /// Where the command is searched (kvenv's `PATH`).
+    pub path: &'a std::ffi::OsStr,
 }
 
 /// The command's variables (see `environment::command_vars`), with the

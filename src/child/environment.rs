@@ -182,13 +182,13 @@ pub(crate) fn build(
     env
 }
 
-/// Whether `std::env` leaves `entry` (`ENTRY\0`) out: no `=` after its first byte.
+/// Whether Rust's `vars_os` leaves `entry` (`ENTRY\0`) out: no `=` after its first byte.
 pub(crate) fn is_odd(entry: &[u8]) -> bool {
     let entry = entry.strip_suffix(b"\0").unwrap_or(entry);
     entry.len() < 2 || !entry[1..].contains(&b'=')
 }
 
-/// The entries of kvenv's environment that `std::env` leaves out, as
+/// The entries of kvenv's environment that `vars_os` leaves out, as
 /// `ENTRY\0`, to be passed on untouched as `env(1)` does.
 pub(crate) fn odd_entries() -> Vec<SecretBytes> {
     crate::exec::raw_environment()

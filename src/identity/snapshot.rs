@@ -5,15 +5,19 @@
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Env(BTreeMap<String, String>);
+pub(crate) struct Snapshot(BTreeMap<String, String>);
 
-impl Env {
-    /// kvenv's environment now (names and values that are not UTF-8 are left out:
+impl Snapshot {
+    /// kvenv's environment (names and values that are not UTF-8 are left out:
     /// none of the variables kvenv reads can be such).
-    pub(crate) fn snapshot() -> Env {
-        Env(std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect())
+    pub(crate) fn of(vars: &crate::vars::Vars) -> Snapshot {
+        Snapshot(
+            vars.entries()
+                .iter()
+                .cloned()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        )
     }
 
     /// A variable's value, `None` when unset or blank.
@@ -25,11 +29,12 @@ impl Env {
     }
 }
 
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Snapshot {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Env(iter
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect())
+        Snapshot(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }

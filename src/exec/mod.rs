@@ -1,0 +1,211 @@
+//! The process boundary: core-dump protection while secrets are in memory,
+//! SIGPIPE kept away from the network work, and exec with the resolved
+//! environment so the command keeps kvenv's PID, fds, signal state and
+//! limits. The command is searched in kvenv's `PATH` (with its env files),
+//! as `execvp(3)` does.
+
+mod hardening;
+mod signals;
+mod start;
+
+pub(crate) use hardening::Hardening;
+pub(crate) use signals::{block_sigpipe_in_this_thread, without_sigpipe, Inherited};
+pub(crate) use start::{hold_closed_standard_descriptors, raw_environment};
+
+use crate::error::Error;
+use crate::secret::SecretBytes;
+use nix::errno::Errno;
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Starts `command` as a child, searched and run as [`exec`] would, with `env`,
+/// the signal mask and dispositions kvenv was started with (`inherited`) and
+/// the original core limit: what exec would have given it.
+pub(crate) fn spawn(
+    command: &[OsString],
+    env: &[SecretBytes],
+    path: &OsStr,
+    hardening: Option<&Hardening>,
+    inherited: &Inherited,
+) -> Result<nix::unistd::Pid, Error> {
+    use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
+    let name = crate::error::printable(&command[0].to_string_lossy());
+    let (args, entries) = argv_envp(command, env)?;
+    let fail = |e: nix::Error| Error::Internal(format!("cannot start {name}: {e}"));
+    let actions = PosixSpawnFileActions::init().map_err(fail)?;
+    let mut attr = PosixSpawnAttr::init().map_err(fail)?;
+    attr.set_sigmask(inherited.mask()).map_err(fail)?;
+    attr.set_sigdefault(&inherited.defaults()).map_err(fail)?;
+    attr.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )
+    .map_err(fail)?;
+    let spawn = || {
+        search(&command[0], path, |file| {
+            match posix_spawn(file, &actions, &attr, &args, &entries) {
+                Err(Errno::ENOEXEC) => {
+                    let script = shell_script(file, &args);
+                    posix_spawn(c"/bin/sh", &actions, &attr, &script, &entries)
+                }
+                spawned => spawned,
+            }
+        })
+    };
+    let spawned = match hardening {
+        Some(h) => h.around_spawn(spawn),
+        None => spawn(),
+    };
+    spawned.map_err(|errno| exec_error(&command[0], path, errno))
+}
+
+/// Replaces this process with `command`, searched in `path` as `execvp(3)`
+/// does (a file exec calls not executable, `ENOEXEC`, is run by `/bin/sh`),
+/// with exactly `env` as its environment. Returns only on failure, with the
+/// exit code `env(1)` uses: 127 when exec said `ENOENT`, 126 for any other
+/// reason (not executable, a directory, `ENOTDIR`, ...).
+/// `env` entries are `NAME=VALUE\0` (see `environment::entry`); they are
+/// wiped if exec fails.
+pub(crate) fn exec(
+    command: &[OsString],
+    env: Vec<SecretBytes>,
+    path: &OsStr,
+    hardening: Option<&Hardening>,
+) -> Error {
+    let (args, entries) = match argv_envp(command, &env) {
+        Ok(both) => both,
+        Err(e) => return e,
+    };
+    if let Some(h) = hardening {
+        h.restore();
+    }
+    let Err(errno) = search::<std::convert::Infallible>(&command[0], path, |file| {
+        let Err(errno) = nix::unistd::execve(file, &args, &entries);
+        if errno != Errno::ENOEXEC {
+            return Err(errno);
+        }
+        let Err(errno) = nix::unistd::execve(c"/bin/sh", &shell_script(file, &args), &entries);
+        Err(errno)
+    });
+    drop(entries);
+    drop(env); // wiped on drop
+    exec_error(&command[0], path, errno)
+}
+
+/// The arguments that run `file` (which exec found not executable) with
+/// `/bin/sh`, as `execvp(3)` does.
+fn shell_script<'a>(file: &'a CStr, args: &'a [CString]) -> Vec<&'a CStr> {
+    let mut script: Vec<&CStr> = vec![c"/bin/sh", file];
+    script.extend(args[1..].iter().map(CString::as_c_str));
+    script
+}
+
+/// Calls `attempt` with each file `execvp(3)` would try for `command`: the
+/// command itself when it holds a `/`; else the command in each `path`
+/// folder (an empty entry is the current folder), going on past a folder
+/// where it is not (`ENOENT`, `ENOTDIR`, ...) or not permitted (`EACCES`,
+/// which is the answer if nothing else is found). Any other failure ends
+/// the search.
+fn search<T>(
+    command: &OsStr,
+    path: &OsStr,
+    mut attempt: impl FnMut(&CStr) -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    let as_c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::ENOENT);
+    if command.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if command.as_bytes().contains(&b'/') {
+        return attempt(&as_c(Path::new(command))?);
+    }
+    let (mut denied, mut last) = (false, Errno::ENOENT);
+    for file in in_path(command, path) {
+        match attempt(&as_c(&file)?) {
+            Ok(done) => return Ok(done),
+            Err(Errno::EACCES) => denied = true,
+            Err(
+                e @ (Errno::ENOENT
+                | Errno::ESTALE
+                | Errno::ENOTDIR
+                | Errno::ENODEV
+                | Errno::ETIMEDOUT),
+            ) => last = e,
+            Err(other) => return Err(other),
+        }
+    }
+    Err(if denied { Errno::EACCES } else { last })
+}
+
+/// `command` in each folder of `path`, in order.
+fn in_path<'a>(command: &'a OsStr, path: &'a OsStr) -> impl Iterator<Item = PathBuf> + 'a {
+    path.as_bytes()
+        .split(|b| *b == b':')
+        .map(move |dir| match dir {
+            b"" => Path::new(".").join(command),
+            dir => Path::new(OsStr::from_bytes(dir)).join(command),
+        })
+}
+
+/// The argument vector and environment for exec or spawn: the arguments as
+/// C strings, and pointers into kvenv's own `NAME=VALUE\0` buffers (no copy
+/// of a value is made).
+pub(crate) fn argv_envp<'e>(
+    command: &[OsString],
+    env: &'e [SecretBytes],
+) -> Result<(Vec<CString>, Vec<&'e CStr>), Error> {
+    let name = crate::error::printable(&command[0].to_string_lossy());
+    let args = command
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::Usage(format!("{name}: an argument contains a NUL byte")))?;
+    let entries = env
+        .iter()
+        .map(|e| CStr::from_bytes_with_nul(e.expose()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::Internal("an environment entry holds a NUL byte".into()))?;
+    Ok((args, entries))
+}
+
+/// What `env(1)` makes of an exec (or spawn) that failed with `errno`: 127
+/// for ENOENT, naming a missing interpreter when that is the cause; 126 else.
+pub(crate) fn exec_error(command: &OsStr, path: &OsStr, errno: Errno) -> Error {
+    let name = crate::error::printable(&command.to_string_lossy());
+    match errno {
+        Errno::ENOENT => match missing_helper(command, path) {
+            Some(why) => Error::CommandNotRunnable(name, why),
+            None => Error::CommandNotFound(name),
+        },
+        other => Error::CommandNotExecutable(name, other.desc().to_string()),
+    }
+}
+
+/// When exec says `ENOENT` for a command that exists, what is missing is what
+/// it needs to run: a script's interpreter, or an executable's loader.
+fn missing_helper(command: &OsStr, path: &OsStr) -> Option<String> {
+    let found = find_in_path(command, path)?;
+    let head = crate::files::read_regular(&found, 1 << 20, crate::files::Links::Follow).ok()?;
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    Some(match line.strip_prefix(b"#!") {
+        Some(rest) => {
+            let interpreter = String::from_utf8_lossy(rest);
+            let interpreter = interpreter.split_whitespace().next().unwrap_or_default();
+            format!(
+                "its interpreter {} was not found",
+                crate::error::printable(interpreter)
+            )
+        }
+        None => "a file it needs to start (its program loader) was not found".to_string(),
+    })
+}
+
+/// Where `execvp` would have found `command`: as given when it has a `/`,
+/// else the first regular file in a `path` folder.
+fn find_in_path(command: &OsStr, path: &OsStr) -> Option<PathBuf> {
+    let is_file = |p: &Path| p.metadata().is_ok_and(|m| m.is_file());
+    if command.as_bytes().contains(&b'/') {
+        let path = PathBuf::from(command);
+        return is_file(&path).then_some(path);
+    }
+    in_path(command, path).find(|p| is_file(p))
+}
