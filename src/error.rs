@@ -3,6 +3,7 @@
 //! as App Service names them.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// Why one reference did not resolve (App Service's status names, plus
 /// `HostNotAllowed` for kvenv's token guard).
@@ -69,23 +70,79 @@ impl fmt::Display for Failure {
     }
 }
 
+/// One reference (or `--token`) that did not resolve, where it was needed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Unresolved {
+    /// The variable, or `template:line`.
+    pub location: String,
+    pub failure: Failure,
+}
+
+impl fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.failure)
+    }
+}
+
+/// What a usage error is about; it starts the line.
+#[derive(Debug)]
+pub(crate) enum At {
+    /// A flag or a command's operand, and what it was given when that says
+    /// more: `--template`, `--token PGPASSWORD`, `export DB`.
+    Arg(&'static str, Option<String>),
+    /// A file by how it was given and its path, with the line when known:
+    /// `--env-file app.env:3`, `template app.conf`, `-o out.env`.
+    File(&'static str, PathBuf, Option<usize>),
+    /// The command, by name.
+    Command(String),
+}
+
+impl At {
+    pub(crate) fn arg(flag: &'static str, given: impl Into<String>) -> At {
+        At::Arg(flag, Some(given.into()))
+    }
+
+    pub(crate) fn file(how: &'static str, path: impl Into<PathBuf>) -> At {
+        At::File(how, path.into(), None)
+    }
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Arg(flag, None) => f.write_str(flag),
+            At::Arg(flag, Some(given)) => write!(f, "{flag} {given}"),
+            At::File(how, path, None) => write!(f, "{how} {}", path.display()),
+            At::File(how, path, Some(line)) => write!(f, "{how} {}:{line}", path.display()),
+            At::Command(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A cause of kvenv's own failure: an I/O, system or library error.
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
     /// A bad flag, variable or file: kvenv did nothing.
-    #[error("{0}")]
-    Usage(String),
-    /// One line per reference that failed; the command was not started.
-    #[error("{}", .0.join("\n"))]
-    Unresolved(Vec<String>),
-    /// Anything else of kvenv's own (I/O, runtime).
-    #[error("{0}")]
-    Internal(String),
-    /// `kvenv check` found references that do not resolve (the table says which).
-    #[error("")]
-    CheckFailed,
-    /// `run --watch`: the command ended with this exit code (128+N for signal N).
-    #[error("")]
-    CommandEnded(i32),
+    #[error("{at}: {problem}")]
+    Usage { at: At, problem: String },
+    /// The references (and `--token`s) that failed; the command was not started.
+    #[error("{}", lines(.0))]
+    Unresolved(Vec<Unresolved>),
+    /// One variable would be larger than Linux takes (`MAX_ARG_STRLEN`).
+    #[error("{name}: with its secrets in place the variable would be {} KiB; Linux allows at most {} KiB for one variable (use --template for large values)", .size / 1024, .max / 1024)]
+    VariableTooLarge {
+        name: String,
+        size: usize,
+        max: usize,
+    },
+    /// The arguments and environment would be larger than exec takes (`ARG_MAX`).
+    #[error("the environment with its secrets in place would be {} KiB; the command's arguments and environment may be at most {} KiB (ARG_MAX)", .size / 1024, .max / 1024)]
+    EnvironmentTooLarge { size: usize, max: usize },
+    /// kvenv's own work failed: what it was doing, and why.
+    #[error("{doing}: {cause}")]
+    Internal { doing: String, cause: Cause },
     #[error("{0}: command not found")]
     CommandNotFound(String),
     #[error("{0}: cannot execute: {1}")]
@@ -95,17 +152,45 @@ pub(crate) enum Error {
     CommandNotRunnable(String, String),
 }
 
+fn lines(unresolved: &[Unresolved]) -> String {
+    let lines: Vec<String> = unresolved.iter().map(Unresolved::to_string).collect();
+    lines.join("\n")
+}
+
 impl Error {
+    /// A usage error about `at`.
+    pub(crate) fn usage(at: At, problem: impl Into<String>) -> Error {
+        Error::Usage {
+            at,
+            problem: problem.into(),
+        }
+    }
+
+    /// kvenv's own failure while `doing` something.
+    pub(crate) fn internal(doing: impl Into<String>, cause: impl Into<Cause>) -> Error {
+        Error::Internal {
+            doing: doing.into(),
+            cause: cause.into(),
+        }
+    }
+
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Unresolved(_) | Error::Internal(_) => 125,
-            Error::CheckFailed => 1,
-            Error::CommandEnded(code) => *code,
+            Error::Usage { .. }
+            | Error::Unresolved(_)
+            | Error::VariableTooLarge { .. }
+            | Error::EnvironmentTooLarge { .. }
+            | Error::Internal { .. } => EXIT_KVENV,
             Error::CommandNotExecutable(..) => 126,
             Error::CommandNotFound(_) | Error::CommandNotRunnable(..) => 127,
         }
     }
 }
+
+/// kvenv's own failure (as `env(1)`): nothing was started.
+pub(crate) const EXIT_KVENV: i32 = 125;
+/// `kvenv check`: some reference does not resolve.
+pub(crate) const EXIT_CHECK_FAILED: i32 = 1;
 
 /// Characters that change how a terminal shows the text around them: C0, DEL
 /// and C1 controls (escape sequences, newlines), direction overrides and
@@ -161,7 +246,7 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_env() {
-        assert_eq!(Error::Usage("x".into()).exit_code(), 125);
+        assert_eq!(Error::usage(At::Command("x".into()), "x").exit_code(), 125);
         assert_eq!(Error::Unresolved(vec![]).exit_code(), 125);
         assert_eq!(
             Error::CommandNotExecutable("x".into(), "y".into()).exit_code(),

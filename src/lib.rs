@@ -190,9 +190,9 @@ fn parse_and_run(args: Vec<OsString>, vars: vars::Vars) -> Result<i32, error::Er
         }
     };
     match cli.command {
-        Command::Run(args) => commands::run(args, vars),
+        Command::Run(args) => return commands::run(args, vars),
+        Command::Check(args) => return commands::check(args, vars),
         Command::Render(args) => commands::render(args, vars),
-        Command::Check(args) => commands::check(args, vars),
         Command::Completions { shell } => commands::print(|out| {
             clap_complete::generate(
                 shell,

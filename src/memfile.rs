@@ -30,8 +30,7 @@ pub(crate) fn shared(name: &str, content: &SecretBytes) -> Result<OwnedFd, Error
 /// that a command that reads the file again (after the signal kvenv sends it
 /// next) sees only the new content.
 pub(crate) fn replace(fd: &OwnedFd, content: &SecretBytes) -> Result<(), Error> {
-    let fail =
-        |e: nix::Error| Error::Internal(format!("replacing a template's in-memory file: {e}"));
+    let fail = |e: nix::Error| Error::internal("replacing a template's in-memory file", e);
     let mut written = 0;
     while written < content.len() {
         written += nix::sys::uio::pwrite(fd, &content.expose()[written..], written as i64)
@@ -41,8 +40,7 @@ pub(crate) fn replace(fd: &OwnedFd, content: &SecretBytes) -> Result<(), Error> 
 }
 
 fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Error> {
-    let fail =
-        |what: &str, e: nix::Error| Error::Internal(format!("--template {name}: {what}: {e}"));
+    let fail = |what: &str, e: nix::Error| Error::internal(format!("--template {name}: {what}"), e);
     let fd: OwnedFd = memfd_create(
         c"kvenv-template",
         MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
@@ -57,9 +55,7 @@ fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Erro
     fchmod(fd.as_fd(), Mode::S_IRUSR | Mode::S_IWUSR).map_err(|e| fail("fchmod", e))?;
     let mut file = std::fs::File::from(fd);
     file.write_all(content.expose()).map_err(|e| {
-        Error::Internal(format!(
-            "--template {name}: writing the in-memory file: {e}"
-        ))
+        Error::internal(format!("--template {name}: writing the in-memory file"), e)
     })?;
     let fd = OwnedFd::from(file);
     if seal {
@@ -74,7 +70,7 @@ fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Erro
     // the template for its stdin, stdout or stderr (the copy is 3 or above).
     let fd = match fd.as_raw_fd() {
         0..=2 => fd.try_clone().map_err(|e| {
-            Error::Internal(format!("--template {name}: moving the in-memory file: {e}"))
+            Error::internal(format!("--template {name}: moving the in-memory file"), e)
         })?,
         _ => fd,
     };

@@ -4,7 +4,7 @@
 //! file and line, never the content.
 
 use crate::cloud::Cloud;
-use crate::error::{printable, Error, Status};
+use crate::error::{printable, Error, Failure, Status, Unresolved};
 use crate::reference::{Reference, SecretRef};
 use crate::resolve::Resolution;
 use crate::secret::SecretBytes;
@@ -181,7 +181,10 @@ impl<'a> Plan<'a> {
         let lines = self
             .problems
             .iter()
-            .map(|p| format!("{}: {}: {}", p.location, Status::InvalidSyntax, p.message))
+            .map(|p| Unresolved {
+                location: p.location.clone(),
+                failure: Failure::new(Status::InvalidSyntax, p.message.clone()),
+            })
             .collect();
         settle(lines, keep_unresolved)
     }
@@ -191,7 +194,7 @@ impl<'a> Plan<'a> {
         &self,
         resolution: &Resolution,
         keep_unresolved: bool,
-        excused: &dyn Fn(&Item, &crate::error::Failure) -> bool,
+        excused: &dyn Fn(&Item, &Failure) -> bool,
     ) -> Result<(), Error> {
         let mut lines = Vec::new();
         for item in &self.items {
@@ -200,7 +203,10 @@ impl<'a> Plan<'a> {
             for (r, offset) in t.refs_at() {
                 if let Some(failure) = resolution.failures.get(r).filter(|f| !excused(item, f)) {
                     if seen.insert(r) {
-                        lines.push(format!("{}: {failure}", item.location(offset)));
+                        lines.push(Unresolved {
+                            location: item.location(offset),
+                            failure: failure.clone(),
+                        });
                     }
                 }
             }
@@ -279,7 +285,7 @@ impl Plan<'_> {
 /// Why a secret cannot go into an environment variable.
 pub(crate) const NUL_IN_VARIABLE: &str = "the secret contains a NUL byte, which an environment variable cannot hold; use --template instead";
 
-fn settle(lines: Vec<String>, keep_unresolved: bool) -> Result<(), Error> {
+fn settle(lines: Vec<Unresolved>, keep_unresolved: bool) -> Result<(), Error> {
     if lines.is_empty() {
         return Ok(());
     }

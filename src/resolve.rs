@@ -29,7 +29,7 @@ pub(crate) struct Settings {
     /// `--resolve`: host names pinned to an address.
     pub resolve: Vec<(String, std::net::SocketAddr)>,
     /// Extra trust anchors, each with where it came from (`--ca-file`, `SSL_CERT_FILE`).
-    pub ca_files: Vec<(String, PathBuf)>,
+    pub ca_files: Vec<(&'static str, PathBuf)>,
     pub identity: IdentityConfig,
     pub timeout: Duration,
     /// Requests in flight per host (`--concurrency`).
@@ -175,7 +175,7 @@ impl Session {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+            .map_err(|e| Error::internal("cannot start the async runtime", e))?;
         // Credentials are built inside the runtime: some crates spawn on it.
         let identity = runtime.block_on(async { identity::build(&settings.identity, &plumbing) });
         let clients = Clients {
@@ -211,8 +211,12 @@ impl Session {
 }
 
 /// The same failure for every reference of a host whose client could not be made.
-fn all_failed<R, T>(refs: Vec<R>, e: &Error) -> Vec<(R, Result<T, Failure>)> {
-    let failure = Failure::new(Status::OtherReasons, e.to_string());
+/// What a reference gets when its host's client could not be set up.
+fn set_up_failed(e: &Error) -> Failure {
+    Failure::new(Status::OtherReasons, e.to_string())
+}
+
+fn all_failed<R, T>(refs: Vec<R>, failure: Failure) -> Vec<(R, Result<T, Failure>)> {
     refs.into_iter()
         .map(|r| (r, Err(failure.clone())))
         .collect()
@@ -377,7 +381,7 @@ impl Clients {
                         };
                         self.all(refs, &gate, first, fetch).await
                     }
-                    Err(e) => all_failed(refs, &e),
+                    Err(e) => all_failed(refs, set_up_failed(&e)),
                 }
             }
         });
@@ -395,21 +399,23 @@ impl Clients {
         let each = stores.into_iter().map(|(addr, (_, refs))| {
             let gate = Gate::new(self.settings.http1_concurrency);
             let scope = self.settings.cloud.appconfig_scope();
-            let store = self.http(&gate).and_then(|http| {
-                let scope = scope.ok_or_else(|| {
-                    Error::Internal(appconfig::undocumented_cloud(self.settings.cloud).detail)
-                })?;
-                Ok(appconfig::store(
-                    &addr,
-                    scope,
-                    &http,
-                    self.identity.credential.clone(),
-                ))
-            });
+            let store = self
+                .http(&gate)
+                .map_err(|e| set_up_failed(&e))
+                .and_then(|http| {
+                    let scope =
+                        scope.ok_or_else(|| appconfig::undocumented_cloud(self.settings.cloud))?;
+                    Ok(appconfig::store(
+                        &addr,
+                        scope,
+                        &http,
+                        self.identity.credential.clone(),
+                    ))
+                });
             async move {
                 let store = match store {
                     Ok(store) => store,
-                    Err(e) => return all_failed(refs, &e),
+                    Err(failure) => return all_failed(refs, failure),
                 };
                 let fetch = |r: ConfigRef| {
                     let store = &store;

@@ -5,7 +5,7 @@
 //! are kvenv's options, checked before any request and applied to the
 //! rendered variables, never to template files.
 
-use crate::error::{printable, Error, Failure, Status};
+use crate::error::{printable, At, Error, Failure, Status};
 use crate::secret::SecretBytes;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -105,29 +105,32 @@ impl Shapes {
             .chain(expands.iter().map(|(v, _)| ("--json-expand", v)))
         {
             if json.contains(&var.as_str()) {
-                return Err(Error::Usage(format!(
-                    "{flag} {var}: {var} is given to two JSON options; each VAR takes one"
-                )));
+                return Err(Error::usage(
+                    At::arg(flag, var),
+                    format!("{var} is given to two JSON options; each VAR takes one"),
+                ));
             }
             json.push(var);
             match whole(var) {
-                None => return Err(Error::Usage(format!("{flag} {var}: {var} is not set"))),
+                None => return Err(Error::usage(At::arg(flag, var), format!("{var} is not set"))),
                 Some(false) => {
-                    return Err(Error::Usage(format!(
-                        "{flag} {var}: {var}'s value must be exactly one reference (the whole value), nothing around it"
-                    )))
+                    return Err(Error::usage(
+                        At::arg(flag, var),
+                        format!("{var}'s value must be exactly one reference (the whole value), nothing around it"),
+                    ))
                 }
                 Some(true) => {}
             }
         }
         for (i, (var, _)) in optional.iter().enumerate() {
             if optional[..i].iter().any(|(earlier, _)| earlier == var) {
-                return Err(Error::Usage(format!("--optional {var}: given twice")));
+                return Err(Error::usage(At::arg("--optional", var), "given twice"));
             }
             if !holds(var) {
-                return Err(Error::Usage(format!(
-                    "--optional {var}: {var} holds no reference"
-                )));
+                return Err(Error::usage(
+                    At::arg("--optional", var),
+                    format!("{var} holds no reference"),
+                ));
             }
         }
         Ok(Shapes {

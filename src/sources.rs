@@ -2,7 +2,7 @@
 //! (`--env-file`) and template files (`--template`, `render`). Both are read
 //! with size limits and reported by file and line, never by content.
 
-use crate::error::{printable, Error};
+use crate::error::{printable, At, Error};
 use crate::vars::Vars;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -13,9 +13,9 @@ pub(crate) const MAX_TEMPLATE: u64 = 1 << 20;
 pub(crate) const MAX_ENV_FILE: u64 = 1 << 20;
 
 /// A regular file of at most `max` bytes (see `files`), errors naming `what` and the path.
-fn read_bounded(what: &str, path: &Path, max: u64) -> Result<Vec<u8>, Error> {
+fn read_bounded(what: &'static str, path: &Path, max: u64) -> Result<Vec<u8>, Error> {
     crate::files::read_regular(path, max, crate::files::Links::Follow)
-        .map_err(|e| Error::Usage(format!("{what} {}: {e}", path.display())))
+        .map_err(|e| Error::usage(At::file(what, path), e.to_string()))
 }
 
 /// Reads dotenv files in order. Returns the variables they define that are not
@@ -25,7 +25,7 @@ pub(crate) fn env_files(files: &[PathBuf], vars: &Vars) -> Result<Vec<(String, S
     for path in files {
         let bytes = read_bounded("--env-file", path, MAX_ENV_FILE)?;
         let text = String::from_utf8(bytes)
-            .map_err(|_| Error::Usage(format!("--env-file {}: not valid UTF-8", path.display())))?;
+            .map_err(|_| Error::usage(At::file("--env-file", path), "not valid UTF-8"))?;
         // Editors on Windows start UTF-8 files with a byte-order mark.
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (name, value) in parse_dotenv_with(path, text, vars)? {
@@ -47,11 +47,13 @@ pub(crate) fn parse_dotenv(path: &Path, text: &str) -> Result<Vec<(String, Strin
 /// [`parse_dotenv`], with `$NAME` bounded by the values in `vars`.
 fn parse_dotenv_with(path: &Path, text: &str, vars: &Vars) -> Result<Vec<(String, String)>, Error> {
     if let Some(line) = expansion_exceeds(text, MAX_ENV_FILE as usize, vars) {
-        return Err(Error::Usage(format!(
-            "--env-file {}:{line}: variable expansion ($NAME) would grow the values past {} KiB",
-            path.display(),
-            MAX_ENV_FILE / 1024
-        )));
+        return Err(Error::usage(
+            At::File("--env-file", path.into(), Some(line)),
+            format!(
+                "variable expansion ($NAME) would grow the values past {} KiB",
+                MAX_ENV_FILE / 1024
+            ),
+        ));
     }
     dotenvy::from_read_iter(text.as_bytes())
         .map(|item| item.map_err(|e| env_file_error(path, text, e)))
@@ -107,19 +109,21 @@ fn expansion_exceeds(text: &str, max: usize, vars: &Vars) -> Option<usize> {
 
 /// A parse error names the file and line, never the line's content (it may hold a secret).
 fn env_file_error(path: &Path, text: &str, error: dotenvy::Error) -> Error {
-    let shown = path.display();
+    let file = || At::file("--env-file", path);
     match error {
         dotenvy::Error::LineParse(line, _) => {
             let number = text
                 .lines()
                 .position(|l| !l.trim().is_empty() && line.starts_with(l))
-                .map(|n| format!(":{}", n + 1))
-                .unwrap_or_default();
-            Error::Usage(format!("--env-file {shown}{number}: not a valid NAME=value line (quotes unbalanced, or a bad name?)"))
+                .map(|n| n + 1);
+            Error::usage(
+                At::File("--env-file", path.into(), number),
+                "not a valid NAME=value line (quotes unbalanced, or a bad name?)",
+            )
         }
-        dotenvy::Error::Io(e) => Error::Usage(format!("--env-file {shown}: cannot read: {e}")),
-        dotenvy::Error::EnvVar(e) => Error::Usage(format!("--env-file {shown}: {e}")),
-        _ => Error::Usage(format!("--env-file {shown}: cannot be parsed")),
+        dotenvy::Error::Io(e) => Error::usage(file(), format!("cannot read: {e}")),
+        dotenvy::Error::EnvVar(e) => Error::usage(file(), e.to_string()),
+        _ => Error::usage(file(), "cannot be parsed"),
     }
 }
 
@@ -129,10 +133,10 @@ pub(crate) fn apply_env_files(files: &[PathBuf], vars: Vars) -> Result<Vars, Err
     let mut added = Vec::new();
     for (name, value) in env_files(files, &vars)? {
         if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
-            return Err(Error::Usage(format!(
-                "--env-file: variable {} cannot be set",
-                printable(&name)
-            )));
+            return Err(Error::usage(
+                At::Arg("--env-file", None),
+                format!("variable {} cannot be set", printable(&name)),
+            ));
         }
         added.push((OsString::from(name), OsString::from(value)));
     }
@@ -147,10 +151,10 @@ pub(crate) fn template(path: &Path) -> Result<String, Error> {
             &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
             usize::MAX,
         );
-        Error::Usage(format!(
-            "template {}:{line}: not valid UTF-8 (templates are text)",
-            path.display()
-        ))
+        Error::usage(
+            At::File("template", path.into(), Some(line)),
+            "not valid UTF-8 (templates are text)",
+        )
     })
 }
 

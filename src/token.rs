@@ -6,7 +6,7 @@
 //! than any password, are refused before any request.
 
 use crate::cloud::Cloud;
-use crate::error::{printable, Error};
+use crate::error::{printable, At, Error};
 
 /// `VAR=RESOURCE` as given on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,7 +137,7 @@ fn refused(host: &str) -> bool {
 pub(crate) fn targets(args: &[TokenArg], cloud: Cloud) -> Result<Vec<TokenTarget>, Error> {
     let mut out: Vec<TokenTarget> = Vec::new();
     for arg in args {
-        let bad = |why: String| Error::Usage(format!("--token {}: {why}", arg.var));
+        let bad = |why: String| Error::usage(At::arg("--token", &arg.var), why);
         if out.iter().any(|t| t.var == arg.var) {
             return Err(bad("given twice; each VAR takes one token".into()));
         }
@@ -180,7 +180,9 @@ mod tests {
     use super::*;
 
     fn one(text: &str, cloud: Cloud) -> Result<TokenTarget, Error> {
-        let arg: TokenArg = text.parse().map_err(Error::Usage)?;
+        let arg: TokenArg = text
+            .parse()
+            .map_err(|why: String| Error::usage(At::Arg("--token", None), why))?;
         targets(&[arg], cloud).map(|mut t| t.remove(0))
     }
 

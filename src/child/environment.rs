@@ -4,7 +4,7 @@
 //! large environment full of references fails early with one line instead of
 //! spending memory on values exec would refuse (`E2BIG`).
 
-use crate::error::{printable, Error};
+use crate::error::{printable, Error, Failure, Status, Unresolved};
 use crate::secret::SecretBytes;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -42,12 +42,11 @@ pub(crate) fn check_size(
     for ((name, _), len) in vars.iter().zip(lens) {
         let entry = name.len() + 1 + len;
         if entry > ENTRY_MAX {
-            return Err(Error::Usage(format!(
-                "{}: with its secrets in place the variable would be {} KiB; Linux allows at most {} KiB for one variable (use --template for large values)",
-                printable(&name.to_string_lossy()),
-                entry / 1024,
-                ENTRY_MAX / 1024
-            )));
+            return Err(Error::VariableTooLarge {
+                name: printable(&name.to_string_lossy()),
+                size: entry,
+                max: ENTRY_MAX,
+            });
         }
         total = total.saturating_add(cost(entry));
     }
@@ -57,11 +56,10 @@ pub(crate) fn check_size(
         .sum::<usize>();
     let budget = exec_budget();
     if total > budget {
-        return Err(Error::Usage(format!(
-            "the environment with its secrets in place would be {} KiB; the command's arguments and environment may be at most {} KiB (ARG_MAX)",
-            total / 1024,
-            budget / 1024
-        )));
+        return Err(Error::EnvironmentTooLarge {
+            size: total,
+            max: budget,
+        });
     }
     Ok(())
 }
@@ -106,10 +104,10 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
         }
         let value = item.render(src.resolution);
         if value.expose().contains(&0) {
-            failures.push(format!(
-                "{var}: OtherReasons: {}",
-                crate::plan::NUL_IN_VARIABLE
-            ));
+            failures.push(Unresolved {
+                location: var.to_string(),
+                failure: Failure::new(Status::OtherReasons, crate::plan::NUL_IN_VARIABLE),
+            });
             continue;
         }
         let named = item
@@ -121,11 +119,17 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
                 let taken = |n: &str| crate::shape::in_env(src.vars, n) || is_token(n);
                 match crate::shape::check_expanded(var, src.shapes.prefix(var), &names, &taken) {
                     Ok(()) => shaped[i] = Some(Shaped::Expanded(members)),
-                    Err(failure) => failures.push(format!("{var}: {failure}")),
+                    Err(failure) => failures.push(Unresolved {
+                        location: var.to_string(),
+                        failure,
+                    }),
                 }
             }
             Ok(other) => shaped[i] = Some(other),
-            Err(failure) => failures.push(format!("{var}: {failure}")),
+            Err(failure) => failures.push(Unresolved {
+                location: var.to_string(),
+                failure,
+            }),
         }
     }
     if !failures.is_empty() {

@@ -428,10 +428,10 @@ impl Common {
     pub(crate) fn settings(&self, env: Snapshot) -> Settings {
         let mut ca_files = Vec::new();
         if let Some(path) = env.get("SSL_CERT_FILE") {
-            ca_files.push(("SSL_CERT_FILE".to_string(), PathBuf::from(path)));
+            ca_files.push(("SSL_CERT_FILE", PathBuf::from(path)));
         }
         if let Some(path) = &self.ca_file {
-            ca_files.push(("--ca-file".to_string(), path.clone()));
+            ca_files.push(("--ca-file", path.clone()));
         }
         let non_empty = |v: &Option<String>| {
             v.as_ref()

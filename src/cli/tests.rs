@@ -54,10 +54,7 @@ fn lists_skip_blank_entries_and_values_arrive_typed() {
     );
     assert_eq!(s.timeout, Duration::from_millis(2500));
     assert_eq!(s.cloud, Cloud::UsGov);
-    assert_eq!(
-        s.ca_files,
-        [("SSL_CERT_FILE".to_string(), PathBuf::from("/ca.pem"))]
-    );
+    assert_eq!(s.ca_files, [("SSL_CERT_FILE", PathBuf::from("/ca.pem"))]);
 }
 
 #[test]

@@ -10,7 +10,8 @@ use crate::vars::Vars;
 use std::path::{Path, PathBuf};
 
 /// `kvenv check`: every reference with its outcome; exit 1 if any failed.
-pub(crate) fn check(args: CheckArgs, vars: Vars) -> Result<(), Error> {
+/// The exit status: 0 when every reference resolves (or is optional), 1 otherwise.
+pub(crate) fn check(args: CheckArgs, vars: Vars) -> Result<i32, Error> {
     let (settings, vars) = prepare(&args.common, vars)?;
     let vars = vars.entries();
     let paths: Vec<&Path> = args.template.iter().map(PathBuf::as_path).collect();
@@ -42,8 +43,8 @@ pub(crate) fn check(args: CheckArgs, vars: Vars) -> Result<(), Error> {
         .iter()
         .all(|r| r.status == Status::Resolved || r.optional)
     {
-        Ok(())
+        Ok(0)
     } else {
-        Err(Error::CheckFailed)
+        Ok(crate::error::EXIT_CHECK_FAILED)
     }
 }

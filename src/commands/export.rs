@@ -9,7 +9,7 @@ use super::render::{check_destination, write_atomically};
 use super::{prepare, print, resolve, Mode};
 use crate::child::Given;
 use crate::cli::ExportArgs;
-use crate::error::Error;
+use crate::error::{At, Error};
 use crate::plan::Plan;
 use crate::vars::Vars;
 use std::ffi::OsString;
@@ -65,10 +65,10 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
             match found {
                 Some((n, v)) => chosen.push((n.as_os_str(), v.expose())),
                 None => {
-                    return Err(Error::Usage(format!(
-                        "export {}: not in the environment the command would get",
-                        crate::error::printable(var)
-                    )))
+                    return Err(Error::usage(
+                        At::arg("export", crate::error::printable(var)),
+                        "not in the environment the command would get",
+                    ))
                 }
             }
         }
@@ -80,12 +80,14 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
             .collect()
     };
     let text = crate::export::encode(args.format, &chosen).map_err(|u| {
-        Error::Usage(format!(
-            "export {}: cannot be written as {}: {}; nothing was written",
-            crate::error::printable(&u.var),
-            args.format.name(),
-            u.why
-        ))
+        Error::usage(
+            At::arg("export", crate::error::printable(&u.var)),
+            format!(
+                "cannot be written as {}: {}; nothing was written",
+                args.format.name(),
+                u.why
+            ),
+        )
     })?;
     match destination {
         None => print(|out| out.write_all(text.expose())),

@@ -4,7 +4,7 @@
 //! through; an error is one line, exit 125.
 
 use crate::cli::InjectArgs;
-use crate::error::Error;
+use crate::error::{At, Error};
 use crate::inject::{inject, Injection};
 use serde::Deserialize;
 use std::io::Read;
@@ -14,7 +14,7 @@ use std::path::Path;
 const MANIFEST_MAX: u64 = 16 << 20;
 
 pub(crate) fn run(args: InjectArgs) -> Result<(), Error> {
-    let from = args.filename.display().to_string();
+    let from = args.filename.as_path();
     let text = read(&args.filename)?;
     let how = Injection {
         image: args.image,
@@ -27,7 +27,10 @@ pub(crate) fn run(args: InjectArgs) -> Result<(), Error> {
             .location()
             .map(|l| format!(" at line {} column {}", l.line(), l.column()))
             .unwrap_or_default();
-        Error::Usage(format!("inject {from}: not a YAML or JSON manifest{at}"))
+        Error::usage(
+            At::file("inject", from),
+            format!("not a YAML or JSON manifest{at}"),
+        )
     };
     let json = text.trim_start().starts_with(['{', '[']);
     let mut docs = Vec::new();
@@ -38,13 +41,16 @@ pub(crate) fn run(args: InjectArgs) -> Result<(), Error> {
         }
     }
     for doc in &mut docs {
-        inject(doc, &how).map_err(|e| Error::Usage(format!("inject {from}: {e}")))?;
+        inject(doc, &how).map_err(|e| Error::usage(At::file("inject", from), e.to_string()))?;
     }
     let mut out = String::new();
     if json {
         for doc in &docs {
             let text = serde_json::to_string_pretty(doc).map_err(|e| {
-                Error::Usage(format!("inject {from}: cannot be written as JSON: {e}"))
+                Error::usage(
+                    At::file("inject", from),
+                    format!("cannot be written as JSON: {e}"),
+                )
             })?;
             out.push_str(&text);
             out.push('\n');
@@ -54,8 +60,9 @@ pub(crate) fn run(args: InjectArgs) -> Result<(), Error> {
             if i > 0 {
                 out.push_str("---\n");
             }
-            let text = serde_norway::to_string(doc)
-                .map_err(|e| Error::Internal(format!("inject {from}: writing YAML: {e}")))?;
+            let text = serde_norway::to_string(doc).map_err(|e| {
+                Error::internal(format!("inject {}: writing YAML", from.display()), e)
+            })?;
             out.push_str(&text);
         }
     }
@@ -64,23 +71,27 @@ pub(crate) fn run(args: InjectArgs) -> Result<(), Error> {
 
 /// FILE (a regular file, capped) or, for `-`, standard input (capped).
 fn read(path: &Path) -> Result<String, Error> {
-    let shown = path.display();
     let bytes = if path == Path::new("-") {
         let mut bytes = Vec::new();
         std::io::stdin()
             .take(MANIFEST_MAX + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::Usage(format!("inject -: reading standard input: {e}")))?;
+            .map_err(|e| {
+                Error::usage(
+                    At::file("inject", "-"),
+                    format!("reading standard input: {e}"),
+                )
+            })?;
         if bytes.len() as u64 > MANIFEST_MAX {
-            return Err(Error::Usage(format!(
-                "inject -: larger than {} MiB",
-                MANIFEST_MAX >> 20
-            )));
+            return Err(Error::usage(
+                At::file("inject", "-"),
+                format!("larger than {} MiB", MANIFEST_MAX >> 20),
+            ));
         }
         bytes
     } else {
         crate::files::read_regular(path, MANIFEST_MAX, crate::files::Links::Follow)
-            .map_err(|e| Error::Usage(format!("inject {shown}: {e}")))?
+            .map_err(|e| Error::usage(At::file("inject", path), e.to_string()))?
     };
-    String::from_utf8(bytes).map_err(|_| Error::Usage(format!("inject {shown}: not UTF-8 text")))
+    String::from_utf8(bytes).map_err(|_| Error::usage(At::file("inject", path), "not UTF-8 text"))
 }

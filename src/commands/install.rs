@@ -3,7 +3,7 @@
 //! target is either the old file or the whole new one, and a symbolic link
 //! there is replaced, never followed. Nothing is resolved and nothing printed.
 
-use crate::error::Error;
+use crate::error::{At, Error};
 use std::io::Write;
 use std::path::Path;
 
@@ -15,22 +15,18 @@ pub(crate) fn install(dir: &Path) -> Result<(), Error> {
     let shown = dir.display();
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(Error::Usage(format!("install {shown}: not a directory"))),
-        Err(e) => return Err(Error::Usage(format!("install {shown}: {e}"))),
+        Ok(_) => return Err(Error::usage(At::file("install", dir), "not a directory")),
+        Err(e) => return Err(Error::usage(At::file("install", dir), e.to_string())),
     }
     let fail =
-        |what: &str, e: std::io::Error| Error::Internal(format!("install {shown}: {what}: {e}"));
+        |what: &str, e: std::io::Error| Error::internal(format!("install {shown}: {what}"), e);
     // The running image itself, whatever its name or whether it still has one.
     let binary = crate::files::read_regular(
         Path::new("/proc/self/exe"),
         BINARY_MAX,
         crate::files::Links::Follow,
     )
-    .map_err(|e| {
-        Error::Internal(format!(
-            "install {shown}: cannot read the running kvenv: {e}"
-        ))
-    })?;
+    .map_err(|e| Error::internal(format!("install {shown}: cannot read the running kvenv"), e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".kvenv-")
         .suffix(".tmp")

@@ -15,7 +15,7 @@ pub(crate) use render::render;
 pub(crate) use run::run;
 
 use crate::cli::Common;
-use crate::error::{Error, Status};
+use crate::error::{Error, Status, Unresolved};
 use crate::plan::Plan;
 use crate::reference::Reference;
 use crate::resolve::{Resolution, Settings};
@@ -41,7 +41,7 @@ pub(crate) fn with_texts<'a>(paths: &[&'a Path], texts: &'a [String]) -> Vec<(&'
 pub(crate) fn print(
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()> + Send,
 ) -> Result<(), Error> {
-    crate::output::stdout(write).map_err(|e| Error::Internal(format!("writing to stdout: {e}")))
+    crate::output::stdout(write).map_err(|e| Error::internal("writing to stdout", e))
 }
 
 /// Env files first (they may configure kvenv too), then settings, then logs.
@@ -109,13 +109,16 @@ pub(crate) fn resolve_through(
     if let Mode::Strict { keep_unresolved } = mode {
         // A token that did not come fails the run, --keep-unresolved or not:
         // there is no literal text to keep.
-        let failed: Vec<String> = tokens
+        let failed: Vec<Unresolved> = tokens
             .iter()
             .filter_map(|t| {
                 let failure = resolution
                     .failures
                     .get(&Reference::Token(t.token.clone()))?;
-                Some(format!("{}: {failure}", t.var))
+                Some(Unresolved {
+                    location: t.var.clone(),
+                    failure: failure.clone(),
+                })
             })
             .collect();
         let excused = |item: &crate::plan::Item, f: &crate::error::Failure| {

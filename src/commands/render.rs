@@ -4,7 +4,7 @@
 use super::run::{too_large, TEMPLATE_RENDERED_MAX};
 use super::{prepare, print, resolve, Mode};
 use crate::cli::RenderArgs;
-use crate::error::Error;
+use crate::error::{At, Error};
 use crate::plan::Plan;
 use crate::secret::SecretBytes;
 use crate::sources;
@@ -46,11 +46,15 @@ pub(crate) fn render(args: RenderArgs, vars: Vars) -> Result<(), Error> {
 /// which a rename would replace instead of writing through.
 pub(crate) fn check_destination(path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::FileTypeExt;
-    let shown = path.display();
     let kind = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta.file_type(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::Usage(format!("-o {shown}: cannot be checked: {e}"))),
+        Err(e) => {
+            return Err(Error::usage(
+                At::file("-o", path),
+                format!("cannot be checked: {e}"),
+            ))
+        }
     };
     let what = if kind.is_file() {
         return Ok(());
@@ -65,21 +69,21 @@ pub(crate) fn check_destination(path: &Path) -> Result<(), Error> {
     } else {
         "a device"
     };
-    Err(Error::Usage(format!(
-        "-o {shown}: is {what}, not a regular file; refusing to replace it (use -o - for stdout)"
-    )))
+    Err(Error::usage(
+        At::file("-o", path),
+        format!("is {what}, not a regular file; refusing to replace it (use -o - for stdout)"),
+    ))
 }
 
 /// Creates FILE with mode 0600 (whatever the umask) through a temporary file
 /// in the same folder and a rename, so that FILE is either complete or untouched.
 pub(crate) fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    let shown = path.display();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let fail = |e: std::io::Error| Error::Usage(format!("-o {shown}: cannot write: {e}"));
+    let fail = |e: std::io::Error| Error::usage(At::file("-o", path), format!("cannot write: {e}"));
     let mut tmp = tempfile::Builder::new()
         .prefix(".kvenv-")
         .suffix(".tmp")

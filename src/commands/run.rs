@@ -5,7 +5,7 @@ use super::{prepare, read_templates, with_texts, Mode};
 use crate::child::environment;
 use crate::child::{materialize, Files, Given};
 use crate::cli::{RunArgs, TemplateArg};
-use crate::error::Error;
+use crate::error::{At, Error};
 use crate::plan::{Key, Plan};
 use crate::reference::Reference;
 use crate::secret::SecretBytes;
@@ -21,10 +21,13 @@ pub(crate) const TEMPLATE_RENDERED_MAX: usize = 16 << 20;
 
 /// A template that would be larger than [`TEMPLATE_RENDERED_MAX`] rendered.
 pub(crate) fn too_large(template: &str) -> Error {
-    Error::Usage(format!(
-        "template {template}: with its secrets in place it would be larger than {} MiB",
-        TEMPLATE_RENDERED_MAX >> 20
-    ))
+    Error::usage(
+        At::file("template", template),
+        format!(
+            "with its secrets in place it would be larger than {} MiB",
+            TEMPLATE_RENDERED_MAX >> 20
+        ),
+    )
 }
 
 /// Each `--template` VAR once, and never a variable that holds a reference
@@ -35,21 +38,22 @@ fn check_template_vars(
 ) -> Result<(), Error> {
     for (i, t) in templates.iter().enumerate() {
         if templates[..i].iter().any(|earlier| earlier.var == t.var) {
-            return Err(Error::Usage(format!(
-                "--template: {} is given to two templates; each VAR takes one",
-                t.var
-            )));
+            return Err(Error::usage(
+                At::Arg("--template", None),
+                format!("{} is given to two templates; each VAR takes one", t.var),
+            ));
         }
         let holds_reference = vars.iter().any(|(name, value)| {
             name.as_bytes() == t.var.as_bytes() && template::mentions_reference(value.as_bytes())
         });
         if holds_reference {
-            return Err(Error::Usage(format!(
-                "--template {}={}: {} already holds a Key Vault reference; name another variable for the template",
-                t.path.display(),
-                t.var,
-                t.var
-            )));
+            return Err(Error::usage(
+                At::arg("--template", format!("{}={}", t.path.display(), t.var)),
+                format!(
+                    "{} already holds a Key Vault reference; name another variable for the template",
+                    t.var
+                ),
+            ));
         }
     }
     Ok(())
@@ -88,8 +92,9 @@ pub(crate) fn plain(args: &[OsString]) -> Option<Error> {
     Some(exec::exec(command, env, &path, None))
 }
 
-/// `kvenv run`: resolve, then exec. Returns only on failure.
-pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<(), Error> {
+/// `kvenv run`: resolve, then exec; returns only on failure, or under
+/// `--watch` with the command's exit status.
+pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
     let (settings, world) = prepare(&args.common, vars)?;
     let vars = world.entries();
     check_template_vars(&args.template, vars)?;
@@ -128,9 +133,7 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<(), Error> {
             plan: &plan,
             given: &given,
         };
-        return Err(crate::watch::supervise(
-            watched, resolution, hardening, network,
-        ));
+        return crate::watch::supervise(watched, resolution, hardening, network);
     }
     let (env, _files) = materialize(&plan, &resolution, &given, Files::Sealed)?;
     drop(resolution);
@@ -151,19 +154,25 @@ fn check_token_vars(
 ) -> Result<(), Error> {
     for t in tokens {
         if templates.iter().any(|tpl| tpl.var == t.var) {
-            return Err(Error::Usage(format!(
-                "--token {}: {} is also a --template's VAR; each variable takes one",
-                t.var, t.var
-            )));
+            return Err(Error::usage(
+                At::arg("--token", &t.var),
+                format!(
+                    "{} is also a --template's VAR; each variable takes one",
+                    t.var
+                ),
+            ));
         }
         let holds_reference = vars.iter().any(|(name, value)| {
             name.as_bytes() == t.var.as_bytes() && template::mentions_reference(value.as_bytes())
         });
         if holds_reference {
-            return Err(Error::Usage(format!(
-                "--token {}: {} already holds a Key Vault reference; name another variable for the token",
-                t.var, t.var
-            )));
+            return Err(Error::usage(
+                At::arg("--token", &t.var),
+                format!(
+                    "{} already holds a Key Vault reference; name another variable for the token",
+                    t.var
+                ),
+            ));
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ pub(crate) use hardening::Hardening;
 pub(crate) use signals::{block_sigpipe_in_this_thread, without_sigpipe, Inherited};
 pub(crate) use start::{hold_closed_standard_descriptors, raw_environment};
 
-use crate::error::Error;
+use crate::error::{At, Error};
 use crate::secret::SecretBytes;
 use nix::errno::Errno;
 use std::ffi::{CStr, CString, OsStr, OsString};
@@ -32,7 +32,7 @@ pub(crate) fn spawn(
     use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
     let name = crate::error::printable(&command[0].to_string_lossy());
     let (args, entries) = argv_envp(command, env)?;
-    let fail = |e: nix::Error| Error::Internal(format!("cannot start {name}: {e}"));
+    let fail = |e: nix::Error| Error::internal(format!("cannot start {name}"), e);
     let actions = PosixSpawnFileActions::init().map_err(fail)?;
     let mut attr = PosixSpawnAttr::init().map_err(fail)?;
     attr.set_sigmask(inherited.mask()).map_err(fail)?;
@@ -158,12 +158,12 @@ pub(crate) fn argv_envp<'e>(
         .iter()
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<_, _>>()
-        .map_err(|_| Error::Usage(format!("{name}: an argument contains a NUL byte")))?;
+        .map_err(|_| Error::usage(At::Command(name), "an argument contains a NUL byte"))?;
     let entries = env
         .iter()
         .map(|e| CStr::from_bytes_with_nul(e.expose()))
         .collect::<Result<_, _>>()
-        .map_err(|_| Error::Internal("an environment entry holds a NUL byte".into()))?;
+        .map_err(|e| Error::internal("building the command's environment", e))?;
     Ok((args, entries))
 }
 

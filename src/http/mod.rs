@@ -19,7 +19,7 @@ pub(crate) use policies::{
 };
 pub(crate) use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
 
-use crate::error::Error;
+use crate::error::{At, Error};
 use azure_core::http::{ClientOptions, RetryOptions, Transport};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
@@ -28,7 +28,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Trust anchors: Mozilla's (bundled, so a `scratch` image works) plus extra PEM files.
-pub(crate) fn tls_config(extra: &[(String, PathBuf)]) -> Result<Arc<rustls::ClientConfig>, Error> {
+pub(crate) fn tls_config(
+    extra: &[(&'static str, PathBuf)],
+) -> Result<Arc<rustls::ClientConfig>, Error> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -36,17 +38,14 @@ pub(crate) fn tls_config(extra: &[(String, PathBuf)]) -> Result<Arc<rustls::Clie
         let certs = read_pem(origin, path)?;
         for cert in certs {
             roots.add(cert).map_err(|e| {
-                Error::Usage(format!(
-                    "{origin} {}: unusable certificate: {e}",
-                    path.display()
-                ))
+                Error::usage(At::file(origin, path), format!("unusable certificate: {e}"))
             })?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Internal(format!("TLS set-up failed: {e}")))?
+        .map_err(|e| Error::internal("TLS set-up failed", e))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     // HTTP/2 where the server offers it (Key Vault, App Configuration and Entra
@@ -59,8 +58,8 @@ pub(crate) fn tls_config(extra: &[(String, PathBuf)]) -> Result<Arc<rustls::Clie
 /// A CA bundle is at most a few hundred KB (the whole Mozilla set is ~250 KB).
 const CA_FILE_MAX: u64 = 1 << 20;
 
-fn read_pem(origin: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let bad = |what: String| Error::Usage(format!("{origin} {}: {what}", path.display()));
+fn read_pem(origin: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bad = |what: String| Error::usage(At::file(origin, path), what);
     let bytes = crate::files::read_regular(path, CA_FILE_MAX, crate::files::Links::Follow)
         .map_err(|e| bad(e.to_string()))?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
@@ -93,7 +92,7 @@ pub(crate) fn vault_client(
 ) -> Result<reqwest::Client, Error> {
     remote(tls, resolve)
         .build()
-        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+        .map_err(|e| Error::internal("HTTP client set-up failed", e))
 }
 
 /// A client for one vault or store, whose first connection opens `gate`.
@@ -105,7 +104,7 @@ pub(crate) fn host_client(
     remote(tls, resolve)
         .connector_layer(gate.layer())
         .build()
-        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+        .map_err(|e| Error::internal("HTTP client set-up failed", e))
 }
 
 fn remote(
@@ -124,7 +123,7 @@ pub(crate) fn identity_client(tls: &rustls::ClientConfig) -> Result<reqwest::Cli
     builder(tls)
         .no_proxy()
         .build()
-        .map_err(|e| Error::Internal(format!("HTTP client set-up failed: {e}")))
+        .map_err(|e| Error::internal("HTTP client set-up failed", e))
 }
 
 /// The one place that builds `ClientOptions`: kvenv's transport over `http`

@@ -5,6 +5,8 @@
 
 /// Where the Arc agent keeps its challenge files on Linux; no other file is read.
 pub(super) const TOKEN_FOLDER: &str = "/var/opt/azcmagent/tokens";
+use std::path::{Path, PathBuf};
+
 /// The agent's key files are small; anything larger is not one.
 const KEY_MAX: u64 = 4096;
 
@@ -13,31 +15,40 @@ const KEY_MAX: u64 = 4096;
 /// link is refused, whatever it points at), at most 4 KiB.
 pub(super) fn read_key(
     challenge: &str,
-    folder: &std::path::Path,
-) -> Result<crate::secret::SecretBytes, String> {
+    folder: &Path,
+) -> Result<crate::secret::SecretBytes, ArcChallenge> {
     let realm = challenge
         .trim()
         .strip_prefix("Basic realm=")
-        .ok_or("the Azure Arc endpoint sent no 'Basic realm=' challenge")?
+        .ok_or(ArcChallenge::NoRealm)?
         .trim_matches('"');
-    let path = std::path::Path::new(realm);
+    let path = Path::new(realm);
     let in_folder = path.parent() == Some(folder)
         && path.file_name().is_some_and(|n| n != ".." && n != ".")
         && path.extension().and_then(|e| e.to_str()) == Some("key");
     if !in_folder {
-        return Err(format!(
-            "the Azure Arc challenge file is not a .key file in {}; refusing to read it",
-            folder.display()
-        ));
+        return Err(ArcChallenge::OutsideFolder(folder.to_path_buf()));
     }
     crate::files::read_regular(path, KEY_MAX, crate::files::Links::Refuse)
         .map(crate::secret::SecretBytes::new)
-        .map_err(|e| {
-            format!(
-                "the Azure Arc challenge file {}: {e}",
-                crate::error::printable(&path.display().to_string())
-            )
+        .map_err(|error| ArcChallenge::Unreadable {
+            path: path.to_path_buf(),
+            error,
         })
+}
+
+/// Why the Arc agent's challenge was not answered.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ArcChallenge {
+    #[error("the Azure Arc endpoint sent no 'Basic realm=' challenge")]
+    NoRealm,
+    #[error("the Azure Arc challenge file is not a .key file in {}; refusing to read it", .0.display())]
+    OutsideFolder(PathBuf),
+    #[error("the Azure Arc challenge file {}: {error}", crate::error::printable(&.path.display().to_string()))]
+    Unreadable {
+        path: PathBuf,
+        error: crate::files::FileError,
+    },
 }
 
 #[cfg(test)]
@@ -62,7 +73,7 @@ mod tests {
         let big = dir.path().join("big.key");
         std::fs::write(&big, vec![b'x'; 5000]).unwrap();
         let err = read_key(&format!("Basic realm={}", big.display()), dir.path()).unwrap_err();
-        assert!(err.contains("larger"), "{err}");
+        assert!(err.to_string().contains("larger"), "{err}");
         // A symbolic link is refused whatever it points at: /dev/zero, or a
         // file outside the folder.
         for target in ["/dev/zero", "/etc/hostname"] {
@@ -70,7 +81,7 @@ mod tests {
             let _ = std::fs::remove_file(&link);
             std::os::unix::fs::symlink(target, &link).unwrap();
             let err = read_key(&format!("Basic realm={}", link.display()), dir.path()).unwrap_err();
-            assert!(err.contains("symbolic link"), "{err}");
+            assert!(err.to_string().contains("symbolic link"), "{err}");
         }
     }
 }

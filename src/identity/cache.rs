@@ -15,7 +15,7 @@ struct Cached {
     expires_on: OffsetDateTime,
 }
 
-type Slot = Arc<OnceCell<Result<Cached, String>>>;
+type Slot = Arc<OnceCell<Result<Cached, Arc<Error>>>>;
 
 #[derive(Debug)]
 pub(super) struct OncePerScope {
@@ -92,7 +92,7 @@ impl TokenCredential for OncePerScope {
                         token: SecretBytes::from_string(token.token.secret().to_string()),
                         expires_on: token.expires_on,
                     }),
-                    Err(e) => Err(crate::error::chain(&e)),
+                    Err(e) => Err(Arc::new(e)),
                 }
             })
             .await;
@@ -101,7 +101,10 @@ impl TokenCredential for OncePerScope {
                 String::from_utf8_lossy(c.token.expose()).into_owned(),
                 c.expires_on,
             )),
-            Err(message) => Err(Error::with_message(ErrorKind::Credential, message.clone())),
+            Err(e) => Err(Error::with_message(
+                ErrorKind::Credential,
+                crate::error::chain(&**e),
+            )),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! The first that returns a token wins; when none does, the error lists every
 //! candidate in order and why it did not apply or failed.
 
+use super::{ImdsProbe, Unavailable};
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::error::{Error, ErrorKind};
 use std::sync::{Arc, OnceLock};
@@ -13,7 +14,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
 pub(super) struct Candidate {
     name: &'static str,
-    state: Result<(Arc<dyn TokenCredential>, String), String>,
+    state: Result<(Arc<dyn TokenCredential>, String), Unavailable>,
     probe: Option<(reqwest::Client, String)>,
 }
 
@@ -30,7 +31,7 @@ impl Candidate {
         }
     }
 
-    pub(super) fn unavailable(name: &'static str, why: String) -> Candidate {
+    pub(super) fn unavailable(name: &'static str, why: Unavailable) -> Candidate {
         Candidate {
             name,
             state: Err(why),
@@ -85,9 +86,11 @@ impl Chain {
 /// IMDS answers anything, even a request without `Metadata: true`, at once;
 /// a laptop has nothing there and the connection fails or hangs. The probe
 /// goes through the same pipeline as every request (one log line), untried.
-async fn probe(client: &reqwest::Client, url: &str) -> Result<(), String> {
-    let target =
-        url::Url::parse(url).map_err(|e| format!("the IMDS address {url} is not a URL: {e}"))?;
+async fn probe(client: &reqwest::Client, url: &str) -> Result<(), ImdsProbe> {
+    let target = url::Url::parse(url).map_err(|error| ImdsProbe::NotAUrl {
+        url: url.to_string(),
+        error,
+    })?;
     let host = crate::http::authority(&target);
     let pipeline = crate::http::pipeline(
         client,
@@ -105,20 +108,14 @@ async fn probe(client: &reqwest::Client, url: &str) -> Result<(), String> {
         pipeline.send(&context, &mut request, Some(options)),
     )
     .await;
-    let what = match answer {
-        Ok(Ok(_)) => return Ok(()),
-        Err(_) => format!(
-            "got no answer from {host} in {:.1} s",
-            PROBE_TIMEOUT.as_secs_f64()
-        ),
-        Ok(Err(e)) => match crate::http::find::<crate::http::TransportFailure>(&e) {
-            Some(failure) => format!("failed: {failure}"),
-            None => format!("failed: {}", crate::error::chain(&e)),
-        },
-    };
-    Err(format!(
-        "no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe {what}"
-    ))
+    match answer {
+        Ok(Ok(_)) => Ok(()),
+        Err(_) => Err(ImdsProbe::Silent {
+            host,
+            seconds: PROBE_TIMEOUT.as_secs_f64(),
+        }),
+        Ok(Err(e)) => Err(ImdsProbe::Failed(e)),
+    }
 }
 
 /// Why a credential failed, in one clause: a transport failure found by type

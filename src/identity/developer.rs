@@ -1,7 +1,7 @@
 //! A developer's own sign-in on a laptop: the Azure CLI (`az`) and the Azure
 //! Developer CLI (`azd`), through the crate's credentials, which run the tool.
 
-use super::{Built, IdentityConfig};
+use super::{Built, IdentityConfig, Unavailable};
 use azure_core::credentials::TokenCredential;
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
@@ -10,7 +10,7 @@ use azure_identity::{
 use std::sync::Arc;
 
 /// Finds a developer tool on the snapshot's PATH; the crates run it through `/bin/sh`.
-fn on_path(config: &IdentityConfig, tool: &str) -> Result<(), String> {
+fn on_path(config: &IdentityConfig, tool: &'static str) -> Result<(), Unavailable> {
     config
         .env
         .get("PATH")
@@ -20,7 +20,7 @@ fn on_path(config: &IdentityConfig, tool: &str) -> Result<(), String> {
         .map(|dir| dir.join(tool))
         .find(|p| p.is_file())
         .map(|_| ())
-        .ok_or_else(|| format!("`{tool}` not found on PATH"))
+        .ok_or(Unavailable::NotOnPath(tool))
 }
 
 pub(super) fn azure_cli(config: &IdentityConfig) -> Built {
@@ -36,7 +36,7 @@ pub(super) fn azure_cli(config: &IdentityConfig) -> Built {
                 "Azure CLI sign-in (az)".to_string(),
             )
         })
-        .map_err(|e| crate::error::chain(&e))
+        .map_err(Unavailable::Refused)
 }
 
 pub(super) fn azd(config: &IdentityConfig) -> Built {
@@ -52,5 +52,5 @@ pub(super) fn azd(config: &IdentityConfig) -> Built {
                 "Azure Developer CLI sign-in (azd)".to_string(),
             )
         })
-        .map_err(|e| crate::error::chain(&e))
+        .map_err(Unavailable::Refused)
 }

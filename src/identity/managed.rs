@@ -7,7 +7,7 @@
 
 use super::chain::Candidate;
 use super::msi::{Flavor, MsiCredential};
-use super::{IdentityConfig, Plumbing, UserAssigned};
+use super::{IdentityConfig, Plumbing, Unavailable, UserAssigned};
 use azure_core::credentials::TokenCredential;
 use azure_identity::{ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId};
 use std::sync::Arc;
@@ -67,10 +67,9 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing, auto: bool
         // In a pod, IMDS answers with the node's identity, which every pod on
         // the node shares: `auto` does not borrow it (an explicit
         // `--credential managed-identity` still may).
-        _ if auto && env.get("KUBERNETES_SERVICE_HOST").is_some() => Candidate::unavailable(
-            NAME,
-            "inside Kubernetes (KUBERNETES_SERVICE_HOST is set), IMDS would lend this pod the node's identity, which every pod on the node shares, so auto does not use it; use workload identity (AZURE_FEDERATED_TOKEN_FILE, set by the workload identity webhook), or --credential managed-identity to use the node's identity on purpose".to_string(),
-        ),
+        _ if auto && env.get("KUBERNETES_SERVICE_HOST").is_some() => {
+            Candidate::unavailable(NAME, Unavailable::NodeIdentityInPod)
+        }
         _ => {
             let url = imds_url(config);
             let candidate = Candidate::ready(
@@ -116,6 +115,6 @@ fn app_service(
     };
     match ManagedIdentityCredential::new(Some(options)) {
         Ok(credential) => Candidate::ready(NAME, credential, description),
-        Err(e) => Candidate::unavailable(NAME, crate::error::chain(&e)),
+        Err(e) => Candidate::unavailable(NAME, Unavailable::Refused(e)),
     }
 }

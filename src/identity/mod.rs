@@ -15,9 +15,11 @@ mod managed;
 mod msi;
 mod service_principal;
 mod snapshot;
+mod unavailable;
 mod workload;
 
 pub(crate) use snapshot::Snapshot;
+use unavailable::{FileProblem, ImdsProbe, Unavailable};
 
 use crate::cloud::Cloud;
 use azure_core::cloud::CloudConfiguration;
@@ -134,7 +136,7 @@ impl IdentityConfig {
 }
 
 /// A credential, and how to name it in messages; or why it is not configured.
-type Built = Result<(Arc<dyn TokenCredential>, String), String>;
+type Built = Result<(Arc<dyn TokenCredential>, String), Unavailable>;
 
 /// The credential in use and how to name it in messages (never from the token).
 pub(crate) struct Identity {

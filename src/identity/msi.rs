@@ -198,7 +198,7 @@ impl MsiCredential {
     ) -> azure_core::Result<AccessToken> {
         let header = challenge.challenge.as_deref().unwrap_or_default();
         let key = super::arc::read_key(header, std::path::Path::new(super::arc::TOKEN_FOLDER))
-            .map_err(credential_error)?;
+            .map_err(|e| credential_error(e.to_string()))?;
         let key = std::str::from_utf8(key.expose())
             .ok()
             .filter(|k| k.bytes().all(|b| (0x20..0x7f).contains(&b)))

@@ -3,7 +3,9 @@
 //! `AZURE_CLIENT_CERTIFICATE_PATH` (behind the `client-certificate` feature:
 //! the crate parses it with OpenSSL).
 
-use super::{Built, IdentityConfig, Plumbing};
+#[cfg(feature = "client-certificate")]
+use super::FileProblem;
+use super::{Built, IdentityConfig, Plumbing, Unavailable};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
 use std::path::PathBuf;
@@ -11,10 +13,12 @@ use std::sync::Arc;
 
 pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing) -> Built {
     let env = &config.env;
-    let tenant = config.tenant().ok_or("AZURE_TENANT_ID not set")?;
+    let tenant = config
+        .tenant()
+        .ok_or(Unavailable::NotSet("AZURE_TENANT_ID"))?;
     let client_id = env
         .get("AZURE_CLIENT_ID")
-        .ok_or("AZURE_CLIENT_ID not set")?;
+        .ok_or(Unavailable::NotSet("AZURE_CLIENT_ID"))?;
     let description = format!("service principal {client_id} (environment)");
     if let Some(secret) = env.get("AZURE_CLIENT_SECRET") {
         let options = ClientSecretCredentialOptions {
@@ -26,14 +30,14 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing) -> Built {
             Secret::new(secret.to_string()),
             Some(options),
         )
-        .map_err(|e| crate::error::chain(&e))?;
+        .map_err(Unavailable::Refused)?;
         return Ok((credential, description));
     }
     if let Some(path) = env.get("AZURE_CLIENT_CERTIFICATE_PATH") {
         return certificate(tenant, client_id, PathBuf::from(path), config, plumbing)
             .map(|c| (c, description));
     }
-    Err("AZURE_CLIENT_SECRET not set (nor AZURE_CLIENT_CERTIFICATE_PATH)".into())
+    Err(Unavailable::NoClientSecret)
 }
 
 #[cfg(feature = "client-certificate")]
@@ -43,24 +47,25 @@ fn certificate(
     path: PathBuf,
     config: &IdentityConfig,
     plumbing: &Plumbing,
-) -> Result<Arc<dyn TokenCredential>, String> {
+) -> Result<Arc<dyn TokenCredential>, Unavailable> {
     use azure_core::credentials::SecretBytes as CrateSecretBytes;
     use azure_identity::{ClientCertificateCredential, ClientCertificateCredentialOptions};
     const MAX: u64 = 1 << 20;
-    let shown = format!("AZURE_CLIENT_CERTIFICATE_PATH {}", path.display());
+    let bad = |problem: FileProblem| Unavailable::File {
+        var: "AZURE_CLIENT_CERTIFICATE_PATH",
+        path: path.clone(),
+        problem,
+    };
     let bytes = crate::files::read_regular(&path, MAX, crate::files::Links::Follow)
         .map(crate::secret::SecretBytes::new)
-        .map_err(|e| format!("{shown}: {e}"))?;
+        .map_err(|e| bad(e.into()))?;
     let password = config
         .env
         .get("AZURE_CLIENT_CERTIFICATE_PASSWORD")
         .map(str::to_string);
     // The crate reads PKCS#12 only; a PEM file (certificate + RSA key) is repacked.
     let (pkcs12, password) = if bytes.expose().starts_with(b"-----BEGIN") {
-        (
-            pem_to_pkcs12(bytes.expose()).map_err(|e| format!("{shown}: {e}"))?,
-            None,
-        )
+        (pem_to_pkcs12(bytes.expose()).map_err(bad)?, None)
     } else {
         (bytes, password)
     };
@@ -75,36 +80,35 @@ fn certificate(
         Some(options),
     )
     .map(|c| c as Arc<dyn TokenCredential>)
-    .map_err(|e| format!("{shown}: {}", crate::error::chain(&e)))
+    .map_err(|e| bad(FileProblem::Refused(e)))
 }
 
 /// Repacks a PEM certificate and private key as an unencrypted PKCS#12 bundle in memory.
 #[cfg(feature = "client-certificate")]
-fn pem_to_pkcs12(pem: &[u8]) -> Result<crate::secret::SecretBytes, String> {
+fn pem_to_pkcs12(pem: &[u8]) -> Result<crate::secret::SecretBytes, FileProblem> {
     let key = openssl::pkey::PKey::private_key_from_pem(pem)
-        .map_err(|_| "no readable private key in the PEM file".to_string())?;
+        .map_err(|_| FileProblem::Pem("no readable private key in the PEM file"))?;
     let mut certs = openssl::x509::X509::stack_from_pem(pem)
-        .map_err(|_| "no readable certificate in the PEM file".to_string())?;
+        .map_err(|_| FileProblem::Pem("no readable certificate in the PEM file"))?;
     if certs.is_empty() {
-        return Err("no certificate in the PEM file".into());
+        return Err(FileProblem::Pem("no certificate in the PEM file"));
     }
+    let repack = |e: openssl::error::ErrorStack| FileProblem::Repack(e.into());
     let cert = certs.remove(0);
     let mut builder = openssl::pkcs12::Pkcs12::builder();
     builder.name("kvenv").pkey(&key).cert(&cert);
     if !certs.is_empty() {
-        let mut chain = openssl::stack::Stack::new().map_err(|e| e.to_string())?;
+        let mut chain = openssl::stack::Stack::new().map_err(repack)?;
         for c in certs {
-            chain.push(c).map_err(|e| e.to_string())?;
+            chain.push(c).map_err(repack)?;
         }
         builder.ca(chain);
     }
-    let bundle = builder
-        .build2("")
-        .map_err(|e| format!("cannot repack the PEM file: {e}"))?;
+    let bundle = builder.build2("").map_err(repack)?;
     bundle
         .to_der()
         .map(crate::secret::SecretBytes::new)
-        .map_err(|e| format!("cannot repack the PEM file: {e}"))
+        .map_err(repack)
 }
 
 #[cfg(not(feature = "client-certificate"))]
@@ -114,6 +118,6 @@ fn certificate(
     _path: PathBuf,
     _config: &IdentityConfig,
     _plumbing: &Plumbing,
-) -> Result<Arc<dyn TokenCredential>, String> {
-    Err("AZURE_CLIENT_CERTIFICATE_PATH is set but this kvenv was built without the client-certificate feature (cargo build --features client-certificate; it needs OpenSSL)".into())
+) -> Result<Arc<dyn TokenCredential>, Unavailable> {
+    Err(Unavailable::NoCertificateSupport)
 }

@@ -3,7 +3,7 @@
 //! through the crate's client-assertion credential. kvenv reads the file
 //! itself: the crate's reader has no bound and would block on a FIFO.
 
-use super::{Built, IdentityConfig, Plumbing, UserAssigned};
+use super::{Built, FileProblem, IdentityConfig, Plumbing, Unavailable, UserAssigned};
 use azure_core::credentials::TokenCredential;
 use azure_identity::{
     ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions,
@@ -20,17 +20,21 @@ const FEDERATED_TOKEN_MAX: u64 = 64 << 10;
 struct FederatedTokenFile(PathBuf);
 
 impl FederatedTokenFile {
-    fn read(&self) -> Result<String, String> {
-        let shown = format!("AZURE_FEDERATED_TOKEN_FILE {}", self.0.display());
+    fn read(&self) -> Result<String, Unavailable> {
+        let bad = |problem: FileProblem| Unavailable::File {
+            var: "AZURE_FEDERATED_TOKEN_FILE",
+            path: self.0.clone(),
+            problem,
+        };
         let bytes =
             crate::files::read_regular(&self.0, FEDERATED_TOKEN_MAX, crate::files::Links::Follow)
                 .map(crate::secret::SecretBytes::new)
-                .map_err(|e| format!("{shown}: {e}"))?;
+                .map_err(|e| bad(e.into()))?;
         let text = std::str::from_utf8(bytes.expose())
-            .map_err(|_| format!("{shown}: not a token (not UTF-8)"))?
+            .map_err(|_| bad(FileProblem::NotUtf8))?
             .trim();
         if text.is_empty() {
-            return Err(format!("{shown}: empty"));
+            return Err(bad(FileProblem::Empty));
         }
         Ok(text.to_string())
     }
@@ -43,7 +47,7 @@ impl ClientAssertion for FederatedTokenFile {
         _options: Option<azure_core::http::ClientMethodOptions<'_>>,
     ) -> azure_core::Result<String> {
         self.read().map_err(|e| {
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e)
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
         })
     }
 }
@@ -52,14 +56,16 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing) -> Built {
     let token_file = config
         .env
         .get("AZURE_FEDERATED_TOKEN_FILE")
-        .ok_or("AZURE_FEDERATED_TOKEN_FILE not set")?;
-    let tenant = config.tenant().ok_or("AZURE_TENANT_ID not set")?;
+        .ok_or(Unavailable::NotSet("AZURE_FEDERATED_TOKEN_FILE"))?;
+    let tenant = config
+        .tenant()
+        .ok_or(Unavailable::NotSet("AZURE_TENANT_ID"))?;
     let client_id = match &config.user_assigned {
         Some(UserAssigned::ClientId(id)) => id.as_str(),
         _ => config
             .env
             .get("AZURE_CLIENT_ID")
-            .ok_or("AZURE_CLIENT_ID not set")?,
+            .ok_or(Unavailable::NotSet("AZURE_CLIENT_ID"))?,
     };
     let token = FederatedTokenFile(PathBuf::from(token_file));
     // Checked now so that a bad file is named in the chain's reasons.
@@ -75,5 +81,5 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing) -> Built {
         Some(options),
     )
     .map(|c| (c as Arc<dyn TokenCredential>, description))
-    .map_err(|e| crate::error::chain(&e))
+    .map_err(Unavailable::Refused)
 }

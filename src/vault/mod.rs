@@ -91,7 +91,7 @@ pub(crate) fn client(
         verify_challenge_resource: Some(trust == Trust::CloudSuffix),
     };
     SecretClient::new(&vault.url(), credential, Some(options))
-        .map_err(|e| Error::Internal(format!("Key Vault client for {vault}: {}", chain(&e))))
+        .map_err(|e| Error::internal(format!("Key Vault client for {vault}"), chain(&e)))
 }
 
 /// A fetched secret and the version the vault actually returned.

@@ -47,14 +47,14 @@ pub(crate) struct Watched<'a> {
     pub given: &'a Given<'a>,
 }
 
-/// Runs the command under supervision until it ends; the error carries its
-/// exit code (or kvenv's own failure).
+/// Runs the command under supervision until it ends, and gives its exit code
+/// (or kvenv's own failure).
 pub(crate) fn supervise(
     watched: Watched<'_>,
     resolution: Resolution,
     hardening: Option<Hardening>,
     network: Option<Network>,
-) -> Error {
+) -> Result<i32, Error> {
     // What the command gets back, read before SIGPIPE is blocked here: kvenv
     // stays alive to supervise, so no write of its own may kill it.
     let inherited = crate::exec::Inherited::now();
@@ -67,7 +67,7 @@ pub(crate) fn supervise(
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => return Error::Internal(format!("cannot start the async runtime: {e}")),
+        Err(e) => return Err(Error::internal("cannot start the async runtime", e)),
     };
     let mut supervisor = Supervisor {
         watched,
@@ -79,11 +79,11 @@ pub(crate) fn supervise(
         inherited,
     };
     match runtime.block_on(supervisor.run()) {
-        Ok(code) => Error::CommandEnded(code),
+        Ok(code) => Ok(code),
         Err(e) => {
             // kvenv's own failure ends kvenv, never leaving the command orphaned.
             runtime.block_on(supervisor.end());
-            e
+            Err(e)
         }
     }
 }
@@ -142,7 +142,7 @@ fn forwarded_signals(inherited: &crate::exec::Inherited) -> Result<Signals, Erro
     let mut all = futures::stream::SelectAll::new();
     for sig in FORWARDED.into_iter().filter(|s| !inherited.ignored(*s)) {
         let stream = signal(SignalKind::from_raw(sig as i32))
-            .map_err(|e| Error::Internal(format!("cannot watch {sig}: {e}")))?;
+            .map_err(|e| Error::internal(format!("cannot watch {sig}"), e))?;
         all.push(
             futures::stream::unfold(stream, move |mut s| async move {
                 s.recv().await.map(|()| (sig, s))
@@ -156,8 +156,8 @@ fn forwarded_signals(inherited: &crate::exec::Inherited) -> Result<Signals, Erro
 impl Supervisor<'_> {
     async fn run(&mut self) -> Result<i32, Error> {
         let mut signals = forwarded_signals(&self.inherited)?;
-        let mut children = signal(SignalKind::child())
-            .map_err(|e| Error::Internal(format!("cannot watch SIGCHLD: {e}")))?;
+        let mut children =
+            signal(SignalKind::child()).map_err(|e| Error::internal("cannot watch SIGCHLD", e))?;
         self.start()?;
         let mut watched_refs = refresh::unpinned(self.watched.plan);
         watched_refs.extend(

@@ -45,8 +45,9 @@ impl Network {
         match started.recv() {
             Ok(Ok(())) => Ok(Network { jobs }),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(crate::error::Error::Internal(
-                "the network thread ended before it started".into(),
+            Err(e) => Err(crate::error::Error::internal(
+                "the network thread ended before it started",
+                e,
             )),
         }
     }
