@@ -3,7 +3,7 @@
 # from this machine's static build, and checks it from outside: the image's
 # only layer holds exactly /kvenv, its entrypoint is /kvenv, and the /kvenv
 # taken out of the image resolves a secret from an empty root (chroot, against
-# the loopback fakes: tests/static.rs) and installs itself with `kvenv
+# the loopback fakes: tests/it/static.rs) and installs itself with `kvenv
 # install`. A container runtime is not needed (and may not start in every
 # sandbox): the image is exported as an OCI layout and read as files.
 #   scripts/image.sh [TAG]          (default kvenv:VERSION); needs root and buildah
@@ -63,5 +63,5 @@ mkdir "$work/installed"
 "$work/root/kvenv" install "$work/installed"
 cmp "$work/installed/kvenv" "$bin"
 echo "image: /kvenv install DIR places it"
-KVENV_STATIC_BINARY="$work/root/kvenv" cargo test --quiet --test static -- --ignored
+KVENV_STATIC_BINARY="$work/root/kvenv" cargo test --quiet --test it -- --ignored static::
 echo "image: $tag is good"

@@ -2,7 +2,6 @@
 //! `--token`s) and its templates' in-memory files, put together for exec or
 //! for the supervised start under `--watch`.
 
-use crate::cli::TemplateArg;
 pub(crate) mod environment;
 use crate::error::Error;
 use crate::memfile;
@@ -10,6 +9,14 @@ use crate::plan::{Key, Plan};
 use crate::secret::SecretBytes;
 use crate::token::TokenTarget;
 use std::ffi::OsString;
+
+/// A template the command gets as an in-memory file (`--template TEMPLATE=VAR`):
+/// its path, and the variable that names the file.
+#[derive(Clone, Debug)]
+pub(crate) struct TemplateArg {
+    pub path: std::path::PathBuf,
+    pub var: String,
+}
 
 /// A template's in-memory file kvenv keeps: the template's index, the file.
 pub(crate) type TemplateFile = (usize, std::os::fd::OwnedFd);

@@ -205,12 +205,7 @@ pub(crate) struct RenderArgs {
     pub template: PathBuf,
 }
 
-/// `--template TEMPLATE=VAR`
-#[derive(Clone, Debug)]
-pub(crate) struct TemplateArg {
-    pub path: PathBuf,
-    pub var: String,
-}
+pub(crate) use crate::child::TemplateArg;
 
 fn parse_template_arg(text: &str) -> Result<TemplateArg, String> {
     let (path, var) = text
@@ -461,12 +456,8 @@ impl Common {
                 env,
             },
             timeout: self.timeout,
-            concurrency: self
-                .concurrency
-                .unwrap_or(crate::resolve::HTTP2_CONCURRENCY),
-            http1_concurrency: self
-                .concurrency
-                .unwrap_or(crate::resolve::HTTP1_CONCURRENCY),
+            concurrency: self.concurrency.unwrap_or(crate::http::HTTP2_CONCURRENCY),
+            http1_concurrency: self.concurrency.unwrap_or(crate::http::HTTP1_CONCURRENCY),
         }
     }
 }

@@ -6,6 +6,7 @@ mod check;
 pub(crate) mod export;
 pub(crate) mod inject;
 mod install;
+mod logging;
 pub(crate) mod render;
 pub(crate) mod run;
 
@@ -48,7 +49,7 @@ pub(crate) fn print(
 pub(crate) fn prepare(common: &Common, vars: Vars) -> Result<(Settings, Vars), Error> {
     let vars = sources::apply_env_files(&common.env_file, vars)?;
     let settings = common.settings(identity::Snapshot::of(&vars));
-    crate::init_logging(common);
+    logging::init_logging(common);
     Ok((settings, vars))
 }
 

@@ -128,8 +128,16 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
         path: world.path(),
     };
     if args.watch {
+        let options = crate::watch::options::Options {
+            command: args.command.clone(),
+            refresh_interval: args.refresh_interval,
+            on_change: args.on_change,
+            stop_signal: args.stop_signal,
+            stop_timeout: args.stop_timeout,
+            quiet: args.common.quiet,
+        };
         let watched = crate::watch::Watched {
-            args: &args,
+            options: &options,
             plan: &plan,
             given: &given,
         };

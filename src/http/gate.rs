@@ -70,7 +70,7 @@ const PACE_CAP: Duration = Duration::from_secs(2);
 
 impl Default for Gate {
     fn default() -> Gate {
-        Gate::new(crate::resolve::HTTP1_CONCURRENCY)
+        Gate::new(super::HTTP1_CONCURRENCY)
     }
 }
 

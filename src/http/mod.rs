@@ -6,6 +6,7 @@
 mod backoff;
 mod failure;
 mod gate;
+mod lane;
 mod last;
 mod policies;
 mod wire;
@@ -13,6 +14,7 @@ mod wire;
 pub(crate) use backoff::Backoff;
 pub(crate) use failure::{find, TransportFailure};
 pub(crate) use gate::{Gate, Opened};
+pub(crate) use lane::{First, Lane};
 pub(crate) use last::{Heard, LastHeard};
 pub(crate) use policies::{
     authority, AudiencePolicy, ClaimsChallengePolicy, ForgetToken, PreauthPolicy,
@@ -26,6 +28,12 @@ use rustls_pki_types::CertificateDer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// `--concurrency` by default over HTTP/2: streams on one connection. Also the
+/// stream limit HTTP/2 servers commonly announce; measured in BENCHMARKS.md.
+pub(crate) const HTTP2_CONCURRENCY: usize = 100;
+/// `--concurrency` by default over HTTP/1.1: connections.
+pub(crate) const HTTP1_CONCURRENCY: usize = 16;
 
 /// Trust anchors: Mozilla's (bundled, so a `scratch` image works) plus extra PEM files.
 pub(crate) fn tls_config(

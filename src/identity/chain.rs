@@ -114,7 +114,7 @@ async fn probe(client: &reqwest::Client, url: &str) -> Result<(), ImdsProbe> {
             host,
             seconds: PROBE_TIMEOUT.as_secs_f64(),
         }),
-        Ok(Err(e)) => Err(ImdsProbe::Failed(e)),
+        Ok(Err(e)) => Err(ImdsProbe::Failed(Box::new(e))),
     }
 }
 

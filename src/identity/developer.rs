@@ -36,7 +36,7 @@ pub(super) fn azure_cli(config: &IdentityConfig) -> Built {
                 "Azure CLI sign-in (az)".to_string(),
             )
         })
-        .map_err(Unavailable::Refused)
+        .map_err(Unavailable::refused)
 }
 
 pub(super) fn azd(config: &IdentityConfig) -> Built {
@@ -52,5 +52,5 @@ pub(super) fn azd(config: &IdentityConfig) -> Built {
                 "Azure Developer CLI sign-in (azd)".to_string(),
             )
         })
-        .map_err(Unavailable::Refused)
+        .map_err(Unavailable::refused)
 }

@@ -115,6 +115,6 @@ fn app_service(
     };
     match ManagedIdentityCredential::new(Some(options)) {
         Ok(credential) => Candidate::ready(NAME, credential, description),
-        Err(e) => Candidate::unavailable(NAME, Unavailable::Refused(e)),
+        Err(e) => Candidate::unavailable(NAME, Unavailable::refused(e)),
     }
 }

@@ -30,7 +30,7 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing) -> Built {
             Secret::new(secret.to_string()),
             Some(options),
         )
-        .map_err(Unavailable::Refused)?;
+        .map_err(Unavailable::refused)?;
         return Ok((credential, description));
     }
     if let Some(path) = env.get("AZURE_CLIENT_CERTIFICATE_PATH") {
@@ -80,7 +80,7 @@ fn certificate(
         Some(options),
     )
     .map(|c| c as Arc<dyn TokenCredential>)
-    .map_err(|e| bad(FileProblem::Refused(e)))
+    .map_err(|e| bad(FileProblem::Refused(Box::new(e))))
 }
 
 /// Repacks a PEM certificate and private key as an unencrypted PKCS#12 bundle in memory.

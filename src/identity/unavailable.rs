@@ -27,6 +27,7 @@ pub(crate) enum Unavailable {
     #[error("inside Kubernetes (KUBERNETES_SERVICE_HOST is set), IMDS would lend this pod the node's identity, which every pod on the node shares, so auto does not use it; use workload identity (AZURE_FEDERATED_TOKEN_FILE, set by the workload identity webhook), or --credential managed-identity to use the node's identity on purpose")]
     NodeIdentityInPod,
     /// A certificate was named, but this build cannot read one.
+    #[cfg(not(feature = "client-certificate"))]
     #[error("AZURE_CLIENT_CERTIFICATE_PATH is set but this kvenv was built without the client-certificate feature (cargo build --features client-certificate; it needs OpenSSL)")]
     NoCertificateSupport,
     /// `auto`'s IMDS probe found nothing there.
@@ -34,7 +35,14 @@ pub(crate) enum Unavailable {
     Imds(#[from] ImdsProbe),
     /// The Azure crate refused to build the credential.
     #[error("{}", crate::error::chain(.0))]
-    Refused(azure_core::Error),
+    Refused(Box<azure_core::Error>),
+}
+
+impl Unavailable {
+    /// The Azure crate refused to build the credential.
+    pub(crate) fn refused(error: azure_core::Error) -> Unavailable {
+        Unavailable::Refused(Box::new(error))
+    }
 }
 
 /// What is wrong with a credential's file.
@@ -56,7 +64,7 @@ pub(crate) enum FileProblem {
     /// The crate refused the certificate.
     #[cfg(feature = "client-certificate")]
     #[error("{}", crate::error::chain(.0))]
-    Refused(azure_core::Error),
+    Refused(Box<azure_core::Error>),
 }
 
 /// Why the IMDS probe of `auto` moved on.
@@ -67,7 +75,7 @@ pub(crate) enum ImdsProbe {
     #[error("no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe got no answer from {host} in {seconds:.1} s")]
     Silent { host: String, seconds: f64 },
     #[error("no IDENTITY_ENDPOINT or MSI_ENDPOINT, and the IMDS probe failed: {}", failed(.0))]
-    Failed(azure_core::Error),
+    Failed(Box<azure_core::Error>),
 }
 
 /// A failed probe in one clause: the transport failure when there is one.

@@ -81,5 +81,5 @@ pub(super) fn candidate(config: &IdentityConfig, plumbing: &Plumbing) -> Built {
         Some(options),
     )
     .map(|c| (c as Arc<dyn TokenCredential>, description))
-    .map_err(Unavailable::Refused)
+    .map_err(Unavailable::refused)
 }

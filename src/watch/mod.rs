@@ -6,24 +6,21 @@
 //! changes with `--on-change signal:NAME`, rewrites the templates in place and
 //! signals it. A failing refresh never touches a healthy command.
 
+mod change;
 pub(crate) mod options;
 mod refresh;
 
 pub(crate) use refresh::Network;
 
 use crate::child::{materialize, Files, Given, TemplateFile};
-use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::exec::Hardening;
 use crate::plan::Plan;
 use crate::resolve::Resolution;
-use crate::secret::SecretBytes;
 use futures::StreamExt;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use options::OnChange;
-use std::ffi::OsString;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -40,7 +37,7 @@ const FORWARDED: [Signal; 7] = [
 
 /// What the supervisor needs from `run`.
 pub(crate) struct Watched<'a> {
-    pub args: &'a RunArgs,
+    pub options: &'a options::Options,
     pub plan: &'a Plan<'a>,
     /// The environment, templates, `--token`s (renewed before they are within
     /// five minutes of expiry) and shaping options.
@@ -59,7 +56,7 @@ pub(crate) fn supervise(
     // stays alive to supervise, so no write of its own may kill it.
     let inherited = crate::exec::Inherited::now();
     crate::exec::block_sigpipe_in_this_thread();
-    if watched.args.refresh_interval < Duration::from_secs(30) && !watched.args.common.quiet {
+    if watched.options.refresh_interval < Duration::from_secs(30) && !watched.options.quiet {
         crate::output::lines("--refresh-interval below 30s is meant for tests: every refresh costs one request per reference");
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -86,36 +83,6 @@ pub(crate) fn supervise(
             Err(e)
         }
     }
-}
-
-/// What the command sees: its variables and its templates' content.
-struct Seen {
-    vars: Vec<(OsString, SecretBytes)>,
-    files: Vec<(String, SecretBytes)>,
-}
-
-/// The variables and templates whose content differs between two sights.
-fn seen_changes(before: &Seen, after: &Seen) -> (Vec<String>, Vec<String>) {
-    fn value<'s>(list: &'s [(OsString, SecretBytes)], name: &OsString) -> Option<&'s [u8]> {
-        list.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.expose())
-    }
-    let mut vars: Vec<String> = Vec::new();
-    for (name, _) in before.vars.iter().chain(&after.vars) {
-        let shown = name.to_string_lossy().into_owned();
-        if value(&before.vars, name) != value(&after.vars, name) && !vars.contains(&shown) {
-            vars.push(shown);
-        }
-    }
-    let files = before
-        .files
-        .iter()
-        .zip(&after.files)
-        .filter(|((_, a), (_, b))| a.expose() != b.expose())
-        .map(|((label, _), _)| label.clone())
-        .collect();
-    (vars, files)
 }
 
 struct Supervisor<'a> {
@@ -167,7 +134,7 @@ impl Supervisor<'_> {
                 .iter()
                 .map(|t| crate::reference::Reference::Token(t.token.clone())),
         );
-        let interval = self.watched.args.refresh_interval;
+        let interval = self.watched.options.refresh_interval;
         let mut next = Box::pin(tokio::time::sleep(self.next_wait(interval)));
         let mut pending: Option<tokio::sync::oneshot::Receiver<Resolution>> = None;
         // A safety net: SIGCHLD can coalesce, so look for exits now and then too.
@@ -226,7 +193,7 @@ impl Supervisor<'_> {
         let w = &self.watched;
         let (env, files) = materialize(w.plan, &self.current, w.given, Files::Shared)?;
         self.child = crate::exec::spawn(
-            &w.args.command,
+            &w.options.command,
             &env,
             w.given.path,
             self.hardening.as_ref(),
@@ -252,122 +219,14 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Acts on a refresh: warnings for failures, and a restart or a signal
-    /// when something changed. `Some(code)` when kvenv must end.
-    async fn apply(
-        &mut self,
-        fresh: Resolution,
-        signals: &mut Signals,
-        children: &mut tokio::signal::unix::Signal,
-    ) -> Result<Option<i32>, Error> {
-        let quiet = self.watched.args.common.quiet;
-        let before = self.seen();
-        let changes = refresh::merge(&mut self.current, fresh, self.watched.plan, quiet);
-        if changes.is_empty() {
-            return Ok(None);
-        }
-        // What the command would see, before and after: a new version whose
-        // member (--json-field) or rendering is the same changes nothing.
-        let (vars, files) = match (before, self.seen()) {
-            (Ok(before), Ok(after)) => seen_changes(&before, &after),
-            (_, Err(e)) => {
-                if !quiet {
-                    crate::output::lines(&format!(
-                        "{}, but it cannot be used; the command keeps what it has:\n{e}",
-                        changes.describe(self.watched.plan, self.watched.given.tokens)
-                    ));
-                }
-                return Ok(None);
-            }
-            (Err(_), Ok(_)) => changes.affected(self.watched.plan),
-        };
-        if vars.is_empty() && files.is_empty() {
-            tracing::info!(
-                "{}; nothing the command sees changed",
-                changes.describe(self.watched.plan, self.watched.given.tokens)
-            );
-            return Ok(None);
-        }
-        match self.watched.args.on_change {
-            OnChange::Signal(sig) if vars.is_empty() => {
-                self.rewrite(&files)?;
-                if !quiet {
-                    crate::output::lines(&format!(
-                        "{}; rewrote {} in place and sent {sig}",
-                        changes.describe(self.watched.plan, self.watched.given.tokens),
-                        files.join(", ")
-                    ));
-                }
-                let _ = kill(self.child, sig);
-                Ok(None)
-            }
-            on_change => {
-                if !quiet {
-                    let why = match on_change {
-                        OnChange::Signal(_) => format!(" (variables {} changed: a running command's environment cannot change)", vars.join(", ")),
-                        OnChange::Restart => String::new(),
-                    };
-                    crate::output::lines(&format!(
-                        "{}; restarting the command{why}",
-                        changes.describe(self.watched.plan, self.watched.given.tokens)
-                    ));
-                }
-                if let Some(code) = self.stop(signals, children).await {
-                    return Ok(Some(code));
-                }
-                self.start()?;
-                Ok(None)
-            }
-        }
-    }
-
-    /// The command's variables and each template's content, as the current
-    /// values make them.
-    fn seen(&self) -> Result<Seen, Error> {
-        let w = &self.watched;
-        let (vars, _warnings) =
-            crate::child::environment::command_vars(&crate::child::environment::Sources {
-                plan: w.plan,
-                resolution: &self.current,
-                vars: w.given.vars,
-                tokens: w.given.tokens,
-                shapes: w.given.shapes,
-            })?;
-        let files = w
-            .plan
-            .items
-            .iter()
-            .filter(|i| !i.is_var())
-            .map(|i| (i.label().to_string(), i.render(&self.current)))
-            .collect();
-        Ok(Seen { vars, files })
-    }
-
-    /// Replaces the named templates' content in place.
-    fn rewrite(&self, labels: &[String]) -> Result<(), Error> {
-        for item in &self.watched.plan.items {
-            let crate::plan::Key::File(i) = item.key else {
-                continue;
-            };
-            if !labels.iter().any(|l| l == item.label()) {
-                continue;
-            }
-            let content: SecretBytes = item.render(&self.current);
-            if let Some((_, fd)) = self.files.iter().find(|(index, _)| *index == i) {
-                crate::memfile::replace(fd, &content)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Ends the command when kvenv must end for a reason of its own: the stop
     /// signal, then SIGKILL after the stop timeout.
     async fn end(&mut self) {
         if self.child.as_raw() == 0 || self.reap().is_some() {
             return;
         }
-        let _ = kill(self.child, self.watched.args.stop_signal);
-        let deadline = tokio::time::Instant::now() + self.watched.args.stop_timeout;
+        let _ = kill(self.child, self.watched.options.stop_signal);
+        let deadline = tokio::time::Instant::now() + self.watched.options.stop_timeout;
         while self.reap().is_none() {
             if tokio::time::Instant::now() >= deadline {
                 let _ = kill(self.child, Signal::SIGKILL);
@@ -384,8 +243,8 @@ impl Supervisor<'_> {
         signals: &mut Signals,
         children: &mut tokio::signal::unix::Signal,
     ) -> Option<i32> {
-        let _ = kill(self.child, self.watched.args.stop_signal);
-        let deadline = tokio::time::Instant::now() + self.watched.args.stop_timeout;
+        let _ = kill(self.child, self.watched.options.stop_signal);
+        let deadline = tokio::time::Instant::now() + self.watched.options.stop_timeout;
         let mut killed = false;
         let mut leaving: Option<i32> = None;
         loop {

@@ -5,6 +5,18 @@
 use nix::sys::signal::Signal;
 use std::time::Duration;
 
+/// What `run --watch` was asked for, taken from the flags once.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub command: Vec<std::ffi::OsString>,
+    pub refresh_interval: Duration,
+    pub on_change: OnChange,
+    pub stop_signal: Signal,
+    pub stop_timeout: Duration,
+    /// `-q`: no notice of kvenv's own.
+    pub quiet: bool,
+}
+
 /// What a changed value does to the running command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OnChange {

@@ -4,7 +4,7 @@
 //! command alone, signals are forwarded, exit codes pass through, zombies are
 //! reaped as PID 1, kvenv stays non-dumpable, and polls are spread by jitter.
 
-mod support;
+use crate::support;
 
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};

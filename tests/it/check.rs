@@ -1,7 +1,7 @@
 //! `kvenv check`: one row per reference, App Service's status names, never a
 //! value; table and JSON pinned as snapshots; exit 0, 1 or 125.
 
-mod support;
+use crate::support;
 
 use kvenv_testkit::FakeVault;
 use std::net::TcpListener;

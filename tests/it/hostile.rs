@@ -4,7 +4,7 @@
 //! devices or links; `Retry-After: 0`. Every case ends in one clear line and
 //! exit 125 (or the documented code), never a signal death, a hang or a leak.
 
-mod support;
+use crate::support;
 
 use kvenv_testkit::{Behaviour, Fault, HostileServer, IdentityKind};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! `--optional` and `kvenv export` in every format, end to end against the
 //! loopback fakes; every format read back by its consumer.
 
-mod support;
+use crate::support;
 
 use support::{lines, Kit};
 

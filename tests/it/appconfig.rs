@@ -3,7 +3,7 @@
 //! Key Vault references (and their guards), each cloud's audience, look-alike
 //! hosts, statuses and hints, `check`, templates, env files and `render`.
 
-mod support;
+use crate::support;
 
 use kvenv_testkit::IdentityKind;
 use support::{Kit, Run};

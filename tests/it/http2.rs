@@ -2,7 +2,7 @@
 //! request multiplexed), HTTP/1.1 with pooled connections to one that does
 //! not, and TLS sessions resumed across those connections.
 
-mod support;
+use crate::support;
 
 use support::Kit;
 

@@ -7,7 +7,7 @@
 //! DNS server on 127.77.0.53:53: setting that up needs root, so these tests
 //! are skipped without it (and fail under `KVENV_TEST_STRICT=1`).
 
-mod support;
+use crate::support;
 
 use kvenv_testkit::FakeDns;
 use std::net::{Ipv4Addr, Ipv6Addr};

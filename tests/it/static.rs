@@ -1,7 +1,7 @@
 //! The static binary in an empty root (what a `scratch` image is): run by
 //! `scripts/static-check.sh`, which builds it and sets `KVENV_STATIC_BINARY`.
 
-mod support;
+use crate::support;
 
 use support::Kit;
 

@@ -440,8 +440,8 @@ fn fastrand_name() -> String {
 
 /// Whether the machine has what a test needs. When it does not, the test is
 /// skipped with one line saying what is missing and which package brings it
-/// (listed again at the end of `cargo test`, by `tests/zz_skipped.rs`), or,
-/// with `KVENV_TEST_STRICT=1` (CI), fails.
+/// (listed again when the test binary exits), or, with `KVENV_TEST_STRICT=1`
+/// (CI), fails.
 pub fn need(available: bool, test: &str, missing: &str) -> bool {
     if available {
         return true;
@@ -456,15 +456,38 @@ pub fn need(available: bool, test: &str, missing: &str) -> bool {
     // Straight to the file descriptor (the test harness captures eprintln!),
     // and in one write, so that tests skipping at once do not interleave.
     let _ = std::io::stderr().write_all(line.as_bytes());
-    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kvenv-skipped.txt");
-    if let Ok(mut file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    {
-        let _ = file.write_all(line.as_bytes());
+    if let Ok(mut skipped) = SKIPPED.lock() {
+        skipped.push(line.trim_end().to_string());
     }
+    #[allow(unsafe_code)] // the only way to run code when the harness is done
+    REPORT.call_once(|| {
+        // SAFETY: `report_skipped` is a plain `extern "C"` function that only
+        // reads a static and writes to stderr; registered once.
+        unsafe {
+            nix::libc::atexit(report_skipped);
+        }
+    });
     false
+}
+
+/// The tests skipped in this run, for [`report_skipped`].
+static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static REPORT: std::sync::Once = std::sync::Once::new();
+
+/// Runs when the test binary exits, after the harness's summary: every test
+/// that was skipped, one line each, so that a green run on a laptop says what
+/// it did not cover.
+extern "C" fn report_skipped() {
+    use std::io::Write;
+    let lines = SKIPPED.lock().map(|l| l.clone()).unwrap_or_default();
+    let mut out = std::io::stderr().lock();
+    let _ = writeln!(
+        out,
+        "\nTests skipped on this machine (KVENV_TEST_STRICT=1 makes these failures):"
+    );
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
 }
 
 /// Whether this process runs as root (some properties can only be set up so).

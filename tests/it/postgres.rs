@@ -2,7 +2,7 @@
 //! kvenv hands it to psql through an environment variable, a connection
 //! string and an in-memory password file.
 
-mod support;
+use crate::support;
 
 use kvenv_testkit::Postgres;
 use support::Kit;

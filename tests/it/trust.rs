@@ -3,7 +3,7 @@
 //! process is hardened while secrets are in memory. Outcomes and timings are
 //! printed (run with `--nocapture` to see them).
 
-mod support;
+use crate::support;
 
 use kvenv_testkit::{Fault, IdentityKind};
 use std::net::TcpListener;

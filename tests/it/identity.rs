@@ -2,7 +2,7 @@
 //! message, user-assigned selection, clouds. Only loopback fakes: the IMDS
 //! probe is pointed at closed or silent ports on 127.0.0.1, Entra at a fake.
 
-mod support;
+use crate::support;
 
 use kvenv_testkit::IdentityKind;
 use std::net::TcpListener;

@@ -1,7 +1,7 @@
 //! `kvenv run` end to end: the real binary against the loopback fakes, with
 //! assertions on exit code, stderr, what the command saw and what the fakes saw.
 
-mod support;
+use crate::support;
 
 use kvenv_testkit::{Fault, IdentityKind};
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! Templates into memory (`run --template`), `render`, and `--env-file`.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use support::Kit;
