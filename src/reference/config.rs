@@ -3,14 +3,14 @@
 //! Key=name[; Label=label]`, with App Service's rules (names case-insensitive,
 //! spaces around names, `=` and `;` ignored, a trailing `;` allowed). No I/O.
 
-use super::{RefError, VaultAddr};
+use super::{HostAddr, RefError};
 use std::fmt;
 
 /// A validated reference to one key-value of an App Configuration store.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ConfigRef {
     /// The store's `https://` endpoint, as host and port.
-    pub store: VaultAddr,
+    pub store: HostAddr,
     pub key: String,
     /// `None`: the null label (a key-value without a label), as App Service reads it.
     pub label: Option<String>,
@@ -56,7 +56,7 @@ pub(crate) fn parse(body: &str) -> Result<ConfigRef, RefError> {
 }
 
 /// `https://host[:port][/]`, nothing else.
-fn store(endpoint: &str) -> Result<VaultAddr, RefError> {
+fn store(endpoint: &str) -> Result<HostAddr, RefError> {
     let lower = endpoint.to_ascii_lowercase();
     if lower.starts_with("http://") {
         return Err(RefError::EndpointHttp);
@@ -77,7 +77,7 @@ fn store(endpoint: &str) -> Result<VaultAddr, RefError> {
         .host_str()
         .filter(|h| !h.is_empty())
         .ok_or_else(|| RefError::BadUrl("no host".into()))?;
-    Ok(VaultAddr {
+    Ok(HostAddr {
         host: host.to_string(),
         port: url.port(),
     })

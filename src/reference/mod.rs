@@ -69,33 +69,33 @@ impl fmt::Display for Reference {
     }
 }
 
-/// Where a vault lives: a lower-case host name (or IP literal) and a port if
-/// the reference named one other than 443.
+/// Where a vault or an App Configuration store lives: a lower-case host name
+/// (or IP literal) and a port if the reference named one other than 443.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct VaultAddr {
+pub(crate) struct HostAddr {
     pub host: String,
     pub port: Option<u16>,
 }
 
 #[cfg(test)]
-impl VaultAddr {
+impl HostAddr {
     /// A vault or store address, for tests.
-    pub(crate) fn at(host: &str, port: Option<u16>) -> VaultAddr {
-        VaultAddr {
+    pub(crate) fn at(host: &str, port: Option<u16>) -> HostAddr {
+        HostAddr {
             host: host.into(),
             port,
         }
     }
 }
 
-impl VaultAddr {
+impl HostAddr {
     /// `https://host[:port]`
     pub(crate) fn url(&self) -> String {
         format!("https://{self}")
     }
 }
 
-impl fmt::Display for VaultAddr {
+impl fmt::Display for HostAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.port {
             Some(port) => write!(f, "{}:{port}", self.host),
@@ -107,7 +107,7 @@ impl fmt::Display for VaultAddr {
 /// A validated reference to one secret (and maybe one version of it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct SecretRef {
-    pub vault: VaultAddr,
+    pub vault: HostAddr,
     pub name: String,
     pub version: Option<String>,
 }
@@ -235,7 +235,7 @@ pub(crate) fn parse(body: &str, cloud: Cloud) -> Result<SecretRef, RefError> {
         (Some(uri), None, None, None) => parse_uri(uri),
         (Some(_), _, _, _) => Err(RefError::UriAndName),
         (None, Some(vault), Some(name), version) => Ok(SecretRef {
-            vault: VaultAddr {
+            vault: HostAddr {
                 host: format!("{}.{}", vault_name(vault)?, cloud.vault_suffix()),
                 port: None,
             },
@@ -278,7 +278,7 @@ pub(crate) fn parse_uri(uri: &str) -> Result<SecretRef, RefError> {
         _ => return Err(RefError::BadPath),
     };
     Ok(SecretRef {
-        vault: VaultAddr {
+        vault: HostAddr {
             host: host.to_string(),
             port: url.port(),
         },

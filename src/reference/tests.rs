@@ -8,7 +8,7 @@ fn p(body: &str) -> Result<SecretRef, RefError> {
 
 fn r(host: &str, port: Option<u16>, name: &str, version: Option<&str>) -> SecretRef {
     SecretRef {
-        vault: VaultAddr {
+        vault: HostAddr {
             host: host.into(),
             port,
         },

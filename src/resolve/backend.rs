@@ -8,7 +8,7 @@ use crate::appconfig::{self, KeyValue};
 use crate::error::Failure;
 use crate::http::First;
 use crate::identity::Identity;
-use crate::reference::{ConfigRef, Named, SecretRef, VaultAddr};
+use crate::reference::{ConfigRef, HostAddr, Named, SecretRef};
 use crate::vault::{self, Fetched, Trust};
 
 /// A service kvenv fetches references from, one host at a time.
@@ -24,7 +24,7 @@ pub(super) trait Backend {
     /// wait for after the first; or the failure every reference there gets.
     fn connect(
         &self,
-        host: &VaultAddr,
+        host: &HostAddr,
         trust: Trust,
         http: reqwest::Client,
     ) -> Result<(Self::Client, First), Failure>;
@@ -63,7 +63,7 @@ impl Backend for KeyVault<'_> {
 
     fn connect(
         &self,
-        host: &VaultAddr,
+        host: &HostAddr,
         trust: Trust,
         http: reqwest::Client,
     ) -> Result<(Self::Client, First), Failure> {
@@ -105,7 +105,7 @@ impl Backend for AppConfiguration<'_> {
 
     fn connect(
         &self,
-        host: &VaultAddr,
+        host: &HostAddr,
         _trust: Trust,
         http: reqwest::Client,
     ) -> Result<(Self::Client, First), Failure> {

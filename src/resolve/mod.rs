@@ -14,7 +14,7 @@ use crate::appconfig::{self};
 use crate::cloud::Cloud;
 use crate::error::{Error, Failure};
 use crate::identity::{self, IdentityConfig};
-use crate::reference::{ConfigRef, Reference, SecretRef, VaultAddr};
+use crate::reference::{ConfigRef, HostAddr, Reference, SecretRef};
 use crate::token::TokenRef;
 use crate::vault::{self, AllowedHost, Fetched};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -63,7 +63,7 @@ impl Resolution {
     }
 }
 
-type Group<R> = BTreeMap<VaultAddr, (vault::Trust, Vec<R>)>;
+type Group<R> = BTreeMap<HostAddr, (vault::Trust, Vec<R>)>;
 
 /// Resolves `refs`. A reference to a host that may not receive the token is
 /// refused before any connection; with `all_or_nothing` (run, render) such a
@@ -223,7 +223,7 @@ mod tests {
 
     fn reference(host: &str, name: &str) -> Reference {
         Reference::Secret(SecretRef {
-            vault: VaultAddr {
+            vault: HostAddr {
                 host: host.into(),
                 port: None,
             },
@@ -234,7 +234,7 @@ mod tests {
 
     fn config(host: &str, key: &str) -> Reference {
         Reference::Config(ConfigRef {
-            store: VaultAddr {
+            store: HostAddr {
                 host: host.into(),
                 port: None,
             },

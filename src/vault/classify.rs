@@ -183,11 +183,11 @@ fn transport_failure(failure: &TransportFailure, secret: &SecretRef) -> Failure 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::VaultAddr;
+    use crate::reference::HostAddr;
 
     fn failure_for(failure: TransportFailure, name: &str) -> Failure {
         let secret = SecretRef {
-            vault: VaultAddr::at("myvault.vault.azure.net", None),
+            vault: HostAddr::at("myvault.vault.azure.net", None),
             name: name.into(),
             version: None,
         };

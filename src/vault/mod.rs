@@ -12,7 +12,7 @@ pub(crate) use trust::{trust, trust_host, AllowedHost, Trust};
 use crate::audience::{same_audience, WrongAudience};
 use crate::cloud::Cloud;
 use crate::error::{chain, Error, Failure, Status};
-use crate::reference::{SecretRef, VaultAddr};
+use crate::reference::{HostAddr, SecretRef};
 use crate::secret::SecretBytes;
 use azure_core::credentials::TokenCredential;
 use azure_core::error::ErrorKind;
@@ -57,7 +57,7 @@ impl TokenCredential for VaultScopeOnly {
 pub(crate) const API_VERSION: &str = "2025-07-01";
 
 pub(crate) fn client(
-    vault: &VaultAddr,
+    vault: &HostAddr,
     trust: Trust,
     cloud: Cloud,
     http: &reqwest::Client,
@@ -213,7 +213,7 @@ mod tests {
 
     fn secret(name: &str, version: Option<&str>) -> SecretRef {
         SecretRef {
-            vault: VaultAddr::at("v.vault.azure.net", None),
+            vault: HostAddr::at("v.vault.azure.net", None),
             name: name.into(),
             version: version.map(str::to_string),
         }

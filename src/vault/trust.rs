@@ -3,7 +3,7 @@
 
 use crate::cloud::Cloud;
 use crate::error::{Failure, Status};
-use crate::reference::VaultAddr;
+use crate::reference::HostAddr;
 
 /// A host named by `--allow-host HOST[:PORT]`; without a port, any port of that host.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl AllowedHost {
         })
     }
 
-    fn allows(&self, vault: &VaultAddr) -> bool {
+    fn allows(&self, vault: &HostAddr) -> bool {
         self.host == vault.host && self.port.is_none_or(|p| p == vault.port.unwrap_or(443))
     }
 }
@@ -56,7 +56,7 @@ pub(crate) enum Trust {
 
 /// Decides, before any connection, whether `vault` may receive a token.
 pub(crate) fn trust(
-    vault: &VaultAddr,
+    vault: &HostAddr,
     cloud: Cloud,
     allowed: &[AllowedHost],
 ) -> Result<Trust, Failure> {
@@ -67,7 +67,7 @@ pub(crate) fn trust(
 /// subdomain, not an IP literal), or named by `--allow-host`. `what` names the
 /// service in the refusal ("vault", "App Configuration store").
 pub(crate) fn trust_host(
-    addr: &VaultAddr,
+    addr: &HostAddr,
     suffixes: &[&str],
     allowed: &[AllowedHost],
     what: &str,
@@ -101,8 +101,8 @@ pub(crate) fn trust_host(
 mod tests {
     use super::*;
 
-    fn addr(host: &str, port: Option<u16>) -> VaultAddr {
-        VaultAddr::at(host, port)
+    fn addr(host: &str, port: Option<u16>) -> HostAddr {
+        HostAddr::at(host, port)
     }
 
     fn allowed(list: &[&str]) -> Vec<AllowedHost> {

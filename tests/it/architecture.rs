@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Top to bottom. A module may use its own layer and those below it.
 const LAYERS: [&[&str]; 9] = [
-    &["", "commands"],
+    &["", "commands", "fuzzing"],
     &["cli"],
     &["watch"],
     &["child", "export", "inject", "report"],

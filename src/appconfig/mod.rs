@@ -8,14 +8,17 @@
 //! key-value whose content type is a Key Vault reference is followed to that
 //! secret by the caller (`resolve.rs`), through every Key Vault rule.
 
-use crate::audience::WrongAudience;
+mod classify;
+
 use crate::cloud::Cloud;
 use crate::error::{Failure, Status};
-use crate::http::{AudiencePolicy, PreauthPolicy, TransportFailure};
-use crate::reference::{ConfigRef, SecretRef, VaultAddr};
+use crate::http::{AudiencePolicy, PreauthPolicy};
+use crate::reference::{ConfigRef, HostAddr, SecretRef};
 use crate::secret::SecretBytes;
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{Context, Method, Pipeline, PipelineSendOptions, Request, Url};
+pub(crate) use classify::chained_failure;
+use classify::{http_failure, transport};
 use std::sync::Arc;
 
 const API_VERSION: &str = "1.0";
@@ -33,13 +36,13 @@ pub(crate) enum KeyValue {
 /// One store's client.
 pub(crate) struct Store {
     pipeline: Pipeline,
-    addr: VaultAddr,
+    addr: HostAddr,
 }
 
 /// A client for the store at `addr`; the token is always the cloud's App
 /// Configuration audience, requested by kvenv, never named by the store.
 pub(crate) fn store(
-    addr: &VaultAddr,
+    addr: &HostAddr,
     scope: &'static str,
     http: &reqwest::Client,
     credential: Arc<dyn TokenCredential>,
@@ -70,7 +73,7 @@ pub(crate) fn undocumented_cloud(cloud: Cloud) -> Failure {
 
 /// `{endpoint}/kv/{key}?label=...&api-version=1.0`, the key as one path segment
 /// (so `/`, `:`, spaces and unicode are percent-encoded, never path syntax).
-fn url(addr: &VaultAddr, r: &ConfigRef) -> Result<Url, Failure> {
+fn url(addr: &HostAddr, r: &ConfigRef) -> Result<Url, Failure> {
     let mut url = Url::parse(&addr.url()).map_err(|e| {
         Failure::new(
             Status::InvalidSyntax,
@@ -181,98 +184,13 @@ fn key_value(body: &[u8], r: &ConfigRef) -> Result<KeyValue, Failure> {
         })
 }
 
-fn transport(error: &azure_core::Error, r: &ConfigRef) -> Failure {
-    if let Some(wrong) = crate::http::find::<WrongAudience>(error) {
-        return Failure::new(Status::AccessToKeyVaultDenied, format!("refused: {wrong}"))
-            .hint("a store that asks for another audience is not App Configuration");
-    }
-    match crate::http::find::<TransportFailure>(error) {
-        Some(TransportFailure::Dns(dns))
-            if dns.reason == crate::dns::DnsReason::NotFound
-                && dns.name.eq_ignore_ascii_case(&r.store.host) =>
-        {
-            Failure::new(
-                Status::VaultNotFound,
-                format!("store {} does not resolve", r.store.host),
-            )
-            .hint("check the Endpoint and private DNS")
-        }
-        Some(failure @ TransportFailure::Timeout { .. }) => {
-            Failure::new(Status::FetchTimedOut, format!("{failure} for {r}"))
-        }
-        Some(failure @ TransportFailure::Tls { .. }) => {
-            Failure::new(Status::OtherReasons, failure.to_string())
-                .hint("if a proxy or private CA is in the way, pass its root with --ca-file")
-        }
-        Some(failure) => Failure::new(Status::OtherReasons, format!("{failure} ({r})")),
-        None if matches!(error.kind(), azure_core::error::ErrorKind::Credential) => Failure::new(
-            Status::MSINotEnabled,
-            format!(
-                "no token for store {}: {}",
-                r.store,
-                crate::error::chain(error)
-            ),
-        ),
-        None => Failure::new(
-            Status::OtherReasons,
-            format!("cannot get {r}: {}", crate::error::chain(error)),
-        ),
-    }
-}
-
-/// The status and hint for the store's HTTP answer `code`, named as App
-/// Service names App Configuration failures (one status set for both kinds).
-fn http_failure(code: u16, r: &ConfigRef, identity: &str) -> Failure {
-    match code {
-        404 => Failure::new(
-            Status::SecretNotFound,
-            format!("{r} was not found (HTTP 404)"),
-        )
-        .hint("check the Key and the Label (no Label means the key-value without a label)"),
-        403 => Failure::new(
-            Status::AccessToKeyVaultDenied,
-            format!("{identity} may not read {r} (HTTP 403)"),
-        )
-        .hint("grant it the \"App Configuration Data Reader\" role on the store"),
-        401 => Failure::new(
-            Status::AccessToKeyVaultDenied,
-            format!(
-                "store {} rejected the token of {identity} (HTTP 401)",
-                r.store
-            ),
-        )
-        .hint("check the tenant (--tenant-id) and the cloud (--cloud)"),
-        _ => Failure::new(
-            Status::OtherReasons,
-            format!(
-                "store {} answered HTTP {code} for {r}{}",
-                r.store,
-                crate::http::Backoff::after_retries(code)
-            ),
-        ),
-    }
-}
-
-/// A chained Key Vault reference failed: the variable's failure names the key
-/// and the secret, and keeps the secret's status and hint.
-pub(crate) fn chained_failure(r: &ConfigRef, secret: &SecretRef, failure: &Failure) -> Failure {
-    Failure {
-        status: failure.status,
-        detail: crate::error::printable(&format!(
-            "{r} is a Key Vault reference to secret '{}' in vault {}: {}",
-            secret.name, secret.vault, failure.detail
-        )),
-        hint: failure.hint.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn config(key: &str, label: Option<&str>) -> ConfigRef {
         ConfigRef {
-            store: VaultAddr {
+            store: HostAddr {
                 host: "s.azconfig.io".into(),
                 port: None,
             },
