@@ -33,40 +33,33 @@ pub fn reference(body: &str) {
 /// table and JSON. Nothing a vault sends may panic or reach the output as
 /// a control or direction character.
 pub fn vault_answer(data: &[u8]) {
-    use crate::reference::{HostAddr, SecretRef};
+    use crate::reference::Reference;
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
-    let secret = SecretRef {
-        vault: HostAddr {
-            host: "v.vault.azure.net".into(),
-            port: None,
-        },
-        name: "db".into(),
-        version: (selector & 1 == 1).then(|| "0123456789abcdef0123456789abcdef".into()),
+    let version = match selector & 1 {
+        1 => "/0123456789abcdef0123456789abcdef",
+        _ => "",
+    };
+    let vars = [(
+        std::ffi::OsString::from("VAR"),
+        std::ffi::OsString::from(format!(
+            "@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/db{version})"
+        )),
+    )];
+    let plan = crate::plan::Plan::of(&vars, &[], Cloud::Public);
+    let Some(Reference::Secret(secret)) = plan.refs().into_iter().next() else {
+        unreachable!("the reference is well formed");
     };
     let status = [200u16, 401, 403, 404, 429, 500, 503, 302][(selector as usize >> 1) % 8];
-    let (resolved_version, status, detail, hint) =
-        match crate::vault::outcome_of_answer(status, body, &secret) {
-            Ok(fetched) => (
-                fetched.version,
-                crate::error::Status::Resolved,
-                fetched.warning.unwrap_or_default(),
-                None,
-            ),
-            Err(failure) => (None, failure.status, failure.detail, failure.hint),
-        };
-    let rows = [crate::plan::Row {
-        location: "VAR".into(),
-        reference: Some(crate::reference::Reference::Secret(secret)),
-        via: None,
-        resolved_version,
-        status,
-        detail,
-        hint,
-        expires_on: None,
-        optional: false,
-    }];
+    let mut resolution = crate::resolve::Resolution::default();
+    let reference = Reference::Secret(secret.clone());
+    match crate::vault::outcome_of_answer(status, body, &secret) {
+        Ok(fetched) => resolution.values.insert(reference, fetched).map(|_| ()),
+        Err(failure) => resolution.failures.insert(reference, failure).map(|_| ()),
+    };
+    // The rows `check` prints, as it makes them.
+    let rows = plan.rows(&resolution);
     for text in [crate::report::table(&rows), crate::report::json(&rows)] {
         let clean = text
             .chars()

@@ -12,25 +12,15 @@ pub(super) fn transport(error: &azure_core::Error, r: &ConfigRef) -> Failure {
         return Failure::new(Status::AccessToKeyVaultDenied, format!("refused: {wrong}"))
             .hint("a store that asks for another audience is not App Configuration");
     }
+    let about = || crate::http::About {
+        host: &r.store.host,
+        addr: r.store.to_string(),
+        named: format!("store {}", r.store.host),
+        check_name: "check the Endpoint and private DNS",
+        what: r.to_string(),
+    };
     match crate::http::find::<TransportFailure>(error) {
-        Some(TransportFailure::Dns(dns))
-            if dns.reason == crate::dns::DnsReason::NotFound
-                && dns.name.eq_ignore_ascii_case(&r.store.host) =>
-        {
-            Failure::new(
-                Status::VaultNotFound,
-                format!("store {} does not resolve", r.store.host),
-            )
-            .hint("check the Endpoint and private DNS")
-        }
-        Some(failure @ TransportFailure::Timeout { .. }) => {
-            Failure::new(Status::FetchTimedOut, format!("{failure} for {r}"))
-        }
-        Some(failure @ TransportFailure::Tls { .. }) => {
-            Failure::new(Status::OtherReasons, failure.to_string())
-                .hint("if a proxy or private CA is in the way, pass its root with --ca-file")
-        }
-        Some(failure) => Failure::new(Status::OtherReasons, format!("{failure} ({r})")),
+        Some(failure) => crate::http::meaning(failure, &about()),
         None if matches!(error.kind(), azure_core::error::ErrorKind::Credential) => Failure::new(
             Status::MSINotEnabled,
             format!(

@@ -32,22 +32,22 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// What opened a gate.
+/// What a host's connection speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Opened {
-    /// A connection that negotiated HTTP/2.
+pub(crate) enum Protocol {
+    /// It negotiated HTTP/2.
     Http2,
-    /// A connection without HTTP/2 (HTTP/1.1).
+    /// It did not (HTTP/1.1).
     Http1,
-    /// The first request ended (with or without a connection of its own).
-    FirstDone,
 }
 
 /// Whether a host's first connection is up (or its first request is over),
-/// and what it speaks.
+/// and, apart from that, what its first connection speaks.
 #[derive(Clone, Debug)]
 pub(crate) struct Gate {
-    opened: Arc<watch::Sender<Option<Opened>>>,
+    open: Arc<watch::Sender<bool>>,
+    /// Unknown until a connection is up (the first request may end without one).
+    protocol: Arc<std::sync::OnceLock<Protocol>>,
     pace: Arc<Pace>,
 }
 
@@ -78,7 +78,8 @@ impl Gate {
     /// A gate for a host that may have `free` connections without waiting.
     pub(crate) fn new(free: usize) -> Gate {
         Gate {
-            opened: Arc::new(watch::Sender::new(None)),
+            open: Arc::new(watch::Sender::new(false)),
+            protocol: Arc::new(std::sync::OnceLock::new()),
             pace: Arc::new(Pace {
                 free,
                 connects: AtomicUsize::new(0),
@@ -129,28 +130,34 @@ impl Gate {
         tokio::time::sleep(wait).await;
     }
 
-    /// Lets every held request go; the first opening is the one kept.
-    pub(crate) fn open(&self, how: Opened) {
-        self.opened.send_if_modified(|opened| {
-            let first = opened.is_none();
-            if first {
-                *opened = Some(how);
-            }
-            first
-        });
+    /// Lets every held request go (once is enough).
+    pub(crate) fn open(&self) {
+        self.open
+            .send_if_modified(|open| !std::mem::replace(open, true));
     }
 
-    /// Resolves once the gate is open, with what opened it.
-    pub(crate) async fn opened(&self) -> Opened {
-        let mut rx = self.opened.subscribe();
+    /// A connection is up, speaking `protocol`: the first one's is kept.
+    pub(crate) fn connected(&self, protocol: Protocol) {
+        let _ = self.protocol.set(protocol);
+        self.open();
+    }
+
+    /// Resolves once the gate is open.
+    pub(crate) async fn opened(&self) {
+        let mut rx = self.open.subscribe();
         // The sender lives in `self`, so waiting cannot fail.
-        let opened = rx.wait_for(Option::is_some).await.map(|o| *o);
-        opened.ok().flatten().unwrap_or(Opened::FirstDone)
+        let _ = rx.wait_for(|open| *open).await;
     }
 
-    /// What opened the gate so far, if anything did.
-    pub(crate) fn state(&self) -> Option<Opened> {
-        *self.opened.borrow()
+    /// Whether the gate is open.
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
+        *self.open.borrow()
+    }
+
+    /// What the host's first connection speaks, once one is up.
+    pub(crate) fn protocol(&self) -> Option<Protocol> {
+        self.protocol.get().copied()
     }
 
     /// The connector layer that opens this gate on the first connection.
@@ -204,10 +211,10 @@ where
             gate.pace().await;
             let connected = connecting.await;
             if let Ok(connection) = &connected {
-                gate.open(if connection.connected().is_negotiated_h2() {
-                    Opened::Http2
+                gate.connected(if connection.connected().is_negotiated_h2() {
+                    Protocol::Http2
                 } else {
-                    Opened::Http1
+                    Protocol::Http1
                 });
             }
             connected
@@ -228,15 +235,15 @@ mod tests {
         let waiting = tokio::spawn(async move { held.opened().await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiting.is_finished(), "released before the gate opened");
-        gate.open(Opened::Http2);
-        let opened = tokio::time::timeout(Duration::from_secs(5), waiting)
+        gate.connected(Protocol::Http2);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("still held after the gate opened")
             .unwrap();
-        assert_eq!(opened, Opened::Http2);
-        gate.open(Opened::FirstDone);
-        assert_eq!(gate.opened().await, Opened::Http2);
-        assert_eq!(gate.state(), Some(Opened::Http2));
+        gate.open();
+        gate.connected(Protocol::Http1);
+        gate.opened().await;
+        assert_eq!(gate.protocol(), Some(Protocol::Http2));
     }
 
     /// A connection as a connector hands it over: with or without h2.
@@ -277,14 +284,26 @@ mod tests {
         let gate = Gate::default();
         let mut failing = gate.layer().layer(Answer(None));
         assert!(failing.call(()).await.is_err());
-        assert_eq!(gate.state(), None, "a failed connect opened the gate");
+        assert!(!gate.is_open(), "a failed connect opened the gate");
+        assert_eq!(gate.protocol(), None);
         let mut http1 = gate.layer().layer(Answer(Some(false)));
         assert!(http1.call(()).await.is_ok());
-        assert_eq!(gate.state(), Some(Opened::Http1));
+        assert!(gate.is_open());
+        assert_eq!(gate.protocol(), Some(Protocol::Http1));
 
         let gate = Gate::default();
         let mut h2 = gate.layer().layer(Answer(Some(true)));
         assert!(h2.call(()).await.is_ok());
-        assert_eq!(gate.state(), Some(Opened::Http2));
+        assert_eq!(gate.protocol(), Some(Protocol::Http2));
+    }
+
+    // The first request may end before any connection is up: the gate opens,
+    // the protocol stays unknown (and the lane gives it the HTTP/1.1 limit).
+    #[tokio::test]
+    async fn a_first_request_without_a_connection_opens_the_gate_with_no_protocol() {
+        let gate = Gate::default();
+        gate.open();
+        gate.opened().await;
+        assert_eq!(gate.protocol(), None);
     }
 }

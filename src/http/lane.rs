@@ -3,7 +3,7 @@
 //! says has happened, then together, as many at once as that connection's
 //! protocol allows (HTTP/2 streams, or HTTP/1.1 connections).
 
-use super::{Gate, LastHeard, Opened};
+use super::{Gate, LastHeard, Protocol};
 use futures::future::Either;
 use futures::StreamExt;
 use std::future::Future;
@@ -51,8 +51,8 @@ impl Lane {
         let head = async move {
             let outcome = fetch(head).await;
             connection.ended();
-            answered.open(Opened::FirstDone);
-            connection.open(Opened::FirstDone);
+            answered.open();
+            connection.open();
             outcome
         };
         // Over HTTP/1.1 each request in flight is a connection: fewer at once.
@@ -66,8 +66,8 @@ impl Lane {
             // Only a connection known to speak HTTP/2 takes many at once; a
             // host whose protocol is unknown (its first request ended without
             // a connection) gets the HTTP/1.1 limit.
-            let _permit = match connection.state() {
-                Some(Opened::Http2) => None,
+            let _permit = match connection.protocol() {
+                Some(Protocol::Http2) => None,
                 _ => http1.acquire().await.ok(),
             };
             let outcome = fetch(r).await;

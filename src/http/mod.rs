@@ -8,14 +8,16 @@ mod failure;
 mod gate;
 mod lane;
 mod last;
+mod meaning;
 mod policies;
 mod wire;
 
 pub(crate) use backoff::Backoff;
 pub(crate) use failure::{find, TransportFailure};
-pub(crate) use gate::{Gate, Opened};
+pub(crate) use gate::{Gate, Protocol};
 pub(crate) use lane::{First, Lane};
 pub(crate) use last::{Heard, LastHeard};
+pub(crate) use meaning::{meaning, About};
 pub(crate) use policies::{
     authority, AudiencePolicy, ClaimsChallengePolicy, ForgetToken, PreauthPolicy,
 };

@@ -2,12 +2,11 @@
 //! answers by status and Key Vault's error codes (bodies are never echoed),
 //! failures below HTTP by their type, never by their text.
 
-use super::{version_of, Fetched};
+use super::Fetched;
 use crate::audience::WrongAudience;
 use crate::error::{chain, Failure, Status};
 use crate::http::TransportFailure;
 use crate::reference::SecretRef;
-use crate::secret::SecretBytes;
 use azure_core::error::ErrorKind;
 
 /// What one answer (status and body) from a vault comes to, without a
@@ -18,25 +17,10 @@ pub(crate) fn outcome_of_answer(
     secret: &SecretRef,
 ) -> Result<Fetched, Failure> {
     use azure_core::http::{headers::Headers, RawResponse, StatusCode};
-    if status == 200 {
-        let model: azure_security_keyvault_secrets::models::Secret = serde_json::from_slice(body)
-            .map_err(|_| {
-            Failure::new(
-                Status::OtherReasons,
-                format!("the vault's answer for {secret} could not be read"),
-            )
-        })?;
-        let value = model.value.map(SecretBytes::from_string);
-        let (version, warning) = version_of(model.id.as_deref(), secret)?;
-        let value = value.ok_or_else(|| Failure::new(Status::OtherReasons, "no value"))?;
-        return Ok(Fetched {
-            value,
-            version,
-            warning,
-            expires_on: None,
-        });
-    }
     let raw = RawResponse::from_bytes(StatusCode::from(status), Headers::new(), body.to_vec());
+    if status == 200 {
+        return super::answer(raw.into(), secret);
+    }
     let error = azure_core::Error::with_message(
         ErrorKind::HttpResponse {
             status: StatusCode::from(status),
@@ -145,39 +129,16 @@ fn http_failure(code: u16, inner: Option<&str>, secret: &SecretRef, identity: &s
 /// The status and hint for a failure below HTTP.
 fn transport_failure(failure: &TransportFailure, secret: &SecretRef) -> Failure {
     let vault = &secret.vault;
-    match failure {
-        TransportFailure::Dns(dns)
-            if dns.reason == crate::dns::DnsReason::NotFound
-                && dns.name.eq_ignore_ascii_case(&vault.host) =>
-        {
-            Failure::new(
-                Status::VaultNotFound,
-                format!("{} does not resolve", vault.host),
-            )
-            .hint("check the vault name and private DNS")
-        }
-        TransportFailure::Dns(dns) if dns.name.eq_ignore_ascii_case(&vault.host) => {
-            Failure::new(Status::OtherReasons, dns.to_string())
-                .hint("check /etc/resolv.conf and the network")
-        }
-        TransportFailure::Dns(dns) => Failure::new(
-            Status::OtherReasons,
-            format!("{}, the proxy for {vault}, {}", dns.name, dns.reason),
-        )
-        .hint("check HTTPS_PROXY"),
-        TransportFailure::Tls { .. } => Failure::new(Status::OtherReasons, failure.to_string())
-            .hint("if a proxy or private CA is in the way, pass its root with --ca-file"),
-        TransportFailure::Connect { .. } => Failure::new(Status::OtherReasons, failure.to_string())
-            .hint("check the host, port and network (firewall, private endpoint)"),
-        TransportFailure::Timeout { .. } => Failure::new(
-            Status::FetchTimedOut,
-            format!("{failure} for secret '{}'", secret.name),
-        ),
-        _ => Failure::new(
-            Status::OtherReasons,
-            format!("{failure} (secret '{}')", secret.name),
-        ),
-    }
+    crate::http::meaning(
+        failure,
+        &crate::http::About {
+            host: &vault.host,
+            addr: vault.to_string(),
+            named: vault.host.clone(),
+            check_name: "check the vault name and private DNS",
+            what: format!("secret '{}'", secret.name),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -181,6 +181,15 @@ pub(crate) async fn fetch(
         .get_secret(&secret.name, Some(options))
         .await
         .map_err(|e| classify::classify(&e, secret, &identity()))?;
+    answer(response, secret)
+}
+
+/// A 200 answer for `secret`: the value (ours at once), and the version from
+/// the returned id, which must name what was asked for.
+fn answer(
+    response: azure_core::http::Response<azure_security_keyvault_secrets::models::Secret>,
+    secret: &SecretRef,
+) -> Result<Fetched, Failure> {
     let model = response.into_model().map_err(|e| {
         Failure::new(
             Status::OtherReasons,
