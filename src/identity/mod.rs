@@ -78,21 +78,23 @@ impl CredentialKind {
 }
 
 impl std::str::FromStr for CredentialKind {
-    type Err = String;
+    type Err = UnknownCredential;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, UnknownCredential> {
         Self::ALL
             .into_iter()
             .find(|k| k.name() == text)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
-                format!(
-                    "'{}' is not one of {}",
-                    crate::error::printable(text),
-                    names.join(", ")
-                )
+            .ok_or_else(|| UnknownCredential {
+                given: crate::error::printable(text),
             })
     }
+}
+
+/// A `--credential` that names none of [`CredentialKind::ALL`].
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{given}' is not one of {}", CredentialKind::ALL.map(CredentialKind::name).join(", "))]
+pub(crate) struct UnknownCredential {
+    given: String,
 }
 
 /// A user-assigned managed identity, as the flags name it.

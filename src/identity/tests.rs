@@ -110,5 +110,6 @@ fn credential_names_parse_and_print_the_same() {
     assert!("managed"
         .parse::<CredentialKind>()
         .unwrap_err()
+        .to_string()
         .contains("managed-identity"));
 }
