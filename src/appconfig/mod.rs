@@ -6,7 +6,7 @@
 //! `GET {endpoint}/kv/{key}?label={label}&api-version=1.0`; no label means the
 //! key-value without a label (`label=%00`), as App Service reads it. A
 //! key-value whose content type is a Key Vault reference is followed to that
-//! secret by the caller (`resolve.rs`), through every Key Vault rule.
+//! secret by the caller (`resolve/`), through every Key Vault rule.
 
 mod classify;
 
