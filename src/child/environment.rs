@@ -74,6 +74,8 @@ pub(crate) struct Sources<'a> {
     /// kvenv's own environment (after env files), in order.
     pub vars: &'a [(OsString, OsString)],
     pub tokens: &'a [crate::token::TokenTarget],
+    /// The `--template` VARs.
+    pub templates: &'a [&'a str],
     pub shapes: &'a crate::shape::Shapes,
 }
 
@@ -88,6 +90,8 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
     let mut shaped: Vec<Option<Shaped>> = (0..src.vars.len()).map(|_| None).collect();
     let (mut failures, mut warnings) = (Vec::new(), Vec::new());
     let is_token = |name: &str| src.tokens.iter().any(|t| t.var == name);
+    let named = src.tokens.iter().map(|t| t.var.as_str());
+    let mut taken = crate::shape::Taken::new(src.vars, named.chain(src.templates.iter().copied()));
     for item in &src.plan.items {
         let Key::Var(i) = item.key else { continue };
         let var = item.label();
@@ -116,8 +120,7 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
         match src.shapes.apply(var, value, &named) {
             Ok(Shaped::Expanded(members)) => {
                 let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
-                let taken = |n: &str| crate::shape::in_env(src.vars, n) || is_token(n);
-                match crate::shape::check_expanded(var, src.shapes.prefix(var), &names, &taken) {
+                match taken.claim(var, src.shapes.prefix(var), &names) {
                     Ok(()) => shaped[i] = Some(Shaped::Expanded(members)),
                     Err(failure) => failures.push(Unresolved {
                         location: var.to_string(),

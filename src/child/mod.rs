@@ -43,6 +43,24 @@ pub(crate) struct Given<'a> {
     pub path: &'a std::ffi::OsStr,
 }
 
+/// The command's variables and the warnings for optional references that
+/// were not there (see `environment::command_vars`).
+pub(crate) fn variables(
+    plan: &Plan,
+    resolution: &crate::resolve::Resolution,
+    given: &Given,
+) -> Result<(environment::Vars, Vec<String>), Error> {
+    let templates: Vec<&str> = given.templates.iter().map(|t| t.var.as_str()).collect();
+    environment::command_vars(&environment::Sources {
+        plan,
+        resolution,
+        vars: given.vars,
+        tokens: given.tokens,
+        templates: &templates,
+        shapes: given.shapes,
+    })
+}
+
 /// The command's variables (see `environment::command_vars`), with the
 /// warnings for optional references printed.
 pub(crate) fn command_vars(
@@ -50,13 +68,7 @@ pub(crate) fn command_vars(
     resolution: &crate::resolve::Resolution,
     given: &Given,
 ) -> Result<Vec<(OsString, SecretBytes)>, Error> {
-    let (vars, warnings) = environment::command_vars(&environment::Sources {
-        plan,
-        resolution,
-        vars: given.vars,
-        tokens: given.tokens,
-        shapes: given.shapes,
-    })?;
+    let (vars, warnings) = variables(plan, resolution, given)?;
     if !given.quiet {
         for line in warnings {
             crate::output::lines(&line);

@@ -173,7 +173,7 @@ pub(crate) fn shape_rows(
     vars: &[(std::ffi::OsString, std::ffi::OsString)],
     tokens: &[TokenTarget],
 ) {
-    let is_token = |n: &str| tokens.iter().any(|t| t.var == n);
+    let mut taken = crate::shape::Taken::new(vars, tokens.iter().map(|t| t.var.as_str()));
     for row in rows.iter_mut() {
         let Some(item) = plan
             .items
@@ -200,8 +200,7 @@ pub(crate) fn shape_rows(
             .and_then(|shaped| match &shaped {
                 crate::shape::Shaped::Expanded(members) => {
                     let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
-                    let taken = |n: &str| crate::shape::in_env(vars, n) || is_token(n);
-                    crate::shape::check_expanded(var, shapes.prefix(var), &names, &taken)
+                    taken.claim(var, shapes.prefix(var), &names)
                 }
                 _ => Ok(()),
             });

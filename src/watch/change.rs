@@ -114,14 +114,7 @@ impl Supervisor<'_> {
     /// values make them.
     fn seen(&self) -> Result<Seen, Error> {
         let w = &self.watched;
-        let (vars, _warnings) =
-            crate::child::environment::command_vars(&crate::child::environment::Sources {
-                plan: w.plan,
-                resolution: &self.current,
-                vars: w.given.vars,
-                tokens: w.given.tokens,
-                shapes: w.given.shapes,
-            })?;
+        let (vars, _warnings) = crate::child::variables(w.plan, &self.current, w.given)?;
         let files = w
             .plan
             .items

@@ -16,6 +16,7 @@ mod identity;
 mod postgres;
 mod run;
 mod shape;
+mod shape_hostile;
 mod r#static;
 mod support;
 mod trust;

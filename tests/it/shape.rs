@@ -135,8 +135,9 @@ fn json_expand_with_and_without_a_prefix_never_overwrites() {
         .go();
     out.assert_code(125);
     assert!(
-        out.stderr
-            .contains("CFG_user is already in the environment; kvenv never overwrites it"),
+        out.stderr.contains(
+            "CFG_user is already in the command's environment; kvenv never overwrites it"
+        ),
         "{}",
         out.stderr
     );

@@ -5,6 +5,8 @@
 //! are kvenv's options, checked before any request and applied to the
 //! rendered variables, never to template files.
 
+mod json;
+
 use crate::error::{printable, At, Error, Failure, Status};
 use crate::secret::SecretBytes;
 use std::ffi::OsString;
@@ -178,7 +180,9 @@ impl Shapes {
     }
 
     /// Applies the JSON options to variable `var`'s rendered `value`;
-    /// `named` says where the value came from, for messages.
+    /// `named` says where the value came from, for messages. A member obeys
+    /// the rules of a plain secret: one holding a NUL fails naming its
+    /// variable.
     pub(crate) fn apply(
         &self,
         var: &str,
@@ -186,105 +190,160 @@ impl Shapes {
         named: &str,
     ) -> Result<Shaped, Failure> {
         if let Some((_, pointer)) = self.fields.iter().find(|(v, _)| v == var) {
-            let mut doc = parse(&value, var, named, &format!("--json-field {var}={pointer}"))?;
-            let found = doc.pointer(pointer).map(text_of);
-            wipe(&mut doc);
-            return match found {
-                Some(text) => Ok(Shaped::Value(text)),
-                None => Err(Failure::new(
+            let flag = format!("--json-field {var}={pointer}");
+            let doc =
+                json::Doc::parse(value.expose()).map_err(|e| not_json(e, var, named, &flag))?;
+            let found = doc
+                .pointer(pointer)
+                .map_err(|e| not_json(e, var, named, &flag))?;
+            let Some(text) = found else {
+                return Err(Failure::new(
                     Status::FieldNotFound,
                     format!("{named} has no member at '{}' (--json-field {var})", printable(pointer)),
                 )
-                .hint("check the pointer: /name, /a/b, /0 for an array's first item, ~1 for '/', ~0 for '~'")),
+                .hint("check the pointer: /name, /a/b, /0 for an array's first item, ~1 for '/', ~0 for '~'"));
             };
+            return no_nul(None, text).map(Shaped::Value);
         }
         if let Some((_, prefix)) = self.expands.iter().find(|(v, _)| v == var) {
-            let mut doc = parse(&value, var, named, &format!("--json-expand {var}"))?;
-            let members = match doc.as_object() {
-                Some(object) => Ok(object
-                    .iter()
-                    .map(|(k, v)| (format!("{prefix}{k}"), text_of(v)))
-                    .collect()),
-                None => Err(Failure::new(
+            let flag = format!("--json-expand {var}");
+            let doc =
+                json::Doc::parse(value.expose()).map_err(|e| not_json(e, var, named, &flag))?;
+            let Some(members) = doc.members().map_err(|e| not_json(e, var, named, &flag))? else {
+                return Err(Failure::new(
                     Status::InvalidJson,
                     format!("{named} is JSON but not an object (--json-expand {var})"),
-                )),
+                ));
             };
-            wipe(&mut doc);
-            return members.map(Shaped::Expanded);
+            let mut made = Vec::with_capacity(members.len());
+            for (key, text) in members {
+                let name = format!("{prefix}{key}");
+                let text = no_nul(Some(&name), text)?;
+                made.push((name, text));
+            }
+            return Ok(Shaped::Expanded(made));
         }
         Ok(Shaped::Value(value))
     }
 }
 
-fn parse(
-    value: &SecretBytes,
-    var: &str,
-    named: &str,
-    flag: &str,
-) -> Result<serde_json::Value, Failure> {
-    serde_json::from_slice(value.expose()).map_err(|_| {
-        Failure::new(Status::InvalidJson, format!("{named} is not JSON ({flag})")).hint(format!(
-            "store {var}'s secret as a JSON document, or drop the option"
-        ))
-    })
-}
-
-/// A member as the command gets it: a string as its text, anything else as
-/// its compact JSON.
-fn text_of(value: &serde_json::Value) -> SecretBytes {
-    match value {
-        serde_json::Value::String(s) => SecretBytes::new(s.as_bytes().to_vec()),
-        other => SecretBytes::from_string(serde_json::to_string(other).unwrap_or_default()),
+/// A member's text, refused as a plain secret is when it holds a NUL;
+/// `made` names the variable an expanded member would have become.
+fn no_nul(made: Option<&str>, text: SecretBytes) -> Result<SecretBytes, Failure> {
+    if !text.expose().contains(&0) {
+        return Ok(text);
     }
+    let detail = match made {
+        Some(name) => format!("{name}: {}", crate::plan::NUL_IN_VARIABLE),
+        None => crate::plan::NUL_IN_VARIABLE.to_string(),
+    };
+    Err(Failure::new(Status::OtherReasons, detail))
 }
 
-/// Wipes every string of a parsed secret before it is dropped.
-fn wipe(value: &mut serde_json::Value) {
-    use zeroize::Zeroize;
-    match value {
-        serde_json::Value::String(s) => s.zeroize(),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe),
-        serde_json::Value::Object(map) => {
-            for (mut key, mut item) in std::mem::take(map) {
-                key.zeroize();
-                wipe(&mut item);
+fn not_json(problem: json::Problem, var: &str, named: &str, flag: &str) -> Failure {
+    let what = match problem {
+        json::Problem::Syntax => "is not JSON",
+        json::Problem::Duplicate => "has a member twice in one object, so its meaning is ambiguous",
+    };
+    Failure::new(Status::InvalidJson, format!("{named} {what} ({flag})")).hint(format!(
+        "store {var}'s secret as a JSON document (each member once), or drop the option"
+    ))
+}
+
+/// Every variable the command would get, for `--json-expand`'s promise that
+/// it never overwrites one: kvenv's environment (env files included, so the
+/// `--json-field` VARs too), the `--token` and `--template` VARs, and the
+/// members every other `--json-expand` made.
+pub(crate) struct Taken<'a> {
+    vars: &'a [(OsString, OsString)],
+    named: Vec<&'a str>,
+    made: Vec<String>,
+}
+
+impl<'a> Taken<'a> {
+    /// `named`: the `--token` and `--template` VARs.
+    pub(crate) fn new(
+        vars: &'a [(OsString, OsString)],
+        named: impl IntoIterator<Item = &'a str>,
+    ) -> Taken<'a> {
+        Taken {
+            vars,
+            named: named.into_iter().collect(),
+            made: Vec::new(),
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        in_env(self.vars, name) || self.named.contains(&name) || self.made.iter().any(|m| m == name)
+    }
+
+    /// Checks the names `--json-expand VAR` would make (each a valid name, none
+    /// that changes how a program is loaded, none taken or made twice) and,
+    /// when all pass, counts them as taken.
+    pub(crate) fn claim(&mut self, var: &str, prefix: &str, names: &[&str]) -> Result<(), Failure> {
+        for (i, name) in names.iter().enumerate() {
+            let member = name.strip_prefix(prefix).unwrap_or(name);
+            if !is_name(name) {
+                return Err(Failure::new(
+                    Status::OtherReasons,
+                    format!(
+                        "--json-expand {var}: member '{}' would make '{}', which is not a variable name",
+                        printable(member),
+                        printable(name)
+                    ),
+                )
+                .hint("give a --json-expand prefix, or rename the member"));
+            }
+            if changes_loading(name) {
+                return Err(Failure::new(
+                    Status::OtherReasons,
+                    format!(
+                        "--json-expand {var}: member '{}' would make {name}, which changes how programs are loaded or started; a secret never sets it",
+                        printable(member)
+                    ),
+                )
+                .hint(format!("keep the default prefix ({var}_), or rename the member")));
+            }
+            if self.has(name) || names[..i].contains(name) {
+                return Err(Failure::new(
+                    Status::OtherReasons,
+                    format!("--json-expand {var}: {name} is already in the command's environment; kvenv never overwrites it"),
+                )
+                .hint("give --json-expand a prefix that makes the names unique"));
             }
         }
-        _ => {}
+        self.made.extend(names.iter().map(|n| n.to_string()));
+        Ok(())
     }
 }
 
-/// Checks expanded names: each a valid variable name, none already in the
-/// environment (`taken`) or made twice. kvenv never overwrites silently.
-pub(crate) fn check_expanded(
-    var: &str,
-    prefix: &str,
-    names: &[&str],
-    taken: &dyn Fn(&str) -> bool,
-) -> Result<(), Failure> {
-    for (i, name) in names.iter().enumerate() {
-        if !is_name(name) {
-            let member = name.strip_prefix(prefix).unwrap_or(name);
-            return Err(Failure::new(
-                Status::OtherReasons,
-                format!(
-                    "--json-expand {var}: member '{}' would make '{}', which is not a variable name",
-                    printable(member),
-                    printable(name)
-                ),
-            )
-            .hint("give a --json-expand prefix, or rename the member"));
-        }
-        if taken(name) || names[..i].contains(name) {
-            return Err(Failure::new(
-                Status::OtherReasons,
-                format!("--json-expand {var}: {name} is already in the environment; kvenv never overwrites it"),
-            )
-            .hint("give --json-expand a prefix that makes the names unique"));
-        }
-    }
-    Ok(())
+/// Whether a variable named `name` changes how a program is loaded or
+/// started: the dynamic loaders' (glibc, musl, macOS), the shells' start-up
+/// variables, the interpreters' hooks, and kvenv's own. Compared without
+/// case, as Windows compares names.
+pub(crate) fn changes_loading(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "GCONV_PATH",
+        "GLIBC_TUNABLES",
+        "BASH_ENV",
+        "ENV",
+        "PROMPT_COMMAND",
+        "PS4",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "IFS",
+        "PATH",
+        "NODE_OPTIONS",
+        "RUBYOPT",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "DOTNET_STARTUP_HOOKS",
+    ];
+    const PREFIXES: &[&str] = &[
+        "LD_", "MALLOC_", "DYLD_", "PYTHON", "PERL5", "CORECLR_", "KVENV_",
+    ];
+    let upper = name.to_ascii_uppercase();
+    EXACT.contains(&upper.as_str()) || PREFIXES.iter().any(|p| upper.starts_with(p))
 }
 
 /// Whether `name` is among `vars`.
@@ -368,8 +427,58 @@ mod tests {
 
     #[test]
     fn expanded_names_are_valid_and_never_overwrite() {
-        assert!(check_expanded("DB", "DB_", &["DB_user"], &|_| false).is_ok());
-        assert!(check_expanded("DB", "DB_", &["DB_a-b"], &|_| false).is_err());
-        assert!(check_expanded("DB", "", &["HOME"], &|n| n == "HOME").is_err());
+        let vars = [(OsString::from("HOME"), OsString::from("/root"))];
+        let mut taken = Taken::new(&vars, ["TPL"]);
+        assert!(taken.claim("DB", "DB_", &["DB_user"]).is_ok());
+        assert!(taken.claim("DB", "DB_", &["DB_a-b"]).is_err());
+        assert!(taken.claim("DB", "", &["HOME"]).is_err());
+        assert!(taken.claim("DB", "", &["TPL"]).is_err());
+        // Another expansion's member counts as taken; a refused one does not.
+        assert!(taken.claim("OTHER", "DB_", &["DB_user"]).is_err());
+        assert!(taken.claim("OTHER", "", &["fine", "HOME"]).is_err());
+        assert!(taken.claim("THIRD", "", &["fine"]).is_ok());
+    }
+
+    #[test]
+    fn loader_and_start_up_variables_are_never_made_whatever_the_case() {
+        for name in [
+            "LD_PRELOAD",
+            "ld_preload",
+            "LD_LIBRARY_PATH",
+            "GCONV_PATH",
+            "GLIBC_TUNABLES",
+            "MALLOC_CHECK_",
+            "DYLD_INSERT_LIBRARIES",
+            "BASH_ENV",
+            "ENV",
+            "PROMPT_COMMAND",
+            "PS4",
+            "SHELLOPTS",
+            "BASHOPTS",
+            "IFS",
+            "PATH",
+            "NODE_OPTIONS",
+            "PYTHONPATH",
+            "PYTHONSTARTUP",
+            "PERL5OPT",
+            "PERL5LIB",
+            "RUBYOPT",
+            "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS",
+            "DOTNET_STARTUP_HOOKS",
+            "CORECLR_PROFILER",
+            "KVENV_ALLOW_HOST",
+        ] {
+            assert!(changes_loading(name), "{name}");
+            let mut taken = Taken::new(&[], []);
+            let err = taken.claim("DB", "", &[name]).unwrap_err();
+            assert!(
+                err.detail.contains("changes how programs are loaded"),
+                "{name}"
+            );
+        }
+        for name in ["DB_LD_PRELOAD", "ENVIRONMENT", "MYPATH", "NODE_ENV", "user"] {
+            assert!(!changes_loading(name), "{name}");
+        }
     }
 }
