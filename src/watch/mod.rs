@@ -9,6 +9,7 @@
 mod change;
 pub(crate) mod options;
 mod refresh;
+mod renewal;
 
 pub(crate) use refresh::Network;
 
@@ -66,7 +67,9 @@ pub(crate) fn supervise(
         Ok(runtime) => runtime,
         Err(e) => return Err(Error::internal("cannot start the async runtime", e)),
     };
+    let renewals = renewal::Renewals::new(watched.given.tokens);
     let mut supervisor = Supervisor {
+        renewals,
         watched,
         current: resolution,
         hardening,
@@ -97,6 +100,8 @@ struct Supervisor<'a> {
     files: Vec<TemplateFile>,
     /// The signal state the command is started with.
     inherited: crate::exec::Inherited,
+    /// When the `--token`s are due.
+    renewals: renewal::Renewals,
 }
 
 /// A signal stream per forwarded signal, merged.
@@ -126,6 +131,7 @@ impl Supervisor<'_> {
         let mut children =
             signal(SignalKind::child()).map_err(|e| Error::internal("cannot watch SIGCHLD", e))?;
         self.start()?;
+        self.sync_tokens();
         let mut watched_refs = refresh::unpinned(self.watched.plan);
         watched_refs.extend(
             self.watched
@@ -151,41 +157,39 @@ impl Supervisor<'_> {
                     if let Some(code) = self.reap() { return Ok(code); }
                 }
                 _ = &mut next, if pending.is_none() && !watched_refs.is_empty() => {
+                    self.renewals.round_started();
                     pending = self.network.as_ref().map(|n| n.round(watched_refs.clone()));
                 }
                 fresh = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
                     pending = None;
-                    next = Box::pin(tokio::time::sleep(self.next_wait(interval)));
                     if let Ok(fresh) = fresh {
-                        if let Some(code) = self.apply(fresh, &mut signals, &mut children).await? {
+                        let code = self.apply(fresh, &mut signals, &mut children).await?;
+                        self.sync_tokens();
+                        if let Some(code) = code {
                             return Ok(code);
                         }
                     }
+                    next = Box::pin(tokio::time::sleep(self.next_wait(interval)));
                 }
             }
         }
     }
 
-    /// The wait before the next refresh: the jittered interval, or less, so
-    /// that each token is renewed just after it comes within five minutes of
-    /// its expiry (when the token caches hand out a new one).
+    /// The wait before the next refresh: the jittered interval, or less when
+    /// a token is due sooner (see `renewal`).
     fn next_wait(&self, interval: Duration) -> Duration {
         let jittered = refresh::jittered(interval);
-        let now = azure_core::time::OffsetDateTime::now_utc();
-        self.watched
-            .given
-            .tokens
-            .iter()
-            .filter_map(|t| {
-                let r = crate::reference::Reference::Token(t.token.clone());
-                self.current.values.get(&r)?.expires_on
-            })
-            .map(|expires| {
-                let renew = expires - azure_core::time::Duration::minutes(5) - now;
-                let renew = Duration::try_from(renew).unwrap_or(Duration::ZERO);
-                renew + Duration::from_secs(1)
-            })
-            .fold(jittered, Duration::min)
+        self.renewals
+            .wait(interval)
+            .map_or(jittered, |due| due.min(jittered))
+    }
+
+    /// Takes note of the tokens held now, with a warning for short-lived ones.
+    fn sync_tokens(&mut self) {
+        let lines = self.renewals.sync(&self.current, self.watched.given.tokens);
+        if !self.watched.options.quiet {
+            lines.iter().for_each(|line| crate::output::lines(line));
+        }
     }
 
     /// Starts the command with the current values.

@@ -234,6 +234,12 @@ pub(super) fn merge(
         current.links.insert(config, secret);
     }
     for (r, new) in fresh.values.drain() {
+        if let (Reference::Token(_), Some(old)) = (&r, current.value(&r)) {
+            // A token no later than the one held is no change: keep the held one.
+            if matches!((old.expires_on, new.expires_on), (Some(a), Some(b)) if b <= a) {
+                continue;
+            }
+        }
         let changed = current
             .value(&r)
             .is_none_or(|old| old.value.expose() != new.value.expose());

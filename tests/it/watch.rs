@@ -513,7 +513,8 @@ fn the_supervised_command_ignores_what_a_plain_start_ignores() {
 #[test]
 fn a_token_is_renewed_before_it_nears_expiry_and_restarts_the_command() {
     let kit = Kit::new();
-    // Five minutes and three seconds: renewed about three seconds in.
+    // Five minutes and three seconds, refreshed every 3 s: renewed about
+    // three seconds in (never sooner than the interval after the last one).
     kit.azure.identity.token_lifetime(303);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
@@ -522,7 +523,7 @@ fn a_token_is_renewed_before_it_nears_expiry_and_restarts_the_command() {
         .args([
             "--watch",
             "--refresh-interval",
-            "10m",
+            "3s",
             "--stop-timeout",
             "3s",
         ])
@@ -558,6 +559,60 @@ fn a_token_is_renewed_before_it_nears_expiry_and_restarts_the_command() {
     running.signal(Signal::SIGTERM);
     let out = running.wait(Duration::from_secs(10));
     assert_eq!(out.code, Some(143), "{}", out.stderr);
+}
+
+// Regression: an identity whose tokens lived under the five-minute margin
+// (or had expired) made kvenv ask it for a token and restart the command
+// every second, whatever --refresh-interval said.
+#[test]
+fn short_lived_and_expired_tokens_are_renewed_once_per_interval_not_every_second() {
+    for lifetime in [60, 0] {
+        let kit = Kit::new();
+        kit.azure.identity.token_lifetime(lifetime);
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let running = kit
+            .run()
+            .args(["--watch", "--refresh-interval", "10m"])
+            .args(["--token", "PGPASSWORD=oss-rdbms"])
+            .env("LOG", log.display().to_string())
+            .command(["sh", "-c", "echo started >> \"$LOG\"; exec sleep 60"])
+            .spawn();
+        assert!(
+            eventually(Duration::from_secs(5), || lines(&log).len() == 1),
+            "{}",
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_secs(6));
+        let asked = kit
+            .azure
+            .identity
+            .resources()
+            .iter()
+            .filter(|r| r.contains("ossrdbms"))
+            .count();
+        assert_eq!(
+            lines(&log).len(),
+            1,
+            "lifetime {lifetime}: restarted: {}",
+            running.stderr()
+        );
+        assert_eq!(
+            asked, 1,
+            "lifetime {lifetime}: the identity was asked {asked} times"
+        );
+        let stderr = running.stderr();
+        assert_eq!(
+            stderr
+                .matches("lives less than 5 minutes; kvenv renews it once per --refresh-interval")
+                .count(),
+            1,
+            "{stderr}"
+        );
+        running.signal(Signal::SIGTERM);
+        let out = running.wait(Duration::from_secs(10));
+        assert_eq!(out.code, Some(143), "{}", out.stderr);
+    }
 }
 
 // Regression: the first round and the refreshes had a session each, so a
