@@ -108,15 +108,18 @@ fn parse_and_run(args: Vec<OsString>, vars: vars::Vars) -> Result<i32, error::Er
         Command::Run(args) => return commands::run(args, vars),
         Command::Check(args) => return commands::check(args, vars),
         Command::Render(args) => commands::render(args, vars),
-        Command::Completions { shell } => commands::print(|out| {
+        Command::Completions { shell } => {
+            // clap_complete panics when its writer fails (a full disk, a
+            // closed pipe): it writes into memory, kvenv writes that out.
+            let mut script = Vec::new();
             clap_complete::generate(
                 shell,
                 &mut <Cli as clap::CommandFactory>::command(),
                 "kvenv",
-                out,
+                &mut script,
             );
-            Ok(())
-        }),
+            commands::print(|out| out.write_all(&script))
+        }
         Command::Install { dir } => commands::install(&dir),
         Command::Export(args) => commands::export::run(args, vars),
         Command::Inject(args) => commands::inject::run(args),

@@ -10,7 +10,7 @@ use crate::error::{printable, At, Error};
 
 /// `VAR=RESOURCE` as given on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct TokenArg {
+struct TokenArg {
     pub var: String,
     pub resource: String,
 }
@@ -33,12 +33,20 @@ impl std::str::FromStr for TokenArg {
                 printable(var)
             ));
         }
-        if resource.trim().is_empty() {
+        if resource.is_empty() {
             return Err(format!("{var}: RESOURCE is empty"));
+        }
+        if resource
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "{var}: RESOURCE holds white space or a control character; give one name or one URI"
+            ));
         }
         Ok(TokenArg {
             var: var.to_string(),
-            resource: resource.trim().to_string(),
+            resource: resource.to_string(),
         })
     }
 }
@@ -92,11 +100,15 @@ fn named(name: &str, cloud: Cloud) -> Option<Result<&'static str, String>> {
     Some(Ok(uri))
 }
 
-/// Hosts of audiences that no password needs and that are worth far more than
-/// one: Azure Resource Manager, Microsoft Graph (and the older Azure AD Graph)
-/// in every cloud, and the Key Vault and App Configuration audiences kvenv
-/// itself uses (a token for those would read every secret).
-const REFUSED_HOSTS: &[&str] = &[
+/// Domains (each with every host below it) of audiences that no password
+/// needs and that are worth far more than one: Azure Resource Manager and
+/// Microsoft Graph (and the older Azure AD Graph) in every cloud; Key Vault,
+/// Managed HSM and App Configuration (a token for those reads every secret or
+/// key-value the identity may read); Exchange, SharePoint, Office 365
+/// management and Azure DevOps. Refused even with `--allow-token-audience`.
+/// The list cannot be complete, which is why any URI beyond the three names
+/// must be allowed by name.
+const REFUSED_DOMAINS: &[&str] = &[
     "management.azure.com",
     "management.core.windows.net",
     "management.chinacloudapi.cn",
@@ -116,27 +128,84 @@ const REFUSED_HOSTS: &[&str] = &[
     "graph.microsoftazure.us",
     "graph.svc.sovcloud.fr",
     "graph.svc.sovcloud.de",
+    "managedhsm.azure.net",
+    "managedhsm.azure.cn",
+    "managedhsm.usgovcloudapi.net",
+    "azconfig.io",
+    "appconfig.azure.com",
+    "azconfig.azure.cn",
+    "appconfig.azure.cn",
+    "azconfig.azure.us",
+    "appconfig.azure.us",
+    "outlook.office365.com",
+    "outlook.office.com",
+    "outlook.office365.us",
+    "ps.outlook.com",
+    "sharepoint.com",
+    "sharepoint.cn",
+    "sharepoint.us",
+    "manage.office.com",
+    "manage.office365.us",
+    "manage.office365.cn",
+    "dev.azure.com",
+    "visualstudio.com",
+    "vssps.dev.azure.com",
 ];
 
-/// Whether a resource URI's host names a refused audience.
+/// Whether a resource URI's host is (or is under) a refused domain, or the
+/// Key Vault suffix of any cloud.
 fn refused(host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    REFUSED_HOSTS.contains(&host.as_str())
-        || Cloud::ALL.iter().any(|c| {
-            let vault = c.vault_suffix();
-            let own = std::iter::once(vault).chain(c.appconfig_scope().and_then(|s| {
-                s.strip_prefix("https://")
-                    .and_then(|s| s.strip_suffix("/.default"))
-            }));
-            own.into_iter().any(|h| h == host)
-        })
+    let under = |domain: &str| {
+        host == domain
+            || host
+                .strip_suffix(domain)
+                .is_some_and(|rest| rest.ends_with('.'))
+    };
+    REFUSED_DOMAINS.iter().any(|d| under(d)) || Cloud::ALL.iter().any(|c| under(c.vault_suffix()))
 }
 
-/// Checks every `--token` against `cloud`, before any request: the names and
-/// URIs, no control-plane audience, each VAR once.
-pub(crate) fn targets(args: &[TokenArg], cloud: Cloud) -> Result<Vec<TokenTarget>, Error> {
+/// A resource URI as kvenv asks for it: a plain `https` URI (no user
+/// information, query or fragment), rebuilt from its parsed form with no
+/// trailing `/`; the scope is this plus `/.default`. `None` if it is not one.
+fn plain_https(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let plain = url.scheme() == "https"
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    plain.then(|| url.as_str().trim_end_matches('/').to_string())
+}
+
+/// `--allow-token-audience URI` as given: a plain `https` URI.
+fn parse_allowed(text: &str) -> Result<String, String> {
+    // The value is not shown: user information in it may be a password.
+    plain_https(text).ok_or_else(|| {
+        "each URI must be a plain https:// resource URI (no user, query or fragment)".to_string()
+    })
+}
+
+/// Checks every `--token` against `cloud`, before any request: the names,
+/// and URIs that are plain `https`, not a refused audience, and named by
+/// `--allow-token-audience` (`allowed`); each VAR once.
+pub(crate) fn targets(
+    given: &[String],
+    allowed: &[String],
+    cloud: Cloud,
+) -> Result<Vec<TokenTarget>, Error> {
+    let allowed = allowed
+        .iter()
+        .map(|a| parse_allowed(a))
+        .collect::<Result<Vec<String>, String>>()
+        .map_err(|why| Error::usage(At::Arg("--allow-token-audience", None), why))?;
     let mut out: Vec<TokenTarget> = Vec::new();
-    for arg in args {
+    for text in given {
+        let arg: TokenArg = text
+            .parse()
+            .map_err(|why: String| Error::usage(At::Arg("--token", None), why))?;
+        let arg = &arg;
         let bad = |why: String| Error::usage(At::arg("--token", &arg.var), why);
         if out.iter().any(|t| t.var == arg.var) {
             return Err(bad("given twice; each VAR takes one token".into()));
@@ -144,25 +213,7 @@ pub(crate) fn targets(args: &[TokenArg], cloud: Cloud) -> Result<Vec<TokenTarget
         let uri = match named(&arg.resource, cloud) {
             Some(Ok(uri)) => uri.to_string(),
             Some(Err(why)) => return Err(bad(why)),
-            None => {
-                let url = url::Url::parse(&arg.resource)
-                    .ok()
-                    .filter(|u| u.scheme() == "https" && u.host_str().is_some())
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "'{}' is neither oss-rdbms, sql nor redis, nor an https:// resource URI",
-                            printable(&arg.resource)
-                        ))
-                    })?;
-                let host = url.host_str().unwrap_or_default();
-                if refused(host) {
-                    return Err(bad(format!(
-                        "{} is a control-plane or kvenv's own audience; no password needs it and a leaked token would be worth far more, so kvenv never requests it",
-                        printable(host)
-                    )));
-                }
-                arg.resource.trim_end_matches('/').to_string()
-            }
+            None => uri_target(&arg.resource, &allowed).map_err(bad)?,
         };
         out.push(TokenTarget {
             var: arg.var.clone(),
@@ -175,15 +226,37 @@ pub(crate) fn targets(args: &[TokenArg], cloud: Cloud) -> Result<Vec<TokenTarget
     Ok(out)
 }
 
+/// A resource URI that may be asked for, rebuilt from its parsed form.
+fn uri_target(resource: &str, allowed: &[String]) -> Result<String, String> {
+    // The value is not shown: user information in it may be a password.
+    let uri = plain_https(resource).ok_or_else(|| {
+        "RESOURCE is neither oss-rdbms, sql nor redis, nor a plain https:// resource URI (no user, query or fragment)".to_string()
+    })?;
+    let host = url::Url::parse(&uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    if refused(&host) {
+        return Err(format!(
+            "{} is a control-plane, secret-store or Microsoft 365 audience; no password needs it and a leaked token would be worth far more, so kvenv never requests it",
+            printable(&host)
+        ));
+    }
+    match allowed.iter().any(|a| a.eq_ignore_ascii_case(&uri)) {
+        true => Ok(uri),
+        false => Err(format!(
+            "{uri} is not oss-rdbms, sql or redis; to hand out a token for it, allow it by name with --allow-token-audience {uri}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn one(text: &str, cloud: Cloud) -> Result<TokenTarget, Error> {
-        let arg: TokenArg = text
-            .parse()
-            .map_err(|why: String| Error::usage(At::Arg("--token", None), why))?;
-        targets(&[arg], cloud).map(|mut t| t.remove(0))
+        let allowed = ["https://myapi.example.com".to_string()];
+        targets(&[text.to_string()], &allowed, cloud).map(|mut t| t.remove(0))
     }
 
     #[test]
@@ -238,7 +311,17 @@ mod tests {
             "https://GRAPH.microsoft.us/",
             "https://management.chinacloudapi.cn",
             "https://vault.azure.net",
+            "https://myvault.vault.azure.net",
             "https://appconfig.azure.com",
+            "https://azconfig.io",
+            "https://mystore.azconfig.io/",
+            "https://managedhsm.azure.net",
+            "https://myhsm.managedhsm.azure.net",
+            "https://outlook.office365.com",
+            "https://contoso.sharepoint.com",
+            "https://manage.office.com",
+            "https://app.vssps.visualstudio.com",
+            "https://dev.azure.com",
         ] {
             let err = one(&format!("T={uri}"), Cloud::Public)
                 .unwrap_err()
@@ -246,14 +329,24 @@ mod tests {
             assert!(err.starts_with("--token T: "), "{err}");
             assert!(err.contains("never requests it"), "{uri}: {err}");
         }
-        for bad in ["T=http://x.example", "T=postgres", "1T=sql", "T=", "T"] {
+        for bad in [
+            "T=http://x.example",
+            "T=postgres",
+            "1T=sql",
+            "T=",
+            "T",
+            "T=https://db.example/ https://management.azure.com",
+            "T=https://db.example/\nhttps://management.azure.com",
+            "T= sql",
+            "T=https://user@myapi.example.com",
+            "T=https://myapi.example.com/?x=1",
+            "T=https://myapi.example.com/#f",
+            "T=https://other.example.com",
+        ] {
             assert!(one(bad, Cloud::Public).is_err(), "{bad}");
         }
         assert!(one("T=sql", Cloud::Bleu).is_err());
-        let twice = [
-            "T=sql".parse::<TokenArg>().unwrap(),
-            "T=redis".parse::<TokenArg>().unwrap(),
-        ];
-        assert!(targets(&twice, Cloud::Public).is_err());
+        let twice = ["T=sql".to_string(), "T=redis".to_string()];
+        assert!(targets(&twice, &[], Cloud::Public).is_err());
     }
 }

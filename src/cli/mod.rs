@@ -61,6 +61,35 @@ pub(crate) enum Command {
     },
 }
 
+/// `--token` and the URIs it may ask for (run, check, export).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct TokenArgs {
+    /// Set VAR to an Entra access token for RESOURCE (`oss-rdbms`: PostgreSQL and
+    /// MySQL flexible server; `sql`: Azure SQL; `redis`: Azure Cache for Redis;
+    /// or an https:// resource URI named by --allow-token-audience), from the
+    /// same identity: a password for databases that take one. Repeatable. Never printed.
+    // Checked by `token::targets`, so that a bad value is one line that
+    // shows no control character (clap would echo the value as given).
+    #[arg(
+        long = "token",
+        env = "KVENV_TOKEN",
+        value_delimiter = ',',
+        value_name = "VAR=RESOURCE"
+    )]
+    pub tokens: Vec<String>,
+
+    /// Let --token ask for this https:// resource URI besides oss-rdbms, sql
+    /// and redis. Control-plane, secret-store and Microsoft 365 audiences stay
+    /// refused. Repeatable.
+    #[arg(
+        long = "allow-token-audience",
+        env = "KVENV_ALLOW_TOKEN_AUDIENCE",
+        value_delimiter = ',',
+        value_name = "URI"
+    )]
+    pub allowed: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct ExportArgs {
     #[command(flatten)]
@@ -69,9 +98,8 @@ pub(crate) struct ExportArgs {
     #[command(flatten)]
     pub shapes: ShapeArgs,
 
-    /// Set VAR to an Entra access token for RESOURCE (as for run). Repeatable.
-    #[arg(long = "token", env = "KVENV_TOKEN", value_delimiter = ',', value_name = "VAR=RESOURCE", value_parser = |s: &str| s.parse::<crate::token::TokenArg>())]
-    pub tokens: Vec<crate::token::TokenArg>,
+    #[command(flatten)]
+    pub token: TokenArgs,
 
     /// What reads the output: dotenv (kvenv --env-file, dotenvy), shell (`.` or
     /// eval), json, yaml (1.2), docker (`docker run --env-file`).
@@ -171,12 +199,8 @@ pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub shapes: ShapeArgs,
 
-    /// Set VAR to an Entra access token for RESOURCE (`oss-rdbms`: PostgreSQL and
-    /// MySQL flexible server; `sql`: Azure SQL; `redis`: Azure Cache for Redis;
-    /// or an https:// resource URI), from the same identity: a password for
-    /// databases that take one. Repeatable. Never printed.
-    #[arg(long = "token", env = "KVENV_TOKEN", value_delimiter = ',', value_name = "VAR=RESOURCE", value_parser = |s: &str| s.parse::<crate::token::TokenArg>())]
-    pub tokens: Vec<crate::token::TokenArg>,
+    #[command(flatten)]
+    pub token: TokenArgs,
 }
 
 fn parse_check_template(text: &str) -> Result<PathBuf, String> {
@@ -238,12 +262,8 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub shapes: ShapeArgs,
 
-    /// Set VAR to an Entra access token for RESOURCE (`oss-rdbms`: PostgreSQL and
-    /// MySQL flexible server; `sql`: Azure SQL; `redis`: Azure Cache for Redis;
-    /// or an https:// resource URI), from the same identity: a password for
-    /// databases that take one. Repeatable. Never printed.
-    #[arg(long = "token", env = "KVENV_TOKEN", value_delimiter = ',', value_name = "VAR=RESOURCE", value_parser = |s: &str| s.parse::<crate::token::TokenArg>())]
-    pub tokens: Vec<crate::token::TokenArg>,
+    #[command(flatten)]
+    pub token: TokenArgs,
 
     /// Render TEMPLATE into an anonymous in-memory file (memfd, mode 0600, sealed)
     /// inherited by the command, and set VAR=/dev/fd/N. Repeatable.

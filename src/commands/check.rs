@@ -17,7 +17,7 @@ pub(crate) fn check(args: CheckArgs, vars: Vars) -> Result<i32, Error> {
     let paths: Vec<&Path> = args.template.iter().map(PathBuf::as_path).collect();
     let texts = read_templates(&paths)?;
     let plan = Plan::of(vars, &with_texts(&paths, &texts), settings.cloud);
-    let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
+    let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     let shapes = super::shapes(&args.shapes, &plan, vars)?;
     let (resolution, _hardening) = resolve(&plan, &tokens, &shapes, &settings, Mode::Report)?;
     let mut rows = plan.rows(&resolution);

@@ -22,7 +22,7 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
         check_destination(path)?;
     }
     let vars = world.entries();
-    let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
+    let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     let plan = Plan::of(vars, &[], settings.cloud);
     let shapes = super::shapes(&args.shapes, &plan, vars)?;
     let (resolution, _hardening) = resolve(

@@ -98,7 +98,7 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
     let (settings, world) = prepare(&args.common, vars)?;
     let vars = world.entries();
     check_template_vars(&args.template, vars)?;
-    let tokens = crate::token::targets(&args.tokens, settings.cloud)?;
+    let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     check_token_vars(&tokens, &args.template, vars)?;
     let paths: Vec<&Path> = args.template.iter().map(|t| t.path.as_path()).collect();
     let texts = read_templates(&paths)?;

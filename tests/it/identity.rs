@@ -551,6 +551,7 @@ fn token_gives_the_command_a_token_for_the_named_resource_with_no_reference_at_a
             let out = kit
                 .run()
                 .args(["--token", &format!("PGPASSWORD={resource}")])
+                .args(["--allow-token-audience", "https://myapi.example.com"])
                 .probe()
                 .go();
             out.assert_code(0);
@@ -651,6 +652,77 @@ fn token_refuses_control_plane_audiences_before_any_request() {
         "no request at all"
     );
     assert!(kit.azure.vault.requests().is_empty(), "no request at all");
+}
+
+// Regression: a resource with white space or a newline passed the audience
+// check on its first URI and reached Entra with the second as another scope;
+// and any https URI was accepted, App Configuration's and Microsoft 365's
+// audiences included.
+#[test]
+fn token_uris_are_checked_as_sent_and_only_named_ones_are_asked_for() {
+    let kit = Kit::new();
+    let refused = [
+        "https://db.example/ https://management.azure.com",
+        "https://db.example/\nhttps://management.azure.com",
+        "https://db.example/\thttps://graph.microsoft.com",
+        "https://user:pw@db.example",
+        "https://db.example/?resource=https://management.azure.com",
+        "https://db.example/#https://management.azure.com",
+        "https://azconfig.io",
+        "https://mystore.azconfig.io",
+        "https://appconfig.azure.com",
+        "https://myhsm.managedhsm.azure.net",
+        "https://outlook.office365.com",
+        "https://contoso.sharepoint.com",
+        "https://manage.office.com",
+        "https://app.vssps.visualstudio.com",
+    ];
+    // Refused with or without --allow-token-audience; any other URI needs it.
+    let cases = refused
+        .iter()
+        .flat_map(|uri| [(*uri, None), (*uri, Some(*uri))])
+        .chain([("https://db.example", None)]);
+    for (uri, allow) in cases {
+        {
+            let mut run = kit.run().args(["--token", &format!("T={uri}")]);
+            if let Some(allow) = allow {
+                run = run.args(["--allow-token-audience", allow]);
+            }
+            let out = run.probe().go();
+            out.assert_code(125);
+            assert!(out.child_env.is_none());
+            assert_eq!(out.stderr.lines().count(), 1, "{uri:?}: {}", out.stderr);
+            assert!(
+                out.stderr.starts_with("kvenv: --"),
+                "{uri:?}: {}",
+                out.stderr
+            );
+            assert!(!out.stderr.contains("pw@"), "{}", out.stderr);
+        }
+    }
+    assert!(
+        kit.azure.identity.requests().is_empty(),
+        "no request at all: {:?}",
+        kit.azure.identity.resources()
+    );
+    // A URI beyond the three names, allowed by name: asked for as parsed.
+    let out = kit
+        .run()
+        .args([
+            "--token",
+            "T=https://DB.example/",
+            "--allow-token-audience",
+            "https://db.example",
+        ])
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert!(out.child("T").is_some_and(|t| !t.is_empty()));
+    assert_eq!(
+        kit.azure.identity.resources(),
+        ["https://db.example"],
+        "one request, for the parsed URI alone"
+    );
 }
 
 #[test]

@@ -1543,3 +1543,48 @@ fn the_command_is_searched_in_the_path_an_env_file_brings() {
         out.stderr
     );
 }
+
+// Regression: `kvenv completions SHELL` into /dev/full or a closed stdout
+// panicked in clap_complete's writer and died of SIGABRT.
+#[test]
+fn completions_and_man_into_a_broken_stdout_are_one_line_and_125() {
+    let full = || -> std::process::Stdio {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+            .into()
+    };
+    for args in [
+        &["completions", "bash"][..],
+        &["completions", "zsh"],
+        &["man"],
+    ] {
+        for (what, prefix, stdout) in [
+            ("/dev/full", "true", full()),
+            (
+                "a closed pipe, SIGPIPE ignored",
+                "trap '' PIPE",
+                support::broken_pipe(),
+            ),
+            ("closed", "exec 1>&-", std::process::Stdio::null()),
+        ] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{prefix}; exec \"$0\" \"$@\""))
+                .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
+                .args(args)
+                .stdout(stdout)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(125),
+                "{args:?} into {what}: {stderr}"
+            );
+            assert_eq!(stderr.lines().count(), 1, "{args:?} into {what}: {stderr}");
+            assert!(stderr.starts_with("kvenv: writing to stdout: "), "{stderr}");
+        }
+    }
+}
