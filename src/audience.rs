@@ -51,11 +51,23 @@ pub(crate) fn is_claims_challenge(challenge: &str) -> bool {
     })
 }
 
-/// A vault still refused the token after one renewal for a claims challenge.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[error("{host} refused a renewed token too (continuous access evaluation: insufficient_claims)")]
+/// A vault still refused the token after one renewal for a claims challenge;
+/// `same`: the credential, asked anew, handed back the revoked token.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ClaimsRejected {
     pub host: String,
+    pub same: bool,
+}
+
+impl std::error::Error for ClaimsRejected {}
+
+impl std::fmt::Display for ClaimsRejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.same {
+            false => write!(f, "{} refused a renewed token too (continuous access evaluation: insufficient_claims)", self.host),
+            true => write!(f, "{} refused the token (continuous access evaluation: insufficient_claims), and the credential, asked anew, handed back the same token from its own cache", self.host),
+        }
+    }
 }
 
 #[cfg(test)]

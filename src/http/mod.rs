@@ -19,7 +19,7 @@ pub(crate) use lane::{First, Lane};
 pub(crate) use last::{Heard, LastHeard};
 pub(crate) use meaning::{meaning, About};
 pub(crate) use policies::{
-    authority, AudiencePolicy, ClaimsChallengePolicy, ForgetToken, PreauthPolicy,
+    authority, AudiencePolicy, ClaimsChallengePolicy, PreauthPolicy, RenewToken,
 };
 pub(crate) use wire::{Wire, LOCAL_BODY_MAX, REMOTE_BODY_MAX};
 

@@ -132,15 +132,23 @@ impl Policy for AudiencePolicy {
 /// rare; when it comes, the cached token is dropped, a new one fetched and the
 /// request sent once more. A second such answer fails, typed: never a loop.
 /// The claims themselves are not passed on: no credential in the Azure crates
-/// takes them yet.
-/// Drops a cached token for a scope (the first argument) if it is still the
-/// one given (the second).
-pub(crate) type ForgetToken = Arc<dyn Fn(&str, &str) + Send + Sync>;
+/// takes them yet. The renewal bypasses every cache, kvenv's and the
+/// credential crates' (see `identity::Identity::renewer`).
+/// A token for a scope (the first argument) that no cache has seen, which
+/// replaces the revoked one (the second) in kvenv's cache.
+pub(crate) type RenewToken = Arc<
+    dyn Fn(
+            &'static str,
+            String,
+        ) -> futures::future::BoxFuture<
+            'static,
+            azure_core::Result<azure_core::credentials::AccessToken>,
+        > + Send
+        + Sync,
+>;
 
 pub(crate) struct ClaimsChallengePolicy {
-    pub credential: Arc<dyn TokenCredential>,
-    /// Drops a cached token for a scope, if it is still the one given.
-    pub forget: crate::http::ForgetToken,
+    pub renew: crate::http::RenewToken,
     pub scope: &'static str,
 }
 
@@ -181,9 +189,9 @@ impl Policy for ClaimsChallengePolicy {
             .and_then(|h| h.strip_prefix("Bearer "))
             .unwrap_or_default()
             .to_string();
-        (self.forget)(self.scope, &revoked_token);
-        drop(zeroize::Zeroizing::new(revoked_token));
-        let token = self.credential.get_token(&[self.scope], None).await?;
+        let revoked_token = zeroize::Zeroizing::new(revoked_token);
+        let token = (self.renew)(self.scope, revoked_token.to_string()).await?;
+        let same = token.token.secret() == revoked_token.as_str();
         request.insert_header(AUTHORIZATION, format!("Bearer {}", token.token.secret()));
         let again = next[0].send(ctx, request, &next[1..]).await?;
         if revoked(&again) {
@@ -191,6 +199,7 @@ impl Policy for ClaimsChallengePolicy {
                 ErrorKind::Other,
                 crate::audience::ClaimsRejected {
                     host: authority(request.url()),
+                    same,
                 },
             ));
         }

@@ -40,14 +40,24 @@ impl OncePerScope {
         }
     }
 
-    /// Drops the token cached for `scope` if it is `revoked` (a claims
-    /// challenge), so that the next caller asks again; a token already
-    /// renewed by another caller stays.
-    pub(super) fn forget_token(&self, scope: &str, revoked: &str) {
+    /// Puts `fresh` in place of the token cached for `scope` if that is
+    /// `revoked` (a claims challenge) or nothing; a token already renewed by
+    /// another caller stays.
+    pub(super) fn replace(&self, scope: &str, revoked: &str, fresh: &AccessToken) {
         let mut slots = self.slots.lock().expect("token cache lock");
-        let is_revoked = matches!(slots.get(scope).and_then(|s| s.get()), Some(Ok(c)) if c.token.expose() == revoked.as_bytes());
-        if is_revoked {
-            slots.remove(scope);
+        let stale = match slots.get(scope).and_then(|s| s.get()) {
+            Some(Ok(c)) => c.token.expose() == revoked.as_bytes(),
+            Some(Err(_)) | None => true,
+        };
+        if stale {
+            let cached = Cached {
+                token: SecretBytes::new(fresh.token.secret().as_bytes().to_vec()),
+                expires_on: fresh.expires_on,
+            };
+            slots.insert(
+                scope.to_string(),
+                Arc::new(OnceCell::new_with(Some(Ok(cached)))),
+            );
         }
     }
 

@@ -146,6 +146,8 @@ pub(crate) struct Identity {
     cache: Arc<cache::OncePerScope>,
     chosen: Arc<OnceLock<String>>,
     fallback: String,
+    /// What the credential was built from, to build it anew.
+    setup: Arc<(IdentityConfig, Plumbing)>,
 }
 
 impl Identity {
@@ -156,10 +158,22 @@ impl Identity {
         self.cache.forget_stale();
     }
 
-    /// What drops a revoked token from the cache (see `ClaimsChallengePolicy`).
-    pub(crate) fn forgetter(&self) -> crate::http::ForgetToken {
-        let cache = self.cache.clone();
-        Arc::new(move |scope, token| cache.forget_token(scope, token))
+    /// What renews a revoked token (see `ClaimsChallengePolicy`): the
+    /// credential built anew, so that no cache answers, neither kvenv's nor a
+    /// credential crate's own; its token then replaces the revoked one in
+    /// kvenv's cache. A developer tool (az, azd) may still hand back the token
+    /// it keeps on disk; the failure line says so.
+    pub(crate) fn renewer(&self) -> crate::http::RenewToken {
+        let (cache, setup) = (self.cache.clone(), self.setup.clone());
+        Arc::new(move |scope, revoked| {
+            let (cache, setup) = (cache.clone(), setup.clone());
+            Box::pin(async move {
+                let (fresh, _, _) = chain(&setup.0, &setup.1);
+                let token = fresh.get_token(&[scope], None).await?;
+                cache.replace(scope, &revoked, &token);
+                Ok(token)
+            })
+        })
     }
 
     /// The credential that issued the token, or what was configured.
@@ -172,6 +186,7 @@ impl Identity {
 }
 
 /// HTTP plumbing the credentials share.
+#[derive(Clone)]
 pub(crate) struct Plumbing {
     /// Local identity endpoints: never through a proxy.
     pub local: reqwest::Client,
@@ -218,6 +233,20 @@ impl Plumbing {
 
 /// The credential for `config`: the one asked for, or the `auto` chain.
 pub(crate) fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Identity {
+    let (chain, chosen, fallback) = chain(config, plumbing);
+    let cache = Arc::new(cache::OncePerScope::new(Arc::new(chain)));
+    Identity {
+        credential: cache.clone(),
+        cache,
+        chosen,
+        fallback,
+        setup: Arc::new((config.clone(), plumbing.clone())),
+    }
+}
+
+/// The credentials for `config`, uncached: the chain, where it records the
+/// one that answered, and how to name it before then.
+fn chain(config: &IdentityConfig, plumbing: &Plumbing) -> (Chain, Arc<OnceLock<String>>, String) {
     let auto = config.kind == CredentialKind::Auto;
     let candidates: Vec<Candidate> = config
         .kind
@@ -231,14 +260,7 @@ pub(crate) fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Identity {
         candidates[0].describe()
     };
     let chosen = Arc::new(OnceLock::new());
-    let chain = Chain::new(candidates, chosen.clone());
-    let cache = Arc::new(cache::OncePerScope::new(Arc::new(chain)));
-    Identity {
-        credential: cache.clone(),
-        cache,
-        chosen,
-        fallback,
-    }
+    (Chain::new(candidates, chosen.clone()), chosen, fallback)
 }
 
 /// One candidate. A credential that is not configured becomes a candidate that

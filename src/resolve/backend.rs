@@ -73,7 +73,7 @@ impl Backend for KeyVault<'_> {
             self.settings.cloud,
             &http,
             self.identity.credential.clone(),
-            self.identity.forgetter(),
+            self.identity.renewer(),
         )
         .map_err(|e| super::fetch::set_up_failed(&e))?;
         // Under the cloud's suffix the token goes on the first request (the

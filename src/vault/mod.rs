@@ -62,7 +62,7 @@ pub(crate) fn client(
     cloud: Cloud,
     http: &reqwest::Client,
     credential: Arc<dyn TokenCredential>,
-    forget: crate::http::ForgetToken,
+    renew: crate::http::RenewToken,
 ) -> Result<SecretClient, Error> {
     let credential: Arc<dyn TokenCredential> = Arc::new(VaultScopeOnly {
         inner: credential,
@@ -71,8 +71,7 @@ pub(crate) fn client(
     });
     let mut policies: Vec<Arc<dyn azure_core::http::policies::Policy>> = vec![
         Arc::new(crate::http::ClaimsChallengePolicy {
-            credential: credential.clone(),
-            forget,
+            renew,
             scope: cloud.vault_scope(),
         }),
         Arc::new(crate::http::AudiencePolicy {

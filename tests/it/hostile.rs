@@ -841,3 +841,103 @@ fn a_claims_challenge_gets_one_new_token_and_one_retry_never_a_loop() {
         );
     }
 }
+
+// Regression: after a claims challenge kvenv "renewed" from a cache (its own
+// or a credential crate's), so the retry carried the revoked token and the
+// identity was asked once in all. The renewal builds the credential anew.
+#[test]
+fn a_claims_challenge_renews_from_the_identity_itself_for_every_credential() {
+    for kind in [
+        IdentityKind::Imds,
+        IdentityKind::AppService,
+        IdentityKind::CloudShell,
+    ] {
+        let kit = Kit::with(kind);
+        kit.azure.vault.set_secret("s", "cae-fresh-4410");
+        kit.azure.vault.fault("s", Fault::claims_challenge(1));
+        let out = kit
+            .run()
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.child("S").unwrap(), "cae-fresh-4410", "{kind:?}");
+        assert_eq!(
+            kit.azure.identity.tokens_issued(),
+            2,
+            "{kind:?}: asked again"
+        );
+    }
+    // A service principal and workload identity: Entra sees a second request.
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "cae-fresh-4411");
+    kit.azure.vault.fault("s", Fault::claims_challenge(1));
+    kit.azure
+        .entra
+        .app("app-client-id-1", "client-secret-CAE-1");
+    let out = kit
+        .run()
+        .secret("client-secret-CAE-1")
+        .envs([
+            (
+                "AZURE_TENANT_ID",
+                "72f988bf-86f1-41af-91ab-2d7cd011db47".to_string(),
+            ),
+            ("AZURE_CLIENT_ID", "app-client-id-1".into()),
+            ("AZURE_CLIENT_SECRET", "client-secret-CAE-1".into()),
+            ("AZURE_AUTHORITY_HOST", kit.azure.entra.authority()),
+        ])
+        .args(["--credential", "environment"])
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(
+        kit.azure.entra.requests().len(),
+        2,
+        "service principal: asked again"
+    );
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "cae-fresh-4412");
+    kit.azure.vault.fault("s", Fault::claims_challenge(1));
+    let file = kit.azure.dir().join("federated-token");
+    std::fs::write(&file, "federated-token-cae").unwrap();
+    let out = kit
+        .run()
+        .secret("federated-token-cae")
+        .without_env("IDENTITY_ENDPOINT")
+        .without_env("IDENTITY_HEADER")
+        .args(["--credential", "workload-identity"])
+        .env("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string())
+        .env("AZURE_CLIENT_ID", "wi-client-id")
+        .env("AZURE_TENANT_ID", "wi-tenant")
+        .env("AZURE_AUTHORITY_HOST", kit.azure.entra.authority())
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(
+        kit.azure.entra.requests().len(),
+        2,
+        "workload identity: asked again"
+    );
+    // az keeps its own token cache and hands back the revoked token: the line
+    // says so rather than claiming a renewed token was refused.
+    let kit = Kit::with(IdentityKind::Imds);
+    kit.cli.az_signed_in();
+    kit.azure.vault.set_secret("s", "cae-fresh-4413");
+    kit.azure.vault.fault("s", Fault::claims_challenge(1000));
+    let out = kit
+        .run()
+        .args(["--credential", "azure-cli"])
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    one_line(&out, 125, "AccessToKeyVaultDenied");
+    assert!(
+        out.stderr.contains("handed back the same token"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(kit.cli.calls("az").len(), 2, "az was asked again");
+}
