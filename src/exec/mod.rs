@@ -209,3 +209,20 @@ fn find_in_path(command: &OsStr, path: &OsStr) -> Option<PathBuf> {
     }
     in_path(command, path).find(|p| is_file(p))
 }
+
+/// Whether `error` says the process (`EMFILE`) or the system (`ENFILE`) has
+/// no file descriptor left: back-pressure, not a broken host.
+pub(crate) fn out_of_descriptors(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error().map(Errno::from_raw),
+        Some(Errno::EMFILE | Errno::ENFILE)
+    )
+}
+
+/// How many descriptors this process may open (`ulimit -n`), if known.
+pub(crate) fn descriptor_limit() -> Option<u64> {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
+        .filter(|n| *n != nix::sys::resource::RLIM_INFINITY)
+}

@@ -16,6 +16,10 @@ pub(crate) enum TransportFailure {
     Tls { host: String, reason: String },
     #[error("cannot connect to {host}: {reason}")]
     Connect { host: String, reason: String },
+    /// The process ran out of file descriptors (`EMFILE`, or `ENFILE` for the
+    /// whole system): back-pressure, tried again within `--timeout`.
+    #[error("cannot connect to {host}: out of file descriptors{}", limit.map(|n| format!(" (this process may open {n}: ulimit -n)")).unwrap_or_default())]
+    Descriptors { host: String, limit: Option<u64> },
     #[error("{host} reset the connection")]
     Reset { host: String },
     #[error("{host} did not answer in time")]
@@ -33,6 +37,7 @@ impl TransportFailure {
         matches!(
             self,
             TransportFailure::Reset { .. }
+                | TransportFailure::Descriptors { .. }
                 | TransportFailure::Timeout { .. }
                 | TransportFailure::Other { .. }
         )
@@ -52,6 +57,10 @@ impl TransportFailure {
         }
         if let Some(io) = find::<std::io::Error>(error) {
             use std::io::ErrorKind::*;
+            if crate::exec::out_of_descriptors(io) {
+                let limit = crate::exec::descriptor_limit();
+                return TransportFailure::Descriptors { host, limit };
+            }
             match io.kind() {
                 ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
                     return TransportFailure::Reset { host }

@@ -45,6 +45,10 @@ pub(crate) fn meaning(failure: &TransportFailure, about: &About<'_>) -> Failure 
             .hint("if a proxy or private CA is in the way, pass its root with --ca-file"),
         TransportFailure::Connect { .. } => Failure::new(Status::OtherReasons, failure.to_string())
             .hint("check the host, port and network (firewall, private endpoint)"),
+        TransportFailure::Descriptors { .. } => {
+            Failure::new(Status::OtherReasons, failure.to_string())
+                .hint("raise the descriptor limit (ulimit -n) or lower --concurrency")
+        }
         TransportFailure::Timeout { .. } => Failure::new(
             Status::FetchTimedOut,
             format!("{failure} for {}", about.what),

@@ -7,6 +7,7 @@ mod appconfig;
 mod architecture;
 mod bounded_memory;
 mod check;
+mod descriptors;
 mod dns;
 mod examples;
 mod files;
