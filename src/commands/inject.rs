@@ -10,8 +10,9 @@ use serde::Deserialize;
 use std::io::Read;
 use std::path::Path;
 
-/// Manifests are configuration, not data: past this they are refused.
-const MANIFEST_MAX: u64 = 16 << 20;
+/// Manifests are configuration, not data: past this they are refused (the
+/// largest real bundles, an operator's CRDs or Argo CD's install, are 1 to 2 MiB).
+const MANIFEST_MAX: u64 = 4 << 20;
 
 pub(crate) fn run(args: InjectArgs) -> Result<(), Error> {
     let from = args.filename.as_path();
@@ -32,10 +33,23 @@ pub(crate) fn run(args: InjectArgs) -> Result<(), Error> {
             format!("not a YAML or JSON manifest{at}"),
         )
     };
+    // kubectl reads a file that starts with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    // Before the parser: its time grows with nesting and its memory with nodes.
+    crate::inject::bounds::check(text)
+        .map_err(|e| Error::usage(At::file("inject", from), e.to_string()))?;
     let json = text.trim_start().starts_with(['{', '[']);
     let mut docs = Vec::new();
-    for document in serde_norway::Deserializer::from_str(&text) {
-        let doc = serde_norway::Value::deserialize(document).map_err(bad)?;
+    for document in serde_norway::Deserializer::from_str(text) {
+        let mut doc = serde_norway::Value::deserialize(document).map_err(bad)?;
+        // Merge keys (`<<: *base`) mean to kubectl what they say: applied here
+        // too, so that a command or a reference merged in is seen.
+        doc.apply_merge().map_err(|_| {
+            Error::usage(
+                At::file("inject", from),
+                "a merge key (<<) merges something other than mappings; kubectl refuses it too",
+            )
+        })?;
         if !doc.is_null() {
             docs.push(doc);
         }

@@ -14,6 +14,7 @@ mod files;
 mod hostile;
 mod http2;
 mod identity;
+mod inject_hostile;
 mod postgres;
 mod run;
 mod shape;

@@ -7,7 +7,11 @@
 //! not touch passes through as it was; injecting an injected pod changes
 //! nothing.
 
-use serde_norway::{Mapping, Value};
+pub(crate) mod bounds;
+mod value;
+
+use serde_norway::Value;
+use value::{key, mapping, names_of, push, strings, unique};
 
 /// Where the volume is mounted in the app's containers, and so the program.
 pub(crate) const MOUNT: &str = "/kvenv";
@@ -40,6 +44,8 @@ pub(crate) enum InjectError {
     NoCommand { workload: String, container: String },
     #[error("{workload}: container '{container}' already mounts something else at {MOUNT}; kvenv's volume goes there")]
     MountTaken { workload: String, container: String },
+    #[error("{workload}: container '{container}' has a command that is one string; Kubernetes takes a list: command: [\"sh\", \"-c\", \"...\"]")]
+    CommandNotList { workload: String, container: String },
     #[error("{workload}: --container {container} names no container of it")]
     NoSuchContainer { workload: String, container: String },
 }
@@ -110,41 +116,6 @@ fn wants(container: &Value, how: &Injection) -> bool {
 fn is_wrapped(container: &Value) -> bool {
     let command = container.get("command").and_then(Value::as_sequence);
     matches!(command.map(Vec::as_slice), Some([first, ..]) if first.as_str() == Some(PROGRAM))
-}
-
-fn names_of(list: Option<&Value>) -> Vec<String> {
-    list.and_then(Value::as_sequence)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.get("name").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `base`, or `base-2`, `base-3`, ... : the first not in `taken`.
-fn unique(base: &str, taken: &[String]) -> String {
-    std::iter::once(base.to_string())
-        .chain((2..).map(|n| format!("{base}-{n}")))
-        .find(|name| !taken.contains(name))
-        .expect("an unbounded sequence has a free name")
-}
-
-fn key(text: &str) -> Value {
-    Value::String(text.to_string())
-}
-
-fn strings(items: &[&str]) -> Value {
-    Value::Sequence(items.iter().map(|s| key(s)).collect())
-}
-
-fn mapping(pairs: Vec<(&str, Value)>) -> Value {
-    let mut map = Mapping::new();
-    for (k, v) in pairs {
-        map.insert(key(k), v);
-    }
-    Value::Mapping(map)
 }
 
 /// The name of kvenv's volume if an earlier injection added it: the one
@@ -255,16 +226,14 @@ fn inject_pod(spec: &mut Value, how: &Injection, workload: &str) -> Result<bool,
     Ok(true)
 }
 
-fn push(map: &mut Mapping, list: &str, item: Value) {
-    let entry = map
-        .entry(key(list))
-        .or_insert_with(|| Value::Sequence(Vec::new()));
-    if entry.is_null() {
-        *entry = Value::Sequence(Vec::new());
-    }
-    if let Some(items) = entry.as_sequence_mut() {
-        items.push(item);
-    }
+/// Whether a mount path is kvenv's `/kvenv` or below it, as the kubelet reads
+/// paths: repeated and trailing `/` and `.` components change nothing.
+fn at_or_under_mount(path: &str) -> bool {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    path.starts_with('/') && parts.first() == Some(&MOUNT.trim_start_matches('/'))
 }
 
 /// `command` becomes `["/kvenv/kvenv", "run", "--", ...command]` (args stay),
@@ -279,12 +248,20 @@ fn wrap(container: &mut Value, volume: &str, workload: &str) -> Result<(), Injec
         .get("volumeMounts")
         .and_then(Value::as_sequence)
         .is_some_and(|mounts| {
-            mounts
-                .iter()
-                .any(|m| m.get("mountPath").and_then(Value::as_str) == Some(MOUNT))
+            mounts.iter().any(|m| {
+                m.get("mountPath")
+                    .and_then(Value::as_str)
+                    .is_some_and(at_or_under_mount)
+            })
         });
     if mounts_elsewhere {
         return Err(InjectError::MountTaken {
+            workload: workload.to_string(),
+            container: name,
+        });
+    }
+    if container.get("command").is_some_and(Value::is_string) {
+        return Err(InjectError::CommandNotList {
             workload: workload.to_string(),
             container: name,
         });
@@ -419,5 +396,22 @@ spec:
         let before = service.clone();
         assert!(!inject(&mut service, &how(Delivery::InitContainer)).unwrap());
         assert_eq!(service, before);
+    }
+
+    #[test]
+    fn kvenvs_mount_path_is_compared_as_the_kubelet_reads_it() {
+        for taken in [
+            "/kvenv",
+            "/kvenv/",
+            "//kvenv",
+            "/kvenv/x",
+            "/./kvenv//",
+            "/kvenv/./y",
+        ] {
+            assert!(at_or_under_mount(taken), "{taken}");
+        }
+        for free in ["/kvenvx", "/opt/kvenv", "kvenv", "/", "/data"] {
+            assert!(!at_or_under_mount(free), "{free}");
+        }
     }
 }
