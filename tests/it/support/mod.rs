@@ -338,8 +338,13 @@ impl<'k> Run<'k> {
             .azure
             .dir()
             .join(format!("out-{}", fastrand_name()));
-        let mut cmd = std::process::Command::new("sh");
-        cmd.args(["-c", &format!("{prefix}; exec \"$@\""), "sh"])
+        // kvenv keeps a signal it was started with ignored, by design; under
+        // `nohup` the tests would inherit SIGHUP ignored and could not send it.
+        let mut cmd = std::process::Command::new("env");
+        if default_signals_supported() {
+            cmd.arg("--default-signal=HUP");
+        }
+        cmd.args(["sh", "-c", &format!("{prefix}; exec \"$@\""), "sh"])
             .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
             .args(&self.args);
         if !self.command.is_empty() {
@@ -452,6 +457,20 @@ pub fn need(available: bool, test: &str, missing: &str) -> bool {
         "{} (KVENV_TEST_STRICT is set, so nothing may be skipped)",
         line.trim_end()
     );
+    record_skip(line);
+    false
+}
+
+/// For a test that a script of its own runs (CI runs it there): skipped here
+/// with one line saying which, in strict mode too.
+pub fn run_by(script_ran_it: bool, test: &str, script: &str) -> bool {
+    if !script_ran_it {
+        record_skip(format!("SKIPPED {test}: run by {script}\n"));
+    }
+    script_ran_it
+}
+
+fn record_skip(line: String) {
     use std::io::Write;
     // Straight to the file descriptor (the test harness captures eprintln!),
     // and in one write, so that tests skipping at once do not interleave.
@@ -467,7 +486,6 @@ pub fn need(available: bool, test: &str, missing: &str) -> bool {
             nix::libc::atexit(report_skipped);
         }
     });
-    false
 }
 
 /// The tests skipped in this run, for [`report_skipped`].
@@ -559,6 +577,35 @@ impl Running<'_> {
             child_env: None,
         }
     }
+}
+
+/// A background kvenv the test did not wait for (it failed first) is ended
+/// with it: SIGTERM (kvenv stops its command), then SIGKILL.
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        let pid = nix::unistd::Pid::from_raw(self.pid());
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `env --default-signal` (GNU coreutils 8.31 and later) is here.
+fn default_signals_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        std::process::Command::new("env")
+            .args(["--default-signal=HUP", "true"])
+            .status()
+            .is_ok_and(|s| s.success())
+    })
 }
 
 /// A pipe whose reader is already gone: writing to it raises SIGPIPE or EPIPE.
