@@ -63,5 +63,5 @@ mkdir "$work/installed"
 "$work/root/kvenv" install "$work/installed"
 cmp "$work/installed/kvenv" "$bin"
 echo "image: /kvenv install DIR places it"
-KVENV_STATIC_BINARY="$work/root/kvenv" cargo test --quiet --test it -- --exact static::static_binary_resolves_and_execs_from_an_empty_root
+KVENV_STATIC_BINARY="$work/root/kvenv" cargo test --quiet --test it -- static_binary_resolves_and_execs_from_an_empty_root
 echo "image: $tag is good"

@@ -16,4 +16,4 @@ if readelf -l "$bin" | grep -q INTERP; then
   exit 1
 fi
 echo "static-check: $bin is static ($(du -h "$bin" | cut -f1), debug build)"
-KVENV_STATIC_BINARY="$bin" cargo test --quiet --test it -- --exact static::static_binary_resolves_and_execs_from_an_empty_root
+KVENV_STATIC_BINARY="$bin" cargo test --quiet --test it -- static_binary_resolves_and_execs_from_an_empty_root
