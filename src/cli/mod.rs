@@ -151,9 +151,10 @@ pub(crate) struct InjectArgs {
     )]
     pub filename: std::path::PathBuf,
 
-    /// kvenv's image (one that holds only /kvenv), as your cluster pulls it.
-    #[arg(long, value_name = "REF", env = "KVENV_IMAGE", default_value = concat!("kvenv:", env!("CARGO_PKG_VERSION")))]
-    pub image: String,
+    /// kvenv's image (one that holds only /kvenv), as your cluster pulls it:
+    /// needed as soon as a pod changes.
+    #[arg(long, value_name = "REF", env = "KVENV_IMAGE")]
+    pub image: Option<String>,
 
     /// How kvenv reaches the pod: an init container that copies it into an
     /// in-memory volume (any cluster), or an image volume (ImageVolume, beta since Kubernetes 1.33).

@@ -3,15 +3,18 @@
 //! or that `--container` names, gets kvenv in front of its `command`, and the
 //! pod gets a volume that holds kvenv (an image volume of kvenv's image, or an
 //! in-memory `emptyDir` filled by an init container running `kvenv install`).
-//! The documents are kept as generic YAML values, so every field kvenv does
-//! not touch passes through as it was; injecting an injected pod changes
-//! nothing.
+//! The documents are values as kubectl reads them (`kubectl.rs`), so every
+//! field kvenv does not touch keeps its meaning; injecting an injected pod
+//! changes nothing, and injecting it with another image or delivery updates
+//! what kvenv added.
 
 pub(crate) mod bounds;
+pub(crate) mod emit;
+pub(crate) mod kubectl;
 mod value;
 
-use serde_norway::Value;
-use value::{key, mapping, names_of, push, strings, unique};
+use serde_json::Value;
+use value::{key, list, mapping, names_of, strings, unique};
 
 /// Where the volume is mounted in the app's containers, and so the program.
 pub(crate) const MOUNT: &str = "/kvenv";
@@ -31,7 +34,8 @@ pub(crate) enum Delivery {
 /// What to inject, validated.
 #[derive(Debug)]
 pub(crate) struct Injection {
-    pub image: String,
+    /// kvenv's image as the cluster pulls it; needed once a pod changes.
+    pub image: Option<String>,
     pub delivery: Delivery,
     /// Containers to wrap by name; empty: those whose env holds a reference.
     pub containers: Vec<String>,
@@ -46,8 +50,10 @@ pub(crate) enum InjectError {
     MountTaken { workload: String, container: String },
     #[error("{workload}: container '{container}' has a command that is one string; Kubernetes takes a list: command: [\"sh\", \"-c\", \"...\"]")]
     CommandNotList { workload: String, container: String },
-    #[error("{workload}: --container {container} names no container of it")]
-    NoSuchContainer { workload: String, container: String },
+    #[error("--container {0} names no container or init container of any workload")]
+    NoSuchContainer(String),
+    #[error("{workload} needs kvenv's image: give --image REGISTRY/kvenv:VERSION, as your cluster pulls it (kvenv's image, pushed to your registry)")]
+    NoImage { workload: String },
 }
 
 /// Injects every pod template in `doc` (a workload, a Pod, or a `List` of
@@ -61,7 +67,7 @@ pub(crate) fn inject(doc: &mut Value, how: &Injection) -> Result<bool, InjectErr
         .to_string();
     if kind == "List" {
         let mut changed = false;
-        if let Some(items) = doc.get_mut("items").and_then(Value::as_sequence_mut) {
+        if let Some(items) = doc.get_mut("items").and_then(Value::as_array_mut) {
             for item in items {
                 changed |= inject(item, how)?;
             }
@@ -74,25 +80,49 @@ pub(crate) fn inject(doc: &mut Value, how: &Injection) -> Result<bool, InjectErr
         .and_then(Value::as_str)
         .unwrap_or("(unnamed)");
     let workload = format!("{kind}/{name}");
-    let path: &[&str] = match kind.as_str() {
+    match pod_spec(doc) {
+        Some(spec) => inject_pod(spec, how, &workload),
+        None => Ok(false),
+    }
+}
+
+/// The pod spec of a Pod or a workload's template.
+fn pod_spec(doc: &mut Value) -> Option<&mut Value> {
+    let path: &[&str] = match doc.get("kind").and_then(Value::as_str)? {
         "Pod" => &["spec"],
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
             &["spec", "template", "spec"]
         }
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
-        _ => return Ok(false),
+        _ => return None,
     };
-    let mut spec = &mut *doc;
+    let mut spec = doc;
     for key in path {
-        match spec.get_mut(*key) {
-            Some(next) if next.is_mapping() => spec = next,
-            _ => return Ok(false),
-        }
+        spec = spec.get_mut(*key).filter(|v| v.is_object())?;
     }
-    inject_pod(spec, how, &workload)
+    Some(spec)
 }
 
-/// One container's name, whether it is to be wrapped, and whether it is already.
+/// The names of every container and init container in `doc` (a `List`'s too).
+pub(crate) fn container_names(doc: &mut Value) -> Vec<String> {
+    if doc.get("kind").and_then(Value::as_str) == Some("List") {
+        return doc
+            .get_mut("items")
+            .and_then(Value::as_array_mut)
+            .map(|items| items.iter_mut().flat_map(container_names).collect())
+            .unwrap_or_default();
+    }
+    pod_spec(doc)
+        .map(|spec| {
+            ["containers", "initContainers"]
+                .iter()
+                .flat_map(|l| names_of(spec.get(*l)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a container is to be wrapped.
 fn wants(container: &Value, how: &Injection) -> bool {
     let name = container
         .get("name")
@@ -103,7 +133,7 @@ fn wants(container: &Value, how: &Injection) -> bool {
     }
     container
         .get("env")
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .is_some_and(|env| {
             env.iter().any(|e| {
                 e.get("value")
@@ -114,8 +144,12 @@ fn wants(container: &Value, how: &Injection) -> bool {
 }
 
 fn is_wrapped(container: &Value) -> bool {
-    let command = container.get("command").and_then(Value::as_sequence);
+    let command = container.get("command").and_then(Value::as_array);
     matches!(command.map(Vec::as_slice), Some([first, ..]) if first.as_str() == Some(PROGRAM))
+}
+
+fn is_installer(container: &Value) -> bool {
+    container.get("command") == Some(&strings(&["/kvenv", "install", INSTALL_DIR]))
 }
 
 /// The name of kvenv's volume if an earlier injection added it: the one
@@ -123,35 +157,23 @@ fn is_wrapped(container: &Value) -> bool {
 fn existing_volume(spec: &Value) -> Option<String> {
     ["containers", "initContainers"]
         .iter()
-        .filter_map(|list| spec.get(*list).and_then(Value::as_sequence))
+        .filter_map(|list| spec.get(*list).and_then(Value::as_array))
         .flatten()
         .filter(|c| is_wrapped(c))
-        .filter_map(|c| c.get("volumeMounts").and_then(Value::as_sequence))
+        .filter_map(|c| c.get("volumeMounts").and_then(Value::as_array))
         .flatten()
         .find(|m| m.get("mountPath").and_then(Value::as_str) == Some(MOUNT))
         .and_then(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
 }
 
 fn inject_pod(spec: &mut Value, how: &Injection, workload: &str) -> Result<bool, InjectError> {
-    for wanted in &how.containers {
-        let all: Vec<String> = ["containers", "initContainers"]
-            .iter()
-            .flat_map(|l| names_of(spec.get(*l)))
-            .collect();
-        if !all.contains(wanted) {
-            return Err(InjectError::NoSuchContainer {
-                workload: workload.to_string(),
-                container: wanted.clone(),
-            });
-        }
-    }
     let existing = existing_volume(spec);
     let volume = existing
         .clone()
         .unwrap_or_else(|| unique("kvenv", &names_of(spec.get("volumes"))));
-    let mut changed = false;
+    let mut wrapped = false;
     for list in ["initContainers", "containers"] {
-        let Some(containers) = spec.get_mut(list).and_then(Value::as_sequence_mut) else {
+        let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
             continue;
         };
         for container in containers.iter_mut() {
@@ -159,22 +181,30 @@ fn inject_pod(spec: &mut Value, how: &Injection, workload: &str) -> Result<bool,
                 continue;
             }
             wrap(container, &volume, workload)?;
-            changed = true;
+            wrapped = true;
         }
     }
-    if !changed || existing.is_some() {
-        return Ok(changed);
+    if !wrapped && existing.is_none() {
+        return Ok(false);
     }
-    let Some(pod) = spec.as_mapping_mut() else {
-        return Ok(changed);
+    let Some(image) = how.image.as_deref() else {
+        return Err(InjectError::NoImage {
+            workload: workload.to_string(),
+        });
     };
+    let Some(pod) = spec.as_object_mut() else {
+        return Ok(wrapped);
+    };
+    let before = Value::Object(pod.clone());
+    // kvenv's volume and installer as this injection wants them: added, or
+    // brought up to date (another --image or --delivery is an upgrade).
     let volume_spec = match how.delivery {
         Delivery::ImageVolume => mapping(vec![
             ("name", key(&volume)),
             (
                 "image",
                 mapping(vec![
-                    ("reference", key(&how.image)),
+                    ("reference", key(image)),
                     ("pullPolicy", key("IfNotPresent")),
                 ]),
             ),
@@ -187,43 +217,96 @@ fn inject_pod(spec: &mut Value, how: &Injection, workload: &str) -> Result<bool,
             ),
         ]),
     };
-    push(pod, "volumes", volume_spec);
-    if how.delivery == Delivery::InitContainer {
-        let taken: Vec<String> = ["containers", "initContainers"]
-            .iter()
-            .flat_map(|l| names_of(pod.get(*l)))
-            .collect();
-        let installer = mapping(vec![
-            ("name", key(&unique("kvenv-install", &taken))),
-            ("image", key(&how.image)),
-            ("command", strings(&["/kvenv", "install", INSTALL_DIR])),
-            (
-                "volumeMounts",
-                Value::Sequence(vec![mapping(vec![
-                    ("name", key(&volume)),
-                    ("mountPath", key(INSTALL_DIR)),
-                ])]),
-            ),
-            (
-                "securityContext",
-                mapping(vec![
-                    ("allowPrivilegeEscalation", Value::Bool(false)),
-                    ("readOnlyRootFilesystem", Value::Bool(true)),
-                    ("runAsNonRoot", Value::Bool(true)),
-                    ("runAsUser", Value::Number(65532.into())),
-                    ("capabilities", mapping(vec![("drop", strings(&["ALL"]))])),
-                ]),
-            ),
-        ]);
-        // First, so that init containers that hold references find kvenv.
-        let inits = pod
-            .entry(key("initContainers"))
-            .or_insert_with(|| Value::Sequence(Vec::new()));
-        if let Some(inits) = inits.as_sequence_mut() {
-            inits.insert(0, installer);
+    if let Some(volumes) = list(pod, "volumes") {
+        match volumes
+            .iter_mut()
+            .find(|v| v.get("name") == Some(&key(&volume)))
+        {
+            Some(v) => *v = volume_spec,
+            None => volumes.push(volume_spec),
         }
     }
-    Ok(true)
+    let taken: Vec<String> = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|l| names_of(pod.get(*l)))
+        .collect();
+    let inits = list(pod, "initContainers");
+    let at = inits.as_ref().and_then(|i| i.iter().position(is_installer));
+    if let Some(inits) = inits {
+        match (how.delivery, at) {
+            (Delivery::InitContainer, Some(i)) => {
+                let name = inits[i]
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("kvenv-install");
+                inits[i] = installer(name, image, &volume);
+            }
+            // First, so that init containers that hold references find kvenv.
+            (Delivery::InitContainer, None) => inits.insert(
+                0,
+                installer(&unique("kvenv-install", &taken), image, &volume),
+            ),
+            (Delivery::ImageVolume, Some(i)) => {
+                inits.remove(i);
+            }
+            (Delivery::ImageVolume, None) => {}
+        }
+    }
+    if pod
+        .get("initContainers")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+        && before.get("initContainers").is_none()
+    {
+        pod.remove("initContainers");
+    }
+    Ok(wrapped || Value::Object(pod.clone()) != before)
+}
+
+/// The init container that copies kvenv into the volume: it passes Pod
+/// Security "restricted" and asks for little, so that a namespace with the
+/// restricted profile or a compute quota admits the pod.
+fn installer(name: &str, image: &str, volume: &str) -> Value {
+    mapping(vec![
+        ("name", key(name)),
+        ("image", key(image)),
+        ("command", strings(&["/kvenv", "install", INSTALL_DIR])),
+        (
+            "volumeMounts",
+            Value::Array(vec![mapping(vec![
+                ("name", key(volume)),
+                ("mountPath", key(INSTALL_DIR)),
+            ])]),
+        ),
+        (
+            "securityContext",
+            mapping(vec![
+                ("allowPrivilegeEscalation", Value::Bool(false)),
+                ("readOnlyRootFilesystem", Value::Bool(true)),
+                ("runAsNonRoot", Value::Bool(true)),
+                ("runAsUser", Value::Number(65532.into())),
+                ("runAsGroup", Value::Number(65532.into())),
+                ("capabilities", mapping(vec![("drop", strings(&["ALL"]))])),
+                (
+                    "seccompProfile",
+                    mapping(vec![("type", key("RuntimeDefault"))]),
+                ),
+            ]),
+        ),
+        (
+            "resources",
+            mapping(vec![
+                (
+                    "requests",
+                    mapping(vec![("cpu", key("10m")), ("memory", key("16Mi"))]),
+                ),
+                (
+                    "limits",
+                    mapping(vec![("cpu", key("100m")), ("memory", key("64Mi"))]),
+                ),
+            ]),
+        ),
+    ])
 }
 
 /// Whether a mount path is kvenv's `/kvenv` or below it, as the kubelet reads
@@ -244,9 +327,9 @@ fn wrap(container: &mut Value, volume: &str, workload: &str) -> Result<(), Injec
         .and_then(Value::as_str)
         .unwrap_or("(unnamed)")
         .to_string();
-    let mounts_elsewhere = container
+    let mounts_there = container
         .get("volumeMounts")
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .is_some_and(|mounts| {
             mounts.iter().any(|m| {
                 m.get("mountPath")
@@ -254,7 +337,7 @@ fn wrap(container: &mut Value, volume: &str, workload: &str) -> Result<(), Injec
                     .is_some_and(at_or_under_mount)
             })
         });
-    if mounts_elsewhere {
+    if mounts_there {
         return Err(InjectError::MountTaken {
             workload: workload.to_string(),
             container: name,
@@ -268,7 +351,7 @@ fn wrap(container: &mut Value, volume: &str, workload: &str) -> Result<(), Injec
     }
     let Some(command) = container
         .get("command")
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .filter(|c| !c.is_empty())
         .cloned()
     else {
@@ -277,21 +360,19 @@ fn wrap(container: &mut Value, volume: &str, workload: &str) -> Result<(), Injec
             container: name,
         });
     };
-    let Some(map) = container.as_mapping_mut() else {
+    let Some(map) = container.as_object_mut() else {
         return Ok(());
     };
     let mut wrapped = vec![key(PROGRAM), key("run"), key("--")];
     wrapped.extend(command);
-    map.insert(key("command"), Value::Sequence(wrapped));
-    push(
-        map,
-        "volumeMounts",
-        mapping(vec![
+    map.insert("command".into(), Value::Array(wrapped));
+    if let Some(mounts) = list(map, "volumeMounts") {
+        mounts.push(mapping(vec![
             ("name", key(volume)),
             ("mountPath", key(MOUNT)),
             ("readOnly", Value::Bool(true)),
-        ]),
-    );
+        ]));
+    }
     Ok(())
 }
 
@@ -301,14 +382,14 @@ mod tests {
 
     fn how(delivery: Delivery) -> Injection {
         Injection {
-            image: "registry.example/kvenv:1".into(),
+            image: Some("registry.example/kvenv:1".into()),
             delivery,
             containers: Vec::new(),
         }
     }
 
     fn doc(text: &str) -> Value {
-        serde_norway::from_str(text).unwrap()
+        kubectl::documents(text, 100_000).unwrap().remove(0)
     }
 
     const POD: &str = r#"

@@ -1,9 +1,10 @@
-//! Small helpers for building and reading generic YAML values.
+//! Small helpers for building and reading manifest values (JSON, as kubectl
+//! reads every manifest).
 
-use serde_norway::{Mapping, Value};
+use serde_json::{Map, Value};
 
 pub(super) fn names_of(list: Option<&Value>) -> Vec<String> {
-    list.and_then(Value::as_sequence)
+    list.and_then(Value::as_array)
         .map(|items| {
             items
                 .iter()
@@ -26,25 +27,20 @@ pub(super) fn key(text: &str) -> Value {
 }
 
 pub(super) fn strings(items: &[&str]) -> Value {
-    Value::Sequence(items.iter().map(|s| key(s)).collect())
+    Value::Array(items.iter().map(|s| key(s)).collect())
 }
 
 pub(super) fn mapping(pairs: Vec<(&str, Value)>) -> Value {
-    let mut map = Mapping::new();
-    for (k, v) in pairs {
-        map.insert(key(k), v);
-    }
-    Value::Mapping(map)
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
-pub(super) fn push(map: &mut Mapping, list: &str, item: Value) {
+/// The list at `map[list]`, made if absent or null.
+pub(super) fn list<'m>(map: &'m mut Map<String, Value>, list: &str) -> Option<&'m mut Vec<Value>> {
     let entry = map
-        .entry(key(list))
-        .or_insert_with(|| Value::Sequence(Vec::new()));
+        .entry(list.to_string())
+        .or_insert_with(|| Value::Array(Vec::new()));
     if entry.is_null() {
-        *entry = Value::Sequence(Vec::new());
+        *entry = Value::Array(Vec::new());
     }
-    if let Some(items) = entry.as_sequence_mut() {
-        items.push(item);
-    }
+    entry.as_array_mut()
 }
