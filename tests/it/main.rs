@@ -15,6 +15,7 @@ mod hostile;
 mod http2;
 mod identity;
 mod inject_hostile;
+mod kubectl;
 mod postgres;
 mod run;
 mod shape;
