@@ -65,19 +65,11 @@ pub(crate) fn encode(format: Format, vars: &[(&OsStr, &[u8])]) -> Result<SecretB
             || std::str::from_utf8(value).map_err(|_| unwritable("its value is not UTF-8 text"));
         match format {
             Format::Dotenv => {
-                let text = text()?;
+                let quote = dotenv_quote(text()?).map_err(unwritable)?;
                 out.push(name.as_bytes());
-                out.push(b"=\"");
-                for c in text.chars() {
-                    match c {
-                        '\\' => out.push(b"\\\\"),
-                        '"' => out.push(b"\\\""),
-                        '$' => out.push(b"\\$"),
-                        '\n' => out.push(b"\\n"),
-                        c => out.push(c.encode_utf8(&mut [0; 4]).as_bytes()),
-                    }
-                }
-                out.push(b"\"\n");
+                out.push(&[b'=', quote]);
+                out.push(value);
+                out.push(&[quote, b'\n']);
             }
             Format::Shell => {
                 out.push(b"export ");
@@ -133,6 +125,29 @@ pub(crate) fn encode(format: Format, vars: &[(&OsStr, &[u8])]) -> Result<SecretB
         out.push(if vars.is_empty() { b"}\n" } else { b"\n}\n" });
     }
     Ok(out)
+}
+
+/// The quote that makes `text` read back the same in every widely used
+/// dotenv reader: dotenvy (kvenv's own `--env-file`), python-dotenv (which
+/// expands `${...}` even in single quotes and reads `\\` and `\'` there as
+/// escapes), node's `dotenv` (no escapes at all, and CR read as LF) and docker
+/// compose (`\'` an escape in single quotes). Single quotes carry the most;
+/// double quotes carry a `'` when nothing in the value needs escaping; no form
+/// carries the rest.
+fn dotenv_quote(text: &str) -> Result<u8, &'static str> {
+    const NEITHER: &str = "no .env line reads back the same in dotenvy, python-dotenv, node's dotenv and docker compose (a carriage return; ${, \\\\ or a final \\; or ' with \" \\ $ ` or a line break); --format shell or json carries it";
+    let single = !text.contains(['\'', '\r'])
+        && !text.contains("${")
+        && !text.contains("\\\\")
+        && !text.ends_with('\\');
+    if single {
+        return Ok(b'\'');
+    }
+    let double = !text.contains(['"', '\\', '$', '\n', '\r', '`']);
+    match double {
+        true => Ok(b'"'),
+        false => Err(NEITHER),
+    }
 }
 
 fn is_name(name: &[u8]) -> bool {
@@ -225,7 +240,17 @@ mod tests {
 
     #[test]
     fn the_torture_value_reads_back_in_every_format_that_can_hold_it() {
-        assert_eq!(dotenv_back(&one(Format::Dotenv, TORTURE)), TORTURE);
+        // dotenv has no form every reader reads the same for it (a CR, ${...}).
+        assert_eq!(
+            encode(Format::Dotenv, &[(OsStr::new("V"), TORTURE.as_bytes())])
+                .unwrap_err()
+                .var,
+            "V"
+        );
+        let carried = "line one\nline two\n\ttab \"double\" back\\slash $HOME `date` ünïcödé 🔑 #x";
+        assert_eq!(one(Format::Dotenv, carried), format!("V='{carried}'\n"));
+        assert_eq!(dotenv_back(&one(Format::Dotenv, carried)), carried);
+        assert_eq!(one(Format::Dotenv, "it's"), "V=\"it's\"\n");
         let json: serde_json::Value = serde_json::from_str(&one(Format::Json, TORTURE)).unwrap();
         assert_eq!(json["V"], TORTURE);
         let yaml: std::collections::BTreeMap<String, String> =
@@ -253,7 +278,11 @@ mod tests {
     proptest! {
         #[test]
         fn dotenv_json_yaml_and_docker_read_back(value in "[^\\x00]{0,64}") {
-            prop_assert_eq!(dotenv_back(&one(Format::Dotenv, &value)), value.clone());
+            // Written, or refused: never written to read back otherwise.
+            if let Ok(out) = encode(Format::Dotenv, &[(OsStr::new("V"), value.as_bytes())]) {
+                let text = String::from_utf8(out.expose().to_vec()).unwrap();
+                prop_assert_eq!(dotenv_back(&text), value.clone());
+            }
             let json: serde_json::Value = serde_json::from_str(&one(Format::Json, &value)).unwrap();
             prop_assert_eq!(json["V"].as_str().unwrap(), value.as_str());
             let yaml: std::collections::BTreeMap<String, String> =

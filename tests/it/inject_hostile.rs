@@ -171,7 +171,10 @@ fn an_image_is_needed_container_names_span_the_file_and_templates_are_named() {
     let two = "kind: Pod\nmetadata: {name: a}\nspec:\n  containers: [{name: web, command: [run]}]\n---\nkind: Pod\nmetadata: {name: b}\nspec:\n  containers: [{name: db, command: [run]}]\n";
     let (code, out, err) = inject(&["--container", "web"], two);
     assert_eq!((code, out.as_str()), (125, ""));
-    assert!(err.contains("Pod/a needs kvenv's image: give --image"), "{err}");
+    assert!(
+        err.contains("Pod/a needs kvenv's image: give --image"),
+        "{err}"
+    );
     // Nothing to change: no image needed, the input comes back as it was.
     let (code, out, _) = inject(&[], two);
     assert_eq!((code, out.as_str()), (0, two));
@@ -180,10 +183,16 @@ fn an_image_is_needed_container_names_span_the_file_and_templates_are_named() {
     assert!(out.contains("/kvenv/kvenv"));
     let (code, _, err) = inject(&["--image", IMAGE, "--container", "nope"], two);
     assert_eq!(code, 125);
-    assert_eq!(err, "kvenv: inject -: --container nope names no container or init container of any workload\n");
+    assert_eq!(
+        err,
+        "kvenv: inject -: --container nope names no container or init container of any workload\n"
+    );
     let helm = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n{{ include \"app.labels\" . | indent 4 }}\n";
     let (code, out, err) = inject(&["--image", IMAGE], helm);
     assert_eq!((code, out.as_str()), (125, ""));
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("unrendered template ({{ ... }}): render it first (helm template)"), "{err}");
+    assert!(
+        err.contains("unrendered template ({{ ... }}): render it first (helm template)"),
+        "{err}"
+    );
 }

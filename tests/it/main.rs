@@ -9,6 +9,7 @@ mod bounded_memory;
 mod check;
 mod descriptors;
 mod dns;
+mod dotenv;
 mod examples;
 mod files;
 mod hostile;
