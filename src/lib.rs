@@ -18,6 +18,7 @@ mod cli;
 mod cloud;
 mod commands;
 mod dns;
+mod encode;
 mod error;
 mod exec;
 mod export;

@@ -210,6 +210,7 @@ impl<'a> Plan<'a> {
                     }
                 }
             }
+            lines.extend(unencodable(item, t, resolution));
         }
         settle(lines, keep_unresolved)
     }
@@ -253,12 +254,24 @@ impl Plan<'_> {
                                 None,
                             )
                         }
-                        (Some(fetched), _) => (
-                            fetched.version.clone(),
-                            Status::Resolved,
-                            fetched.warning.clone().unwrap_or_default(),
-                            None,
-                        ),
+                        (Some(fetched), _) => match t
+                            .encodings()
+                            .filter(|(x, _, _)| *x == r)
+                            .find_map(|(_, e, _)| e.refuses(fetched.value.expose()))
+                        {
+                            Some(why) => (
+                                fetched.version.clone(),
+                                Status::OtherReasons,
+                                why.to_string(),
+                                None,
+                            ),
+                            None => (
+                                fetched.version.clone(),
+                                Status::Resolved,
+                                fetched.warning.clone().unwrap_or_default(),
+                                None,
+                            ),
+                        },
                         (None, Some(f)) => (None, f.status, f.detail.clone(), f.hint.clone()),
                         (None, None) => (None, Status::OtherReasons, "not attempted".into(), None),
                     };
@@ -280,6 +293,20 @@ impl Plan<'_> {
         }
         rows
     }
+}
+
+/// Each resolved value that the place its reference stands in (`Encode=`)
+/// cannot hold, one line per location.
+fn unencodable(item: &Item, t: &Template, resolution: &Resolution) -> Vec<Unresolved> {
+    t.encodings()
+        .filter_map(|(r, encoding, offset)| {
+            let why = encoding.refuses(resolution.value(r)?.value.expose())?;
+            Some(Unresolved {
+                location: item.location(offset),
+                failure: Failure::new(Status::OtherReasons, why),
+            })
+        })
+        .collect()
 }
 
 /// Why a secret cannot go into an environment variable.

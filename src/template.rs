@@ -3,6 +3,7 @@
 //! put in their place. Values are inserted byte for byte and never scanned again.
 
 use crate::cloud::Cloud;
+use crate::encode::Encoding;
 use crate::reference::{self, RefError, Reference};
 use crate::secret::SecretBytes;
 use std::ops::Range;
@@ -14,8 +15,9 @@ pub(crate) const CONFIG_PREFIX: &str = "@Microsoft.AppConfiguration(";
 #[derive(Debug)]
 enum Piece {
     Text(Range<usize>),
-    /// A reference and the span of its whole literal text.
-    Ref(Reference, Range<usize>),
+    /// A reference, the span of its whole literal text, and how its value
+    /// is encoded where it stands (`Encode=`).
+    Ref(Reference, Range<usize>, Option<Encoding>),
 }
 
 /// A text split into literal pieces and references.
@@ -84,22 +86,42 @@ pub(crate) fn scan(text: &str, cloud: Cloud) -> Result<Template<'_>, ScanError> 
         };
         let end = body_start + len + 1;
         let body = &text[body_start..end - 1];
-        let parsed = if prefix == PREFIX {
-            reference::parse(body, cloud).map(Reference::Secret)
-        } else {
-            reference::config::parse(body).map(Reference::Config)
-        };
-        let secret = parsed.map_err(|error| ScanError {
+        let at = |error| ScanError {
             offset: start,
             error,
-        })?;
-        pieces.push(Piece::Ref(secret, start..end));
+        };
+        let (body, encoding) = encoding_of(body).map_err(at)?;
+        let parsed = if prefix == PREFIX {
+            reference::parse(&body, cloud).map(Reference::Secret)
+        } else {
+            reference::config::parse(&body).map(Reference::Config)
+        };
+        pieces.push(Piece::Ref(parsed.map_err(at)?, start..end, encoding));
         pos = end;
     }
     if pos < text.len() {
         pieces.push(Piece::Text(pos..text.len()));
     }
     Ok(Template { text, pieces })
+}
+
+/// kvenv's `Encode=NAME` parameter taken out of a reference's body, which
+/// the reference parsers then see without it.
+fn encoding_of(body: &str) -> Result<(String, Option<Encoding>), RefError> {
+    let mut encoding = None;
+    let mut rest: Vec<&str> = Vec::new();
+    for piece in body.split(';') {
+        match piece.split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("Encode") => {
+                if encoding.is_some() {
+                    return Err(RefError::Duplicate("Encode"));
+                }
+                encoding = Some(Encoding::named(v.trim()).ok_or(RefError::BadEncoding)?);
+            }
+            _ => rest.push(piece),
+        }
+    }
+    Ok((rest.join(";"), encoding))
 }
 
 impl Template<'_> {
@@ -114,7 +136,9 @@ impl Template<'_> {
     /// The one reference that is the whole text, if the text is exactly one.
     pub(crate) fn whole(&self) -> Option<&Reference> {
         match self.pieces.as_slice() {
-            [Piece::Ref(r, range)] if range.start == 0 && range.end == self.text.len() => Some(r),
+            [Piece::Ref(r, range, _)] if range.start == 0 && range.end == self.text.len() => {
+                Some(r)
+            }
             _ => None,
         }
     }
@@ -122,8 +146,16 @@ impl Template<'_> {
     /// Each reference with the byte offset where it starts.
     pub(crate) fn refs_at(&self) -> impl Iterator<Item = (&Reference, usize)> {
         self.pieces.iter().filter_map(|p| match p {
-            Piece::Ref(r, range) => Some((r, range.start)),
+            Piece::Ref(r, range, _) => Some((r, range.start)),
             Piece::Text(_) => None,
+        })
+    }
+
+    /// Each reference that asks for an encoding, with it and where it starts.
+    pub(crate) fn encodings(&self) -> impl Iterator<Item = (&Reference, Encoding, usize)> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Ref(r, range, Some(e)) => Some((r, *e, range.start)),
+            _ => None,
         })
     }
 
@@ -137,7 +169,11 @@ impl Template<'_> {
             .iter()
             .map(|piece| match piece {
                 Piece::Text(range) => range.len(),
-                Piece::Ref(r, range) => lookup(r).map_or(range.len(), SecretBytes::len),
+                Piece::Ref(r, range, encoding) => match (lookup(r), encoding) {
+                    (None, _) => range.len(),
+                    (Some(v), None) => v.len(),
+                    (Some(v), Some(e)) => e.len(v.expose()),
+                },
             })
             .fold(0usize, usize::saturating_add)
     }
@@ -148,17 +184,15 @@ impl Template<'_> {
         &self,
         lookup: impl Fn(&Reference) -> Option<&'s SecretBytes>,
     ) -> SecretBytes {
-        let part = |piece: &Piece| -> (Option<&'s SecretBytes>, Range<usize>) {
-            match piece {
-                Piece::Text(range) => (None, range.clone()),
-                Piece::Ref(r, range) => (lookup(r), range.clone()),
-            }
-        };
         let mut out = SecretBytes::with_capacity(self.rendered_len(&lookup));
         for piece in &self.pieces {
-            match part(piece) {
-                (Some(value), _) => out.push(value.expose()),
-                (None, range) => out.push(&self.text.as_bytes()[range]),
+            match piece {
+                Piece::Text(range) => out.push(&self.text.as_bytes()[range.clone()]),
+                Piece::Ref(r, range, encoding) => match (lookup(r), encoding) {
+                    (Some(v), None) => out.push(v.expose()),
+                    (Some(v), Some(e)) => e.push(v.expose(), &mut out),
+                    (None, _) => out.push(&self.text.as_bytes()[range.clone()]),
+                },
             }
         }
         out
@@ -285,6 +319,26 @@ mod tests {
             let s = values(&[("a", &value)]);
             let text = format!("{before}@Microsoft.KeyVault(VaultName=v01;SecretName=a){after}");
             prop_assert_eq!(render(&text, &s), format!("{before}{value}{after}"));
+        }
+    }
+
+    #[test]
+    fn encode_is_kvenvs_own_parameter_and_leaves_the_reference_alone() {
+        let t = scan(
+            "u=@Microsoft.KeyVault(VaultName=vlt;SecretName=db;Encode=uri) p=@Microsoft.KeyVault(VaultName=vlt;SecretName=db)",
+            Cloud::Public,
+        )
+        .unwrap();
+        let refs: Vec<&Reference> = t.refs().collect();
+        assert_eq!(refs[0], refs[1], "one secret, whatever the encoding");
+        let encodings: Vec<Encoding> = t.encodings().map(|(_, e, _)| e).collect();
+        assert_eq!(encodings, [Encoding::Uri]);
+        let secret = SecretBytes::from_string("a:b@c".into());
+        let out = t.render(|_| Some(&secret));
+        assert_eq!(out.expose(), b"u=a%3Ab%40c p=a:b@c");
+        for bad in ["Encode=base64", "Encode=uri;Encode=json"] {
+            let text = format!("@Microsoft.KeyVault(VaultName=vlt;SecretName=db;{bad})");
+            assert!(scan(&text, Cloud::Public).is_err(), "{bad}");
         }
     }
 }

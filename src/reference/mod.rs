@@ -176,6 +176,8 @@ pub(crate) enum RefError {
     BadKey,
     #[error("Label must name one label ('*' is not one)")]
     BadLabel,
+    #[error("Encode must be uri, pgpass or json")]
+    BadEncoding,
     #[error("vault name must be 3-24 characters of 0-9, a-z, A-Z and '-', start with a letter and end with a letter or digit, without '--'")]
     BadVaultName,
 }

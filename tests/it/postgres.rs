@@ -182,3 +182,98 @@ fn an_entra_token_from_token_is_the_password() {
     out.assert_code(0);
     assert_eq!(out.stdout, "42\n");
 }
+
+/// Passwords that break a `.pgpass` line or a URI written byte for byte.
+const HARD_PASSWORDS: &[&str] = &[
+    "colon:and\\backslash",
+    "p@ss/w?rd#frag%25 and spaces",
+    "all: \\ @ / ? # % ' \" =&+",
+];
+
+// Regression: the README's .pgpass recipe put the secret in byte for byte, so
+// a password with ':' or '\' failed; its DATABASE_URL recipe broke on '@',
+// '/', '?', '#' and '%'. `Encode=pgpass` and `Encode=uri` put it in as each
+// place needs, and libpq reads back the password.
+#[test]
+fn pgpass_and_uri_recipes_carry_every_password() {
+    if !available("postgres::pgpass_and_uri_recipes_carry_every_password") {
+        return;
+    }
+    let pg = Postgres::start();
+    let kit = Kit::new();
+    for (i, password) in HARD_PASSWORDS.iter().enumerate() {
+        let role = format!("hard{i}");
+        pg.create_role(&role, password);
+        kit.azure.vault.set_secret(&format!("hard-{i}"), password);
+        let template = kit.azure.dir().join(format!("pgpass-{i}.tmpl"));
+        // The template names the fake vault's secret through its SecretUri.
+        let reference = kit.azure.vault.reference(&format!("hard-{i}"));
+        let encoded = reference.replacen(')', ";Encode=pgpass)", 1);
+        std::fs::write(
+            &template,
+            format!("127.0.0.1:{}:{role}:{role}:{encoded}\n", pg.port()),
+        )
+        .unwrap();
+        let port = pg.port().to_string();
+        let out = kit
+            .run()
+            .args(["--template", &format!("{}=PGPASSFILE", template.display())])
+            .command(
+                [
+                    psql(&pg).as_str(),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port,
+                    "-U",
+                    &role,
+                    "-d",
+                    &role,
+                    "-w",
+                    "-tAc",
+                    "select current_user",
+                ]
+                .map(str::to_string),
+            )
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.stdout, format!("{role}\n"), "pgpass, {password:?}");
+        let url = format!(
+            "postgresql://{role}:{}@127.0.0.1:{}/{role}",
+            reference.replacen(')', ";Encode=uri)", 1),
+            pg.port()
+        );
+        let out = kit
+            .run()
+            .env("DATABASE_URL", url)
+            .env("PSQL", psql(&pg))
+            .command([
+                "sh",
+                "-c",
+                "exec \"$PSQL\" \"$DATABASE_URL\" -w -tAc 'select current_user'",
+            ])
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.stdout, format!("{role}\n"), "URI, {password:?}");
+    }
+    // A line break cannot be in a .pgpass field: refused, naming the place.
+    kit.azure.vault.set_secret("two-lines", "first\nsecond");
+    let template = kit.azure.dir().join("pgpass-nl.tmpl");
+    let reference = kit
+        .azure
+        .vault
+        .reference("two-lines")
+        .replacen(')', ";Encode=pgpass)", 1);
+    std::fs::write(&template, format!("# comment\n*:*:*:app:{reference}\n")).unwrap();
+    let out = kit
+        .run()
+        .args(["--template", &format!("{}=PGPASSFILE", template.display())])
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(out.child_env.is_none());
+    assert_eq!(
+        out.stderr,
+        format!("kvenv: {}:2: OtherReasons: the secret holds a line break, which a .pgpass field cannot hold (Encode=pgpass)\n", template.display())
+    );
+}
