@@ -254,24 +254,16 @@ impl Plan<'_> {
                                 None,
                             )
                         }
-                        (Some(fetched), _) => match t
-                            .encodings()
-                            .filter(|(x, _, _)| *x == r)
-                            .find_map(|(_, e, _)| e.refuses(fetched.value.expose()))
-                        {
-                            Some(why) => (
-                                fetched.version.clone(),
-                                Status::OtherReasons,
-                                why.to_string(),
-                                None,
-                            ),
-                            None => (
-                                fetched.version.clone(),
-                                Status::Resolved,
-                                fetched.warning.clone().unwrap_or_default(),
-                                None,
-                            ),
-                        },
+                        (Some(fetched), _) => {
+                            let (status, detail) = match t.refusal(r, fetched.value.expose()) {
+                                Some(why) => (Status::OtherReasons, why.to_string()),
+                                None => (
+                                    Status::Resolved,
+                                    fetched.warning.clone().unwrap_or_default(),
+                                ),
+                            };
+                            (fetched.version.clone(), status, detail, None)
+                        }
                         (None, Some(f)) => (None, f.status, f.detail.clone(), f.hint.clone()),
                         (None, None) => (None, Status::OtherReasons, "not attempted".into(), None),
                     };

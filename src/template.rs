@@ -151,6 +151,14 @@ impl Template<'_> {
         })
     }
 
+    /// Why the value `r` resolved to cannot stand where the text asks for it
+    /// encoded, if it cannot.
+    pub(crate) fn refusal(&self, r: &Reference, value: &[u8]) -> Option<&'static str> {
+        self.encodings()
+            .filter(|(x, _, _)| *x == r)
+            .find_map(|(_, e, _)| e.refuses(value))
+    }
+
     /// Each reference that asks for an encoding, with it and where it starts.
     pub(crate) fn encodings(&self) -> impl Iterator<Item = (&Reference, Encoding, usize)> {
         self.pieces.iter().filter_map(|p| match p {

@@ -1,11 +1,9 @@
 //! Pure parser for one Key Vault reference, the text between
 //! `@Microsoft.KeyVault(` and `)`, in either App Service form:
 //! `SecretUri=https://v.vault.azure.net/secrets/name[/version]` or
-//! `VaultName=v;SecretName=name[;SecretVersion=version]`. No I/O.
-//! App Configuration references are parsed in `config.rs`.
+//! `VaultName=v;SecretName=name[;SecretVersion=version]`. No I/O (`config.rs`: App Configuration's).
 
 pub(crate) mod config;
-
 pub(crate) use config::ConfigRef;
 
 use crate::cloud::Cloud;

@@ -18,6 +18,7 @@ const LAYERS: [&[&str]; 9] = [
     &[
         "reference",
         "template",
+        "encode",
         "sources",
         "shape",
         "token",
