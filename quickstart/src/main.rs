@@ -38,31 +38,31 @@ fn quickstart() -> i32 {
     azure.vault.set_secret("api-key", "key-v2");
 
     let vault = azure.vault.url();
+    // `myvault.vault.azure.net` is pinned to the fake vault with --resolve, so the
+    // reference reads as it does in production.
     let env = [
         (
             "DB_PASSWORD",
-            format!("@Microsoft.KeyVault(SecretUri={vault}/secrets/db-password/)"),
+            "@Microsoft.KeyVault(VaultName=myvault;SecretName=db-password)".to_string(),
         ),
         (
             "DATABASE_URL",
-            format!("Server=db;User Id=app;Password=@Microsoft.KeyVault(SecretUri={vault}/secrets/db-password);"),
+            "postgresql://app:@Microsoft.KeyVault(VaultName=myvault;SecretName=db-password;Encode=uri)@db:5432/app".to_string(),
         ),
         (
             "API_KEY_PINNED",
-            format!("@Microsoft.KeyVault(SecretUri={vault}/secrets/api-key/{version})"),
+            format!("@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/api-key/{version})"),
         ),
         ("GREETING", "plain values pass through".to_string()),
     ];
 
-    println!("The fake vault at {vault} holds db-password and two versions of api-key.");
+    println!("The fake vault at {vault} (as myvault.vault.azure.net) holds db-password and two versions of api-key.");
     println!("The environment kvenv starts with:");
     for (k, v) in &env {
         println!("  {k}={v}");
     }
-    println!(
-        "\n$ kvenv run --allow-host {} --ca-file <test CA> -- sh -c 'echo ...'\n",
-        azure.vault.host()
-    );
+    let pin = format!("myvault.vault.azure.net={}", azure.vault.host());
+    println!("\n$ kvenv run --resolve {pin} --ca-file <test CA> -- sh -c 'echo ...'\n");
 
     let myself = std::env::current_exe().expect("the quickstart's own path");
     let mut cmd = Command::new(myself);
@@ -71,7 +71,7 @@ fn quickstart() -> i32 {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(azure.identity_env())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(["run", "--allow-host", &azure.vault.host(), "--ca-file"])
+        .args(["run", "--resolve", &pin, "--ca-file"])
         .arg(azure.ca_file())
         .args([
             "--",
@@ -83,9 +83,12 @@ fn quickstart() -> i32 {
         ]);
     let status = cmd.status().expect("run kvenv");
 
+    let exit = match status.code() {
+        Some(code) => format!("with status {code}"),
+        None => "by a signal".to_string(),
+    };
     println!(
-        "\nkvenv exited {:?}; the fake identity endpoint issued {} token(s); the fake vault saw:",
-        status.code(),
+        "\nkvenv exited {exit}; the fake identity endpoint issued {} token(s); the fake vault saw:",
         azure.identity.tokens_issued()
     );
     for r in azure.vault.requests() {
