@@ -124,9 +124,7 @@ fn parse_and_run(args: Vec<OsString>, vars: vars::Vars) -> Result<i32, error::Er
         Command::Install { dir } => commands::install(&dir),
         Command::Export(args) => commands::export::run(args, vars),
         Command::Inject(args) => commands::inject::run(args),
-        Command::Man => commands::print(|out| {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)
-        }),
+        Command::Man { command } => commands::man(command.as_deref()),
     }
     .map(|()| 0)
 }

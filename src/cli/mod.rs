@@ -41,8 +41,12 @@ pub(crate) enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): kvenv(1), or with COMMAND that command's
+    /// page with every option (kvenv-run(1), ...), as git has one per command.
+    Man {
+        /// run, check, render, export, inject, install or completions.
+        command: Option<String>,
+    },
     /// Resolve like `run`, then print the variables whose values held a
     /// reference (or the VARs named, or with --all the whole environment the
     /// command would get) in a format another tool reads back exactly.

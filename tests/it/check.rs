@@ -252,6 +252,32 @@ fn completions_and_man_page() {
         out.stdout.contains("kvenv\\-run") || out.stdout.contains("run"),
         "subcommands are listed"
     );
+    // A page per command, with every option, as git has (kvenv-run(1), ...).
+    for (command, option) in [
+        ("run", "\\-\\-watch"),
+        ("export", "\\-\\-format"),
+        ("inject", "\\-\\-delivery"),
+    ] {
+        let out = kit.bare().args(["man", command]).go();
+        out.assert_code(0);
+        assert!(
+            out.stdout.contains(&format!(".TH kvenv-{command} 1")),
+            "{command}"
+        );
+        assert!(out.stdout.contains(option), "{command}: {option} missing");
+        assert!(
+            out.stdout.contains(".SH \"SEE ALSO\"\nkvenv(1)"),
+            "{command}"
+        );
+    }
+    let out = kit.bare().args(["man", "nope"]).go();
+    out.assert_code(125);
+    assert!(
+        out.stderr
+            .starts_with("kvenv: man nope: not a command; one of run, check"),
+        "{}",
+        out.stderr
+    );
     let out = kit.bare().args(["completions", "tcsh"]).go();
     out.assert_code(125);
     let out = kit.bare().args(["run", "--help"]).go();
