@@ -48,6 +48,35 @@ pub(crate) fn mentions_reference(bytes: &[u8]) -> bool {
     find_prefix(bytes, 0).is_some()
 }
 
+/// Whether `bytes` hold something that looks like a reference but is not one:
+/// `Microsoft.KeyVault(` or `Microsoft.AppConfiguration(` (in any case)
+/// without the leading `@`, or with it but in another case than App Service's.
+/// Such text passes on as it is; kvenv warns about it, never fails.
+pub(crate) fn near_miss(bytes: &[u8]) -> bool {
+    const NAMES: [&[u8]; 2] = [b"microsoft.keyvault(", b"microsoft.appconfiguration("];
+    let mut at = 0;
+    while let Some(offset) = bytes
+        .get(at..)
+        .and_then(|b| b.iter().position(|c| matches!(c, b'M' | b'm')))
+    {
+        let i = at + offset;
+        let here = &bytes[i..];
+        let named = NAMES
+            .iter()
+            .any(|n| here.len() >= n.len() && here[..n.len()].eq_ignore_ascii_case(n));
+        if named {
+            let exact = i > 0
+                && bytes[i - 1] == b'@'
+                && find_prefix(bytes, i - 1).is_some_and(|(p, _)| p == i - 1);
+            if !exact {
+                return true;
+            }
+        }
+        at = i + 1;
+    }
+    false
+}
+
 /// The first reference prefix at or after `from`: where, and which. Only an
 /// `@` can start one, so the scan skips to each `@` (every environment value
 /// passes through here at every start).

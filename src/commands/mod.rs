@@ -90,6 +90,17 @@ pub(crate) fn prepare(common: &Common, vars: Vars) -> Result<(Settings, Vars), E
     let vars = sources::apply_env_files(&common.env_file, vars)?;
     let settings = common.settings(identity::Snapshot::of(&vars));
     logging::init_logging(common);
+    if !common.quiet {
+        for (name, value) in vars.entries() {
+            if crate::template::near_miss(std::os::unix::ffi::OsStrExt::as_bytes(value.as_os_str()))
+            {
+                crate::output::lines(&format!(
+                    "{}: looks like a reference but is not one, so it is passed on as it is (a reference is @Microsoft.KeyVault(...) or @Microsoft.AppConfiguration(...), written exactly so)",
+                    crate::error::printable(&name.to_string_lossy())
+                ));
+            }
+        }
+    }
     Ok((settings, vars))
 }
 

@@ -79,7 +79,9 @@ pub(crate) fn plain(args: &[OsString]) -> Option<Error> {
     // Every entry as it stands, those without `=` too (as `env(1)`).
     let env = exec::raw_environment();
     let asks_more = |entry: &SecretBytes| {
-        entry.expose().starts_with(b"KVENV_") || template::mentions_reference(entry.expose())
+        entry.expose().starts_with(b"KVENV_")
+            || template::mentions_reference(entry.expose())
+            || template::near_miss(entry.expose())
     };
     if env.iter().any(asks_more) {
         return None;

@@ -1588,3 +1588,39 @@ fn completions_and_man_into_a_broken_stdout_are_one_line_and_125() {
         }
     }
 }
+
+// Regression: text that looked like a reference but lacked its '@' passed on
+// silently, and the app got the reference text as its password.
+#[test]
+fn a_reference_without_its_at_sign_is_warned_about_never_failed() {
+    let kit = Kit::new();
+    let text = "Microsoft.KeyVault(VaultName=myvault;SecretName=db)";
+    for form in ["run", "run --"] {
+        let mut run = kit.bare();
+        run = run.args(form.split(' '));
+        let out = run
+            .env("DB_PASSWORD", text)
+            .env("OTHER", "plain")
+            .probe()
+            .go_without_dashes();
+        out.assert_code(0);
+        assert_eq!(out.child("DB_PASSWORD").unwrap(), text);
+        assert_eq!(
+            out.stderr,
+            "kvenv: DB_PASSWORD: looks like a reference but is not one, so it is passed on as it is (a reference is @Microsoft.KeyVault(...) or @Microsoft.AppConfiguration(...), written exactly so)\n",
+            "{form}"
+        );
+    }
+    let out = kit
+        .run()
+        .arg("-q")
+        .env(
+            "CONFIG",
+            "x Microsoft.AppConfiguration(Endpoint=https://s.azconfig.io; Key=k)",
+        )
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert_eq!(out.stderr, "", "-q: no warning");
+    assert!(kit.azure.vault.requests().is_empty());
+}
