@@ -117,7 +117,12 @@ impl Resolver {
             tracing::debug!(name, "resolved from /etc/hosts");
             return Ok(addrs);
         }
-        let lookup = self.dns().map_err(fail)?.lookup_ip(name).await;
+        // Within the connection's own time limit, so that a DNS server that
+        // never answers (no network at all) is named as DNS, once, and not
+        // retried as a slow vault until `--timeout`.
+        let lookup = tokio::time::timeout(LOOKUP_MAX, self.dns().map_err(fail)?.lookup_ip(name))
+            .await
+            .map_err(|_| fail(DnsReason::Timeout))?;
         let addrs: Vec<IpAddr> = lookup.map_err(|e| fail(reason_of(&e)))?.iter().collect();
         if addrs.is_empty() {
             return Err(fail(DnsReason::NotFound));
@@ -125,6 +130,10 @@ impl Resolver {
         Ok(addrs)
     }
 }
+
+/// How long one name may take to resolve: less than the HTTP client's
+/// connect timeout (10 s), which would otherwise cut the lookup off first.
+const LOOKUP_MAX: std::time::Duration = std::time::Duration::from_secs(8);
 
 fn reason_of(error: &NetError) -> DnsReason {
     match error {

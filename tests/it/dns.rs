@@ -133,6 +133,47 @@ fn a_vault_dns_does_not_know_is_vault_not_found() {
         .any(|n| n == "nosuchvault.vault.azure.net"));
 }
 
+// Regression: with no network at all (a DNS server that never answers), the
+// HTTP client's connect timeout cut each lookup off as a slow connection, so
+// kvenv retried until --timeout and its line never said DNS failed.
+#[test]
+fn a_dns_server_that_never_answers_is_named_as_dns_before_the_timeout() {
+    if !possible("dns::a_dns_server_that_never_answers_is_named_as_dns_before_the_timeout") {
+        return;
+    }
+    let kit = Kit::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (h, r) = (dir.path().join("hosts"), dir.path().join("resolv.conf"));
+    std::fs::write(&h, "127.0.0.1 localhost\n").unwrap();
+    // Nothing listens there; the resolver's own defaults (5 s, 2 attempts).
+    std::fs::write(&r, "nameserver 127.77.0.59\n").unwrap();
+    let mounts = format!(
+        "mount --bind {} /etc/hosts && mount --bind {} /etc/resolv.conf",
+        h.display(),
+        r.display()
+    );
+    let started = Instant::now();
+    let out = kit
+        .bare()
+        .args(["run", "--timeout", "60"])
+        .env(
+            "S",
+            "@Microsoft.KeyVault(VaultName=nosuchvault;SecretName=s)",
+        )
+        .probe()
+        .go_within(&["unshare", "-m"], &mounts);
+    out.assert_code(125);
+    assert_eq!(
+        out.stderr,
+        "kvenv: S: OtherReasons: nosuchvault.vault.azure.net could not be resolved: the DNS server did not answer in time; check /etc/resolv.conf and the network\n"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn a_proxy_that_does_not_resolve_is_named_as_the_proxy() {
     if !possible("dns::a_proxy_that_does_not_resolve_is_named_as_the_proxy") {
