@@ -27,6 +27,15 @@ pub(crate) fn check(args: CheckArgs, vars: Vars) -> Result<i32, Error> {
         &resolution,
         &resolution.credential,
     ));
+    let narrowed = settings.identity.kind == crate::identity::CredentialKind::Auto
+        && matches!(
+            crate::identity::token_credentials(&settings.identity.env),
+            Ok(Some(_))
+        );
+    if narrowed && !args.common.quiet && !resolution.credential.is_empty() {
+        // Which credential AZURE_TOKEN_CREDENTIALS left `auto` with.
+        crate::output::lines(&format!("credential: {}", resolution.credential));
+    }
     drop(resolution);
     let text = match args.output {
         Output::Table if rows.is_empty() => String::new(),

@@ -39,6 +39,15 @@ impl Candidate {
         }
     }
 
+    /// A candidate of an `auto` chain that `why` narrowed (`AZURE_TOKEN_CREDENTIALS=dev`):
+    /// its description says so, wherever it is shown.
+    pub(super) fn narrowed_by(mut self, why: String) -> Candidate {
+        if let Ok((_, description)) = &mut self.state {
+            *description = format!("{description}, chosen by {why}");
+        }
+        self
+    }
+
     /// Ask `url` first, briefly, whether anything answers there at all.
     pub(super) fn with_probe(mut self, client: reqwest::Client, url: String) -> Candidate {
         self.probe = Some((client, url));
@@ -68,6 +77,9 @@ impl Candidate {
 pub(super) struct Chain {
     candidates: Vec<Candidate>,
     chosen: Arc<OnceLock<String>>,
+    /// What narrowed an `auto` chain (`AZURE_TOKEN_CREDENTIALS=dev`), for the
+    /// line that says none worked.
+    narrowed: Option<String>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -78,8 +90,16 @@ impl std::fmt::Debug for Chain {
 }
 
 impl Chain {
-    pub(super) fn new(candidates: Vec<Candidate>, chosen: Arc<OnceLock<String>>) -> Chain {
-        Chain { candidates, chosen }
+    pub(super) fn new(
+        candidates: Vec<Candidate>,
+        chosen: Arc<OnceLock<String>>,
+        narrowed: Option<String>,
+    ) -> Chain {
+        Chain {
+            candidates,
+            chosen,
+            narrowed,
+        }
     }
 }
 
@@ -163,9 +183,14 @@ impl TokenCredential for Chain {
                 }
             }
         }
+        let narrowed = self
+            .narrowed
+            .as_ref()
+            .map(|n| format!(" ({n} narrowed the chain)"))
+            .unwrap_or_default();
         let message = match reasons.as_slice() {
-            [only] => only.clone(),
-            _ => format!("no credential worked: {}", reasons.join("; ")),
+            [only] => format!("{only}{narrowed}"),
+            _ => format!("no credential worked{narrowed}: {}", reasons.join("; ")),
         };
         Err(Error::with_message(ErrorKind::Credential, message))
     }

@@ -65,7 +65,7 @@ impl CredentialKind {
     }
 
     /// What `auto` tries, in order, or the one credential asked for.
-    fn expand(self) -> &'static [CredentialKind] {
+    pub(crate) fn expand(self) -> &'static [CredentialKind] {
         match self {
             CredentialKind::Auto => &Self::ALL[1..],
             CredentialKind::ManagedIdentity => &[CredentialKind::ManagedIdentity],
@@ -88,6 +88,46 @@ impl std::str::FromStr for CredentialKind {
                 given: crate::error::printable(text),
             })
     }
+}
+
+/// `AZURE_TOKEN_CREDENTIALS`, the variable the Azure SDKs read to narrow
+/// DefaultAzureCredential, narrowing `auto` the same way: `dev` (az, azd),
+/// `prod` (environment, workload identity, managed identity), or one
+/// credential by the SDKs' name (`AzureCliCredential`, ...) or kvenv's.
+/// `None` when unset or empty; an explicit `--credential` wins over it.
+pub(crate) fn token_credentials(
+    env: &Snapshot,
+) -> Result<Option<(&'static [CredentialKind], String)>, UnknownTokenCredentials> {
+    use CredentialKind::*;
+    let Some(value) = env
+        .get("AZURE_TOKEN_CREDENTIALS")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let kinds: &'static [CredentialKind] = match value.to_ascii_lowercase().as_str() {
+        "dev" => &[AzureCli, Azd],
+        "prod" => &[Environment, WorkloadIdentity, ManagedIdentity],
+        "environmentcredential" | "environment" => &[Environment],
+        "workloadidentitycredential" | "workload-identity" => &[WorkloadIdentity],
+        "managedidentitycredential" | "managed-identity" => &[ManagedIdentity],
+        "azureclicredential" | "azure-cli" => &[AzureCli],
+        "azuredeveloperclicredential" | "azd" => &[Azd],
+        _ => {
+            return Err(UnknownTokenCredentials {
+                given: crate::error::printable(value),
+            })
+        }
+    };
+    Ok(Some((kinds, value.to_string())))
+}
+
+/// An `AZURE_TOKEN_CREDENTIALS` value kvenv does not know.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{given}' is not dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, AzureCliCredential or AzureDeveloperCliCredential (kvenv has no other credential)")]
+pub(crate) struct UnknownTokenCredentials {
+    given: String,
 }
 
 /// A `--credential` that names none of [`CredentialKind::ALL`].
@@ -231,36 +271,60 @@ impl Plumbing {
     }
 }
 
-/// The credential for `config`: the one asked for, or the `auto` chain.
-pub(crate) fn build(config: &IdentityConfig, plumbing: &Plumbing) -> Identity {
+/// The credential for `config`: the one asked for, or the `auto` chain
+/// (narrowed by `AZURE_TOKEN_CREDENTIALS`).
+pub(crate) fn build(
+    config: &IdentityConfig,
+    plumbing: &Plumbing,
+) -> Result<Identity, UnknownTokenCredentials> {
+    token_credentials(&config.env)?;
     let (chain, chosen, fallback) = chain(config, plumbing);
     let cache = Arc::new(cache::OncePerScope::new(Arc::new(chain)));
-    Identity {
+    Ok(Identity {
         credential: cache.clone(),
         cache,
         chosen,
         fallback,
         setup: Arc::new((config.clone(), plumbing.clone())),
-    }
+    })
 }
 
 /// The credentials for `config`, uncached: the chain, where it records the
 /// one that answered, and how to name it before then.
 fn chain(config: &IdentityConfig, plumbing: &Plumbing) -> (Chain, Arc<OnceLock<String>>, String) {
     let auto = config.kind == CredentialKind::Auto;
-    let candidates: Vec<Candidate> = config
-        .kind
-        .expand()
+    let narrowed = match auto {
+        true => token_credentials(&config.env).ok().flatten(),
+        false => None,
+    };
+    let kinds = narrowed.as_ref().map_or(config.kind.expand(), |(k, _)| *k);
+    let candidates: Vec<Candidate> = kinds
         .iter()
         .map(|kind| candidate(*kind, config, plumbing, auto))
         .collect();
-    let fallback = if auto {
-        "the first working credential of the auto chain".to_string()
-    } else {
-        candidates[0].describe()
+    let fallback = match (&narrowed, auto) {
+        (Some((_, value)), _) => format!(
+            "the first working credential of the auto chain narrowed by AZURE_TOKEN_CREDENTIALS={value}"
+        ),
+        (None, true) => "the first working credential of the auto chain".to_string(),
+        (None, false) => candidates[0].describe(),
+    };
+    let why = narrowed
+        .as_ref()
+        .map(|(_, value)| format!("AZURE_TOKEN_CREDENTIALS={value}"));
+    let candidates = match &why {
+        Some(why) => candidates
+            .into_iter()
+            .map(|c| c.narrowed_by(why.clone()))
+            .collect(),
+        None => candidates,
     };
     let chosen = Arc::new(OnceLock::new());
-    (Chain::new(candidates, chosen.clone()), chosen, fallback)
+    (
+        Chain::new(candidates, chosen.clone(), why),
+        chosen,
+        fallback,
+    )
 }
 
 /// One candidate. A credential that is not configured becomes a candidate that

@@ -113,3 +113,26 @@ fn credential_names_parse_and_print_the_same() {
         .to_string()
         .contains("managed-identity"));
 }
+
+#[test]
+fn azure_token_credentials_names_a_family_or_one_credential() {
+    let narrowed =
+        |v: &str| token_credentials(&[("AZURE_TOKEN_CREDENTIALS", v)].into_iter().collect());
+    use CredentialKind::*;
+    assert_eq!(narrowed("dev").unwrap().unwrap().0, &[AzureCli, Azd]);
+    assert_eq!(
+        narrowed(" Prod ").unwrap().unwrap().0,
+        &[Environment, WorkloadIdentity, ManagedIdentity]
+    );
+    assert_eq!(
+        narrowed("AzureDeveloperCliCredential").unwrap().unwrap().0,
+        &[Azd]
+    );
+    assert_eq!(
+        narrowed("workloadidentitycredential").unwrap().unwrap().0,
+        &[WorkloadIdentity]
+    );
+    assert!(narrowed("").unwrap().is_none());
+    assert!(narrowed("AzurePowerShellCredential").is_err());
+    assert!(token_credentials(&Snapshot::default()).unwrap().is_none());
+}

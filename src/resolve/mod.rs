@@ -12,7 +12,7 @@ use fetch::Clients;
 
 use crate::appconfig::{self};
 use crate::cloud::Cloud;
-use crate::error::{Error, Failure};
+use crate::error::{At, Error, Failure};
 use crate::identity::{self, IdentityConfig};
 use crate::reference::{ConfigRef, HostAddr, Reference, SecretRef};
 use crate::token::TokenRef;
@@ -162,7 +162,9 @@ impl Session {
             .build()
             .map_err(|e| Error::internal("cannot start the async runtime", e))?;
         // Credentials are built inside the runtime: some crates spawn on it.
-        let identity = runtime.block_on(async { identity::build(&settings.identity, &plumbing) });
+        let identity = runtime
+            .block_on(async { identity::build(&settings.identity, &plumbing) })
+            .map_err(|e| Error::usage(At::Arg("AZURE_TOKEN_CREDENTIALS", None), e.to_string()))?;
         let clients = Clients {
             tls,
             identity,

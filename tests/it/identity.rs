@@ -766,3 +766,95 @@ fn check_shows_a_token_row_with_its_expiry_and_never_the_token() {
     out.assert_code(1);
     assert!(out.stdout.contains("MSINotEnabled"), "{}", out.stdout);
 }
+
+/// `AZURE_TOKEN_CREDENTIALS`, as the Azure SDKs read it, narrows `auto`; a
+/// named `--credential` wins over it.
+#[test]
+fn azure_token_credentials_narrows_auto_as_the_sdks_do() {
+    // dev: az and azd only, so no managed-identity probe on a laptop.
+    let kit = laptop();
+    kit.cli.az_signed_in();
+    for dev in ["dev", "DEV", "AzureCliCredential", "azure-cli"] {
+        let out = kit
+            .run()
+            .env("AZURE_TOKEN_CREDENTIALS", dev)
+            .env("S", kit.azure.vault.reference("s"))
+            .probe()
+            .go();
+        out.assert_code(0);
+        assert_eq!(out.child("S").unwrap(), "laptop-secret-value-1357", "{dev}");
+    }
+    assert!(
+        kit.azure.identity.requests().is_empty(),
+        "IMDS was never asked"
+    );
+    assert_eq!(kit.cli.calls("az").len(), 4);
+    // prod: environment, workload identity, managed identity; az never runs.
+    let kit = laptop();
+    kit.cli.az_signed_in();
+    let out = kit
+        .run()
+        .env("AZURE_TOKEN_CREDENTIALS", "prod")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert!(kit.cli.calls("az").is_empty(), "az ran under prod");
+    assert_eq!(kit.azure.identity.tokens_issued(), 1);
+    // check says what chose the credential.
+    let out = kit
+        .check()
+        .args(["--output", "json"])
+        .env("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+        .env("S", kit.azure.vault.reference("s"))
+        .go();
+    out.assert_code(0);
+    assert_eq!(
+        out.stderr,
+        "kvenv: credential: managed identity (IMDS, system-assigned), chosen by AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential\n"
+    );
+    // A named --credential wins.
+    let out = kit
+        .run()
+        .args(["--credential", "managed-identity"])
+        .env("AZURE_TOKEN_CREDENTIALS", "dev")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(0);
+    assert!(kit.cli.calls("az").is_empty());
+    // dev with no developer tool signed in: the line says what narrowed the chain.
+    let kit = laptop();
+    let out = kit
+        .run()
+        .env("AZURE_TOKEN_CREDENTIALS", "dev")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert!(
+        out.stderr
+            .contains("(AZURE_TOKEN_CREDENTIALS=dev narrowed the chain)"),
+        "{}",
+        out.stderr
+    );
+    assert!(kit.azure.identity.requests().is_empty());
+    // An unknown value: one line, nothing asked.
+    let kit = laptop();
+    let out = kit
+        .run()
+        .env("AZURE_TOKEN_CREDENTIALS", "VisualStudioCodeCredential")
+        .env("S", kit.azure.vault.reference("s"))
+        .probe()
+        .go();
+    out.assert_code(125);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "kvenv: AZURE_TOKEN_CREDENTIALS: 'VisualStudioCodeCredential' is not dev, prod"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(kit.azure.identity.requests().is_empty() && kit.azure.vault.requests().is_empty());
+}
