@@ -4,15 +4,42 @@
 //! `main`, so the command kvenv execs inherits the dispositions kvenv was given.
 #![no_main]
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, CStr, OsString};
+use std::os::unix::ffi::OsStringExt;
 
-// SAFETY: this is the C `main` symbol; it takes no pointers from its arguments
-// (std reads argv itself on Linux) and only calls safe Rust.
-#[allow(unsafe_code)] // the one place: a C symbol has to be exported unmangled
+// SAFETY: this is the C `main` symbol; the C runtime calls it with `argc`
+// valid strings at `argv`, read once in `arguments`.
+#[allow(unsafe_code)] // a C symbol has to be exported unmangled
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     one_allocator_arena();
-    kvenv::main()
+    kvenv::main_from(arguments(argc, argv))
+}
+
+/// The arguments as the C runtime hands them to `main`. std reads them by
+/// itself only with glibc (which also passes them to its initialisers); with
+/// musl and a `main` of our own, std sees none, so kvenv built for musl
+/// printed its help for `kvenv --version`. Read here, on every libc.
+fn arguments(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
+    let count = usize::try_from(argc).unwrap_or(0);
+    if argv.is_null() {
+        return Vec::new();
+    }
+    (0..count)
+        .map(|i| {
+            // SAFETY: `i < argc`, and the C runtime's `argv` holds `argc`
+            // pointers to NUL-terminated strings (a null one is skipped).
+            #[allow(unsafe_code)]
+            let arg = unsafe { *argv.add(i) };
+            if arg.is_null() {
+                return OsString::new();
+            }
+            // SAFETY: as above, a NUL-terminated string that outlives `main`.
+            #[allow(unsafe_code)]
+            let bytes = unsafe { CStr::from_ptr(arg) }.to_bytes().to_vec();
+            OsString::from_vec(bytes)
+        })
+        .collect()
 }
 
 /// glibc gives the network thread an allocator arena of its own, which grows
