@@ -6,6 +6,7 @@
 mod appconfig;
 mod architecture;
 mod bounded_memory;
+mod built;
 mod check;
 mod descriptors;
 mod dns;

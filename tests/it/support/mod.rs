@@ -213,7 +213,7 @@ impl<'k> Run<'k> {
     }
 
     pub fn go(self) -> Outcome {
-        let mut cmd = assert_cmd::Command::cargo_bin("kvenv").unwrap();
+        let mut cmd = kvenv_command();
         cmd.args(&self.args);
         if !self.command.is_empty() {
             cmd.arg("--").args(&self.command);
@@ -235,7 +235,7 @@ impl<'k> Run<'k> {
 
     /// As [`Run::go`], with the command right after the arguments, no `--`.
     pub fn go_without_dashes(self) -> Outcome {
-        let mut cmd = assert_cmd::Command::cargo_bin("kvenv").unwrap();
+        let mut cmd = kvenv_command();
         cmd.args(&self.args).args(&self.command);
         self.finish(cmd)
     }
@@ -272,7 +272,7 @@ impl<'k> Run<'k> {
             [] => assert_cmd::Command::new("sh"),
         };
         cmd.args(["-c", &format!("{prefix}; exec \"$@\""), "sh"])
-            .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
+            .args(kvenv())
             .args(&self.args);
         if !self.command.is_empty() {
             cmd.arg("--").args(&self.command);
@@ -286,7 +286,7 @@ impl<'k> Run<'k> {
     pub fn go_with_stderr(self, prefix: &str, stderr: std::process::Stdio) -> Option<i32> {
         let mut cmd = std::process::Command::new("sh");
         cmd.args(["-c", &format!("{prefix}; exec \"$@\""), "sh"])
-            .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
+            .args(kvenv())
             .args(&self.args);
         if !self.command.is_empty() {
             cmd.arg("--").args(&self.command);
@@ -345,7 +345,7 @@ impl<'k> Run<'k> {
             cmd.arg("--default-signal=HUP");
         }
         cmd.args(["sh", "-c", &format!("{prefix}; exec \"$@\""), "sh"])
-            .arg(assert_cmd::cargo::cargo_bin!("kvenv"))
+            .args(kvenv())
             .args(&self.args);
         if !self.command.is_empty() {
             cmd.arg("--").args(&self.command);
@@ -577,6 +577,31 @@ impl Running<'_> {
             child_env: None,
         }
     }
+}
+
+/// The kvenv under test, as the words that start it: this build's binary, or
+/// `KVENV_TEST_BINARY` (a cross build, `scripts/cross.sh`), behind
+/// `KVENV_TEST_LAUNCHER` when set (`qemu-aarch64-static`).
+pub fn kvenv() -> Vec<std::ffi::OsString> {
+    let mut words: Vec<std::ffi::OsString> = std::env::var("KVENV_TEST_LAUNCHER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(Into::into)
+        .collect();
+    words.push(
+        std::env::var_os("KVENV_TEST_BINARY")
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| assert_cmd::cargo::cargo_bin!("kvenv").into()),
+    );
+    words
+}
+
+/// [`kvenv`] as a command to add arguments to.
+pub fn kvenv_command() -> assert_cmd::Command {
+    let words = kvenv();
+    let mut cmd = assert_cmd::Command::new(&words[0]);
+    cmd.args(&words[1..]);
+    cmd
 }
 
 /// A background kvenv the test did not wait for (it failed first) is ended
