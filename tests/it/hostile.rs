@@ -900,18 +900,9 @@ fn a_claims_challenge_renews_from_the_identity_itself_for_every_credential() {
     let kit = Kit::new();
     kit.azure.vault.set_secret("s", "cae-fresh-4412");
     kit.azure.vault.fault("s", Fault::claims_challenge(1));
-    let file = kit.azure.dir().join("federated-token");
-    std::fs::write(&file, "federated-token-cae").unwrap();
     let out = kit
         .run()
-        .secret("federated-token-cae")
-        .without_env("IDENTITY_ENDPOINT")
-        .without_env("IDENTITY_HEADER")
-        .args(["--credential", "workload-identity"])
-        .env("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string())
-        .env("AZURE_CLIENT_ID", "wi-client-id")
-        .env("AZURE_TENANT_ID", "wi-tenant")
-        .env("AZURE_AUTHORITY_HOST", kit.azure.entra.authority())
+        .workload_identity("federated-token-cae")
         .env("S", kit.azure.vault.reference("s"))
         .probe()
         .go();

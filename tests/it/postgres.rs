@@ -34,6 +34,11 @@ fn psql(pg: &Postgres) -> String {
 
 /// `psql` as user `app` on the test server, never prompting, running `sql`.
 fn psql_app(pg: &Postgres, sql: &str) -> Vec<String> {
+    psql_as(pg, "app", sql)
+}
+
+/// `psql` as `role`, into the database of the same name.
+fn psql_as(pg: &Postgres, role: &str, sql: &str) -> Vec<String> {
     let port = pg.port().to_string();
     [
         psql(pg).as_str(),
@@ -42,9 +47,9 @@ fn psql_app(pg: &Postgres, sql: &str) -> Vec<String> {
         "-p",
         &port,
         "-U",
-        "app",
+        role,
         "-d",
-        "app",
+        role,
         "-w",
         "-tAc",
         sql,
@@ -214,27 +219,10 @@ fn pgpass_and_uri_recipes_carry_every_password() {
             format!("127.0.0.1:{}:{role}:{role}:{encoded}\n", pg.port()),
         )
         .unwrap();
-        let port = pg.port().to_string();
         let out = kit
             .run()
             .args(["--template", &format!("{}=PGPASSFILE", template.display())])
-            .command(
-                [
-                    psql(&pg).as_str(),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
-                    "-U",
-                    &role,
-                    "-d",
-                    &role,
-                    "-w",
-                    "-tAc",
-                    "select current_user",
-                ]
-                .map(str::to_string),
-            )
+            .command(psql_as(&pg, &role, "select current_user"))
             .go();
         out.assert_code(0);
         assert_eq!(out.stdout, format!("{role}\n"), "pgpass, {password:?}");

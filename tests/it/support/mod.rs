@@ -240,6 +240,26 @@ impl<'k> Run<'k> {
         self.finish(cmd)
     }
 
+    /// Workload identity against the fake Entra ID, with `assertion` as the
+    /// federated token file's content; the App Service identity taken away.
+    pub fn workload_identity(self, assertion: &str) -> Self {
+        let file = self
+            .kit
+            .azure
+            .dir()
+            .join(format!("federated-token-{}", fastrand_name()));
+        std::fs::write(&file, assertion).unwrap();
+        let authority = self.kit.azure.entra.authority();
+        self.secret(assertion)
+            .without_env("IDENTITY_ENDPOINT")
+            .without_env("IDENTITY_HEADER")
+            .args(["--credential", "workload-identity"])
+            .env("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string())
+            .env("AZURE_CLIENT_ID", "wi-client-id")
+            .env("AZURE_TENANT_ID", "wi-tenant")
+            .env("AZURE_AUTHORITY_HOST", authority)
+    }
+
     /// Turns a `run()` builder into `kvenv check` with the same flags.
     pub fn go_check(mut self) -> Outcome {
         self.args[0] = "check".into();
