@@ -196,3 +196,23 @@ fn an_image_is_needed_container_names_span_the_file_and_templates_are_named() {
         "{err}"
     );
 }
+
+// Error positions count from the top of the file, in every document: a key
+// given twice is named where it is given the second time.
+#[test]
+fn error_positions_point_into_later_documents() {
+    for (input, expected) in [
+        (
+            "kind: Pod\n---\nkind: Pod\nmetadata: {name: a}\nkind: Service\n",
+            "kvenv: inject -: a mapping has a key twice at line 5 column 7\n",
+        ),
+        (
+            "a: 1\n---\nb: 2\n---\nc: [1\n",
+            "kvenv: inject -: not a YAML or JSON manifest at line 6 column 1\n",
+        ),
+    ] {
+        let (code, out, err) = inject(&["--image", IMAGE], input);
+        assert_eq!((code, out.as_str()), (125, ""));
+        assert_eq!(err, expected);
+    }
+}
