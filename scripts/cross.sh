@@ -76,7 +76,8 @@ esac
 
 if [ "$mode" = check ]; then
   echo "== cross: cargo check for $target"
-  cargo zigbuild check "${build[@]}"
+  export RUSTFLAGS="${RUSTFLAGS:-} -Dwarnings"
+  cargo-zigbuild check "${build[@]}"
   exit 0
 fi
 

@@ -7,8 +7,7 @@
 
 use crate::error::Error;
 use crate::secret::SecretBytes;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag, SealFlag};
-use nix::sys::memfd::{memfd_create, MFdFlags};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::stat::{fchmod, Mode};
 use nix::unistd::{lseek, Whence};
 use std::io::Write;
@@ -41,13 +40,9 @@ pub(crate) fn replace(fd: &OwnedFd, content: &SecretBytes) -> Result<(), Error> 
 
 fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Error> {
     let fail = |what: &str, e: nix::Error| Error::internal(format!("--template {name}: {what}"), e);
-    let fd: OwnedFd = memfd_create(
-        c"kvenv-template",
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )
-    .map_err(|e| {
+    let fd: OwnedFd = memory_file().map_err(|e| {
         fail(
-            "memfd_create is not available (kvenv never falls back to a file on disk)",
+            "no anonymous in-memory file here (memfd, Linux only so far; kvenv never falls back to a file on disk)",
             e,
         )
     })?;
@@ -59,11 +54,7 @@ fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Erro
     })?;
     let fd = OwnedFd::from(file);
     if seal {
-        let seals = SealFlag::F_SEAL_WRITE
-            | SealFlag::F_SEAL_GROW
-            | SealFlag::F_SEAL_SHRINK
-            | SealFlag::F_SEAL_SEAL;
-        fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals)).map_err(|e| fail("sealing", e))?;
+        seal_all(&fd).map_err(|e| fail("sealing", e))?;
     }
     lseek(fd.as_fd(), 0, Whence::SeekSet).map_err(|e| fail("lseek", e))?;
     // Never 0, 1 or 2, whatever kvenv was started with: the command would take
@@ -77,4 +68,36 @@ fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Erro
     fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
         .map_err(|e| fail("clearing close-on-exec", e))?;
     Ok(fd)
+}
+
+/// An anonymous in-memory file, close-on-exec, that can be sealed.
+#[cfg(target_os = "linux")]
+fn memory_file() -> nix::Result<OwnedFd> {
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    memfd_create(
+        c"kvenv-template",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+}
+
+/// Elsewhere there is none yet: `--template` fails rather than use a disk.
+#[cfg(not(target_os = "linux"))]
+fn memory_file() -> nix::Result<OwnedFd> {
+    Err(nix::Error::ENOSYS)
+}
+
+/// Sealed against writing, growing, shrinking and further sealing.
+#[cfg(target_os = "linux")]
+fn seal_all(fd: &OwnedFd) -> nix::Result<()> {
+    use nix::fcntl::SealFlag;
+    let seals = SealFlag::F_SEAL_WRITE
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_SEAL;
+    fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals)).map(drop)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn seal_all(_fd: &OwnedFd) -> nix::Result<()> {
+    Err(nix::Error::ENOSYS)
 }

@@ -1,11 +1,13 @@
 //! Core dumps off while secrets are in memory, put back for the command.
 
+#[cfg(target_os = "linux")]
 use nix::sys::prctl;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// What kvenv changed to keep secrets out of core dumps, to be put back before exec.
 pub(crate) struct Hardening {
     core: Option<(u64, u64)>,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     dumpable: Option<bool>,
 }
 
@@ -20,11 +22,10 @@ impl Hardening {
                 tracing::warn!("could not set RLIMIT_CORE to 0: {e}");
             }
         }
-        let dumpable = prctl::get_dumpable().ok();
-        if let Err(e) = prctl::set_dumpable(false) {
-            tracing::warn!("could not clear PR_SET_DUMPABLE: {e}");
+        Hardening {
+            core,
+            dumpable: not_dumpable(),
         }
-        Hardening { core, dumpable }
     }
 
     /// Runs `spawn` with the original core limit, so that a child started by
@@ -46,8 +47,26 @@ impl Hardening {
         if let Some((soft, hard)) = self.core {
             let _ = setrlimit(Resource::RLIMIT_CORE, soft, hard);
         }
+        #[cfg(target_os = "linux")]
         if let Some(dumpable) = self.dumpable {
             let _ = prctl::set_dumpable(dumpable);
         }
     }
+}
+
+/// `PR_SET_DUMPABLE` 0, and what it was. Linux only: macOS has no
+/// per-process equivalent that exec would not keep (its `PT_DENY_ATTACH`
+/// would pass to the command), so there the soft core limit alone applies.
+#[cfg(target_os = "linux")]
+fn not_dumpable() -> Option<bool> {
+    let dumpable = prctl::get_dumpable().ok();
+    if let Err(e) = prctl::set_dumpable(false) {
+        tracing::warn!("could not clear PR_SET_DUMPABLE: {e}");
+    }
+    dumpable
+}
+
+#[cfg(not(target_os = "linux"))]
+fn not_dumpable() -> Option<bool> {
+    None
 }

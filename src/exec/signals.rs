@@ -68,6 +68,7 @@ impl Inherited {
     /// library's internal signals (glibc's 32 and 33, which its `posix_spawn`
     /// sets to "ignore" in the child unless told otherwise), which `sigaddset`
     /// refuses, so the set is built from its bits.
+    #[cfg(target_os = "linux")]
     pub(super) fn defaults(&self) -> SigSet {
         use nix::libc::{c_ulong, sigset_t};
         const BITS: usize = c_ulong::BITS as usize;
@@ -88,6 +89,19 @@ impl Inherited {
                 words,
             ))
         }
+    }
+
+    /// Elsewhere (macOS) the C library has no internal signals: every
+    /// signal `sigaddset` knows that was not ignored, but SIGKILL and SIGSTOP.
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn defaults(&self) -> SigSet {
+        let mut set = SigSet::empty();
+        for signal in Signal::iterator() {
+            if !self.ignored(signal) && !matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
+                set.add(signal);
+            }
+        }
+        set
     }
 }
 

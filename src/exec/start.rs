@@ -3,8 +3,7 @@
 //! for the command).
 
 use crate::secret::SecretBytes;
-use nix::fcntl::{fcntl, FcntlArg, SealFlag};
-use nix::sys::memfd::{memfd_create, MFdFlags};
+use nix::fcntl::{fcntl, FcntlArg};
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, IntoRawFd};
 
@@ -52,16 +51,38 @@ pub(crate) fn hold_closed_standard_descriptors() {
         return;
     }
     // Each new descriptor takes the lowest free number: the closed ones first.
-    while let Ok(fd) = memfd_create(
-        c"kvenv-closed",
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    ) {
-        let seals = SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
-        let _ = fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals));
+    while let Some(fd) = placeholder() {
         if fd.as_raw_fd() > 2 {
             break;
         }
         // Held for kvenv's whole life; exec closes it.
         let _ = fd.into_raw_fd();
     }
+}
+
+/// An empty, sealed, close-on-exec in-memory file that holds a descriptor number.
+#[cfg(target_os = "linux")]
+fn placeholder() -> Option<std::os::fd::OwnedFd> {
+    use nix::fcntl::SealFlag;
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    let fd = memfd_create(
+        c"kvenv-closed",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .ok()?;
+    let seals = SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
+    let _ = fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals));
+    Some(fd)
+}
+
+/// Where there is no memfd: `/dev/null`, read-only and close-on-exec.
+#[cfg(not(target_os = "linux"))]
+fn placeholder() -> Option<std::os::fd::OwnedFd> {
+    use nix::fcntl::{open, OFlag};
+    open(
+        c"/dev/null",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()
 }
