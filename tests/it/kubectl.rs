@@ -191,8 +191,7 @@ fn with_commands(text: &str) -> String {
         out.push('\n');
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
-        if let Some(rest) = trimmed.strip_prefix("- image: ") {
-            let _ = rest;
+        if trimmed.starts_with("- image: ") {
             out.push_str(&format!("{}  command: [/entrypoint]\n", " ".repeat(indent)));
         } else if trimmed.starts_with("image: ") && indent >= 4 {
             out.push_str(&format!("{}command: [/entrypoint]\n", " ".repeat(indent)));
@@ -469,7 +468,6 @@ fn a_restricted_pod_stays_restricted() {
         .chain(spec["initContainers"].as_array().unwrap())
     {
         restricted(c, spec).unwrap_or_else(|why| panic!("{}: {why}", c["name"]));
-        let _ = c;
     }
 }
 
