@@ -63,10 +63,12 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let result = match commands::run::plain(&args) {
-        Some(failed) => Err(failed),
-        // The one read of kvenv's environment.
-        None => parse_and_run(args, vars::Vars::new(std::env::vars_os())),
+    // The one read of kvenv's environment: every entry as it stands, those
+    // without `=` too (passed on untouched, as `env(1)` does).
+    let environment = exec::raw_environment();
+    let result = match commands::run::plain(&args, environment) {
+        Ok(failed) => Err(failed),
+        Err(environment) => parse_and_run(args, vars::Vars::from_raw(&environment)),
     };
     match result {
         Ok(code) => code,

@@ -9,13 +9,36 @@ use std::ffi::{OsStr, OsString};
 /// Where `execvp(3)` searches when `PATH` is not set (glibc's `_CS_PATH`).
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
-/// Every `NAME=value` of kvenv's environment that has a name, in order.
+/// Every `NAME=value` of kvenv's environment that has a name, in order; and
+/// the entries that have none (no `=` after their first byte), which pass
+/// on to the command untouched.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Vars(Vec<(OsString, OsString)>);
+pub(crate) struct Vars(Vec<(OsString, OsString)>, Vec<OsString>);
 
 impl Vars {
-    pub(crate) fn new(entries: impl IntoIterator<Item = (OsString, OsString)>) -> Vars {
-        Vars(entries.into_iter().collect())
+    /// The environment's raw entries (`ENTRY\0`), split as the C library and
+    /// Rust's `vars_os` split them: the name up to the first `=` after the
+    /// first byte.
+    pub(crate) fn from_raw(entries: &[crate::secret::SecretBytes]) -> Vars {
+        use std::os::unix::ffi::OsStrExt;
+        let mut vars = Vars::default();
+        for entry in entries {
+            let bytes = entry.expose();
+            let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+            match bytes.iter().skip(1).position(|b| *b == b'=') {
+                Some(at) => vars.0.push((
+                    OsStr::from_bytes(&bytes[..at + 1]).to_owned(),
+                    OsStr::from_bytes(&bytes[at + 2..]).to_owned(),
+                )),
+                None => vars.1.push(OsStr::from_bytes(bytes).to_owned()),
+            }
+        }
+        vars
+    }
+
+    /// The entries without a name, as they stood.
+    pub(crate) fn odd(&self) -> &[OsString] {
+        &self.1
     }
 
     /// The variables, in the order the command gets them.
@@ -46,5 +69,27 @@ impl Vars {
             }
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretBytes;
+
+    #[test]
+    fn raw_entries_split_as_the_c_library_splits_them() {
+        let raw: Vec<SecretBytes> = ["A=1\0", "=B=2\0", "C=\0", "ODD\0", "D==x=\0"]
+            .iter()
+            .map(|e| SecretBytes::new(e.as_bytes().to_vec()))
+            .collect();
+        let vars = Vars::from_raw(&raw);
+        let named: Vec<(&str, &str)> = vars
+            .entries()
+            .iter()
+            .map(|(n, v)| (n.to_str().unwrap(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(named, [("A", "1"), ("=B", "2"), ("C", ""), ("D", "=x=")]);
+        assert_eq!(vars.odd(), [OsString::from("ODD")]);
     }
 }

@@ -189,21 +189,6 @@ pub(crate) fn build(
     env
 }
 
-/// Whether Rust's `vars_os` leaves `entry` (`ENTRY\0`) out: no `=` after its first byte.
-pub(crate) fn is_odd(entry: &[u8]) -> bool {
-    let entry = entry.strip_suffix(b"\0").unwrap_or(entry);
-    entry.len() < 2 || !entry[1..].contains(&b'=')
-}
-
-/// The entries of kvenv's environment that `vars_os` leaves out, as
-/// `ENTRY\0`, to be passed on untouched as `env(1)` does.
-pub(crate) fn odd_entries() -> Vec<SecretBytes> {
-    crate::exec::raw_environment()
-        .into_iter()
-        .filter(|e| is_odd(e.expose()))
-        .collect()
-}
-
 /// One `NAME=VALUE\0` entry, built in place.
 pub(crate) fn entry(name: &[u8], value: &[u8]) -> SecretBytes {
     let mut entry = SecretBytes::with_capacity(name.len() + 1 + value.len() + 1);

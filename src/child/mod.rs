@@ -41,6 +41,8 @@ pub(crate) struct Given<'a> {
     pub quiet: bool,
     /// Where the command is searched (kvenv's `PATH`).
     pub path: &'a std::ffi::OsStr,
+    /// kvenv's environment entries without a name, passed on untouched.
+    pub odd: &'a [OsString],
 }
 
 /// The command's variables and the warnings for optional references that
@@ -105,6 +107,15 @@ pub(crate) fn materialize(
         };
         extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
     }
-    let odd = environment::odd_entries();
+    let odd: Vec<SecretBytes> = given
+        .odd
+        .iter()
+        .map(|e| {
+            let mut entry = SecretBytes::with_capacity(e.len() + 1);
+            entry.push(std::os::unix::ffi::OsStrExt::as_bytes(e.as_os_str()));
+            entry.push(b"\0");
+            entry
+        })
+        .collect();
     Ok((environment::build(&vars, &extra, &odd), kept))
 }

@@ -41,6 +41,7 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
         shapes: &shapes,
         quiet: args.common.quiet,
         path: world.path(),
+        odd: world.odd(),
     };
     let all = crate::child::command_vars(&plan, &resolution, &given)?;
     drop(resolution);

@@ -65,33 +65,35 @@ fn check_template_vars(
 /// then (exec the command with the environment unchanged), without parsing
 /// options, reading settings or starting logs, so that kvenv in front of a
 /// container that needs no secret costs about what `env` does. `None` when
-/// the arguments or the environment ask for more; otherwise only returns if
-/// exec failed.
-pub(crate) fn plain(args: &[OsString]) -> Option<Error> {
-    let command = match args.get(1..)? {
-        [run, dashes, command @ ..] if run == "run" && dashes == "--" => command,
-        [run, command @ ..] if run == "run" => command,
-        _ => return None,
+/// the arguments or the environment ask for more (the environment comes
+/// back); otherwise only returns if exec failed. `env`: every entry of kvenv's
+/// environment as it stands, those without `=` too (as `env(1)`).
+pub(crate) fn plain(args: &[OsString], env: Vec<SecretBytes>) -> Result<Error, Vec<SecretBytes>> {
+    let command = match args.get(1..) {
+        Some([run, dashes, command @ ..]) if run == "run" && dashes == "--" => command,
+        Some([run, command @ ..]) if run == "run" => command,
+        _ => return Err(env),
     };
-    if command.first()?.as_bytes().starts_with(b"-") {
-        return None;
+    if command
+        .first()
+        .is_none_or(|c| c.as_bytes().starts_with(b"-"))
+    {
+        return Err(env);
     }
-    // Every entry as it stands, those without `=` too (as `env(1)`).
-    let env = exec::raw_environment();
     let asks_more = |entry: &SecretBytes| {
         entry.expose().starts_with(b"KVENV_")
             || template::mentions_reference(entry.expose())
             || template::near_miss(entry.expose())
     };
     if env.iter().any(asks_more) {
-        return None;
+        return Err(env);
     }
     let path = env
         .iter()
         .find_map(|e| e.expose().strip_prefix(b"PATH="))
         .map(|value| OsStr::from_bytes(value.strip_suffix(b"\0").unwrap_or(value)).to_owned());
     let path = path.unwrap_or_else(|| crate::vars::Vars::default().path().to_owned());
-    Some(exec::exec(command, env, &path, None))
+    Ok(exec::exec(command, env, &path, None))
 }
 
 /// `kvenv run`: resolve, then exec; returns only on failure, or under
@@ -128,6 +130,7 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
         shapes: &shapes,
         quiet: args.common.quiet,
         path: world.path(),
+        odd: world.odd(),
     };
     if args.watch {
         let options = crate::watch::options::Options {

@@ -167,6 +167,14 @@ fn the_environment_is_read_in_one_place_and_never_changed() {
         assert!(!text.contains("set_var"), "{name} changes the environment");
         if name != "lib.rs" {
             assert!(!text.contains("std::env"), "{name} reads the environment");
+            // The C library's `environ` too: read once, by lib.rs, through exec.
+            assert!(
+                !text.contains("raw_environment(") || name == "exec/start.rs",
+                "{name} reads the C library's environment"
+            );
+        }
+        if name != "exec/start.rs" {
+            assert!(!text.contains("environ;"), "{name} declares `environ`");
         }
     }
 }
