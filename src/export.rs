@@ -58,7 +58,7 @@ pub(crate) fn encode(format: Format, vars: &[(&OsStr, &[u8])]) -> Result<SecretB
             var: var.clone(),
             why,
         };
-        if !is_name(name.as_bytes()) {
+        if !crate::vars::is_name(name.as_bytes()) {
             return Err(unwritable("its name is not [A-Za-z_][A-Za-z0-9_]*"));
         }
         let text =
@@ -148,12 +148,6 @@ fn dotenv_quote(text: &str) -> Result<u8, &'static str> {
         true => Ok(b'"'),
         false => Err(NEITHER),
     }
-}
-
-fn is_name(name: &[u8]) -> bool {
-    name.first()
-        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
-        && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
 /// `\uXXXX` for each UTF-16 unit of `c`, written straight into `out` (no

@@ -22,12 +22,7 @@ impl std::str::FromStr for TokenArg {
         let Some((var, resource)) = text.split_once('=') else {
             return Err("expected VAR=RESOURCE (RESOURCE: oss-rdbms, sql, redis or an https:// resource URI)".into());
         };
-        let valid = var
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if !crate::vars::is_name(var.as_bytes()) {
             return Err(format!(
                 "'{}' is not a variable name ([A-Za-z_][A-Za-z0-9_]*)",
                 printable(var)

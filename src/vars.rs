@@ -9,6 +9,14 @@ use std::ffi::{OsStr, OsString};
 /// Where `execvp(3)` searches when `PATH` is not set (glibc's `_CS_PATH`).
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
+/// Whether `name` is a variable name kvenv makes or takes from options:
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+pub(crate) fn is_name(name: &[u8]) -> bool {
+    name.first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
 /// Every `NAME=value` of kvenv's environment that has a name, in order; and
 /// the entries that have none (no `=` after their first byte), which pass
 /// on to the command untouched.

@@ -3,12 +3,26 @@
 //! for the supervised start under `--watch`.
 
 pub(crate) mod environment;
-use crate::error::Error;
+use crate::error::{At, Error};
 use crate::memfile;
 use crate::plan::{Key, Plan};
 use crate::secret::SecretBytes;
 use crate::token::TokenTarget;
 use std::ffi::OsString;
+
+/// Rendered templates are configuration files; past this they are not.
+pub(crate) const TEMPLATE_RENDERED_MAX: usize = 16 << 20;
+
+/// A template that would be larger than [`TEMPLATE_RENDERED_MAX`] rendered.
+pub(crate) fn too_large(template: &str) -> Error {
+    Error::usage(
+        At::file("template", template),
+        format!(
+            "with its secrets in place it would be larger than {} MiB",
+            TEMPLATE_RENDERED_MAX >> 20
+        ),
+    )
+}
 
 /// A template the command gets as an in-memory file (`--template TEMPLATE=VAR`):
 /// its path, and the variable that names the file.

@@ -1,8 +1,8 @@
 //! `kvenv render`: a template with its references resolved, to stdout or
 //! atomically to a regular file (mode 0600, whatever the umask).
 
-use super::run::{too_large, TEMPLATE_RENDERED_MAX};
 use super::{prepare, print, resolve, Mode};
+use crate::child::{too_large, TEMPLATE_RENDERED_MAX};
 use crate::cli::RenderArgs;
 use crate::error::{At, Error};
 use crate::plan::Plan;

@@ -16,18 +16,12 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// Rendered templates are configuration files; past this they are not.
-pub(crate) const TEMPLATE_RENDERED_MAX: usize = 16 << 20;
-
-/// A template that would be larger than [`TEMPLATE_RENDERED_MAX`] rendered.
-pub(crate) fn too_large(template: &str) -> Error {
-    Error::usage(
-        At::file("template", template),
-        format!(
-            "with its secrets in place it would be larger than {} MiB",
-            TEMPLATE_RENDERED_MAX >> 20
-        ),
-    )
+/// Whether the variable `var` is set to a text that holds a reference: an
+/// option that would set it (a template, a token) would drop the reference.
+fn holds_reference(vars: &[(OsString, OsString)], var: &str) -> bool {
+    vars.iter().any(|(name, value)| {
+        name.as_bytes() == var.as_bytes() && template::mentions_reference(value.as_bytes())
+    })
 }
 
 /// Each `--template` VAR once, and never a variable that holds a reference
@@ -43,10 +37,7 @@ fn check_template_vars(
                 format!("{} is given to two templates; each VAR takes one", t.var),
             ));
         }
-        let holds_reference = vars.iter().any(|(name, value)| {
-            name.as_bytes() == t.var.as_bytes() && template::mentions_reference(value.as_bytes())
-        });
-        if holds_reference {
+        if holds_reference(vars, &t.var) {
             return Err(Error::usage(
                 At::arg("--template", format!("{}={}", t.path.display(), t.var)),
                 format!(
@@ -175,10 +166,7 @@ fn check_token_vars(
                 ),
             ));
         }
-        let holds_reference = vars.iter().any(|(name, value)| {
-            name.as_bytes() == t.var.as_bytes() && template::mentions_reference(value.as_bytes())
-        });
-        if holds_reference {
+        if holds_reference(vars, &t.var) {
             return Err(Error::usage(
                 At::arg("--token", &t.var),
                 format!(
@@ -212,7 +200,9 @@ pub(crate) fn check_sizes(
         let len = item.rendered_len(resolution);
         match item.key {
             Key::Var(i) => lens[i] = len,
-            Key::File(_) if len > TEMPLATE_RENDERED_MAX => return Err(too_large(item.label())),
+            Key::File(_) if len > crate::child::TEMPLATE_RENDERED_MAX => {
+                return Err(crate::child::too_large(item.label()))
+            }
             // `/dev/fd/N` with the largest N: a bound for the size check.
             Key::File(i) => extra.push((OsString::from(&args.template[i].var), vec![b'x'; 18])),
         }

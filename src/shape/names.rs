@@ -7,10 +7,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
 pub(super) fn is_name(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    crate::vars::is_name(name.as_bytes())
 }
 
 pub(super) fn check_name(var: &str) -> Result<(), String> {
