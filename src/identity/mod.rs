@@ -100,6 +100,8 @@ impl Identity {
         let (cache, setup) = (self.cache.clone(), self.setup.clone());
         Arc::new(move |scope, revoked| {
             let (cache, setup) = (cache.clone(), setup.clone());
+            // The revoked token is a secret too: wiped when this is done.
+            let revoked = zeroize::Zeroizing::new(revoked);
             Box::pin(async move {
                 let (fresh, _, _) = chain(&setup.0, &setup.1);
                 let token = fresh.get_token(&[scope], None).await?;
