@@ -47,38 +47,38 @@ fn node_modules() -> PathBuf {
         })
 }
 
-fn python_dotenv(file: &Path) -> serde_json::Value {
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import json, sys; from dotenv import dotenv_values; print(json.dumps(dotenv_values(sys.argv[1])))"])
+/// What a loader (a program, and its script that prints the file as JSON)
+/// reads from `file`, with `extra` in its environment.
+fn loaded(
+    program: &str,
+    script: &str,
+    file: &Path,
+    extra: (&str, std::ffi::OsString),
+) -> serde_json::Value {
+    let out = std::process::Command::new(program)
+        .args([if program == "node" { "-e" } else { "-c" }, script])
         .arg(file)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("USER", "someone")
+        .env(extra.0, extra.1)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{program}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+fn python_dotenv(file: &Path) -> serde_json::Value {
+    let script = "import json, sys; from dotenv import dotenv_values; print(json.dumps(dotenv_values(sys.argv[1])))";
+    loaded("python3", script, file, ("USER", "someone".into()))
+}
+
 fn node_dotenv(file: &Path) -> serde_json::Value {
-    let out = std::process::Command::new("node")
-        .args(["-e", "const fs = require('fs'); process.stdout.write(JSON.stringify(require('dotenv').parse(fs.readFileSync(process.argv[1]))))"])
-        .arg(file)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("NODE_PATH", node_modules())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let script = "const fs = require('fs'); process.stdout.write(JSON.stringify(require('dotenv').parse(fs.readFileSync(process.argv[1]))))";
+    loaded("node", script, file, ("NODE_PATH", node_modules().into()))
 }
 
 /// docker compose's `.env` rules, as its documentation gives them: a
