@@ -4,7 +4,6 @@
 
 use crate::secret::SecretBytes;
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 
 /// What reads the output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -58,7 +57,7 @@ pub(crate) fn encode(format: Format, vars: &[(&OsStr, &[u8])]) -> Result<SecretB
             var: var.clone(),
             why,
         };
-        if !crate::vars::is_name(name.as_bytes()) {
+        if !crate::vars::is_name(name.as_encoded_bytes()) {
             return Err(unwritable("its name is not [A-Za-z_][A-Za-z0-9_]*"));
         }
         let text =
@@ -66,14 +65,14 @@ pub(crate) fn encode(format: Format, vars: &[(&OsStr, &[u8])]) -> Result<SecretB
         match format {
             Format::Dotenv => {
                 let quote = dotenv_quote(text()?).map_err(unwritable)?;
-                out.push(name.as_bytes());
+                out.push(name.as_encoded_bytes());
                 out.push(&[b'=', quote]);
                 out.push(value);
                 out.push(&[quote, b'\n']);
             }
             Format::Shell => {
                 out.push(b"export ");
-                out.push(name.as_bytes());
+                out.push(name.as_encoded_bytes());
                 out.push(b"='");
                 for chunk in value.split(|b| *b == b'\'').enumerate() {
                     if chunk.0 > 0 {
@@ -89,7 +88,7 @@ pub(crate) fn encode(format: Format, vars: &[(&OsStr, &[u8])]) -> Result<SecretB
                     out.push(b",");
                 }
                 out.push(b"\n  \"");
-                out.push(name.as_bytes());
+                out.push(name.as_encoded_bytes());
                 out.push(b"\": \"");
                 json_escape(&mut out, text);
                 out.push(b"\"");
@@ -97,7 +96,7 @@ pub(crate) fn encode(format: Format, vars: &[(&OsStr, &[u8])]) -> Result<SecretB
             Format::Yaml => {
                 let text = text()?;
                 out.push(b"\"");
-                out.push(name.as_bytes());
+                out.push(name.as_encoded_bytes());
                 out.push(b"\": \"");
                 yaml_escape(&mut out, text);
                 out.push(b"\"\n");
@@ -114,7 +113,7 @@ pub(crate) fn encode(format: Format, vars: &[(&OsStr, &[u8])]) -> Result<SecretB
                         "its value ends with a carriage return, which docker's env-file drops",
                     ));
                 }
-                out.push(name.as_bytes());
+                out.push(name.as_encoded_bytes());
                 out.push(b"=");
                 out.push(value);
                 out.push(b"\n");

@@ -3,8 +3,8 @@
 //! be regular files, and read with a hard cap, so that a FIFO, `/dev/zero` or a
 //! huge file ends in one clear error instead of a hang or unbounded memory.
 
+use crate::platform::{file_kind, open_for_reading, FileKind, OpenError};
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Why a file was refused. The messages name the problem, never the content.
@@ -33,36 +33,16 @@ pub(crate) enum Links {
 /// with no writer would otherwise hang past `--timeout`), and the read stops
 /// one byte past `max` whatever the file claims its size is.
 pub(crate) fn read_regular(path: &Path, max: u64, links: Links) -> Result<Vec<u8>, FileError> {
-    let mut flags = nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC;
-    if links == Links::Refuse {
-        flags |= nix::libc::O_NOFOLLOW;
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(nix::libc::ELOOP) if links == Links::Refuse => FileError::Symlink,
-            _ => FileError::Unreadable(io_reason(&e)),
-        })?;
+    let file = open_for_reading(path, links == Links::Follow).map_err(|e| match e {
+        OpenError::Symlink => FileError::Symlink,
+        OpenError::Io(e) => FileError::Unreadable(io_reason(&e)),
+    })?;
     let meta = file
         .metadata()
         .map_err(|e| FileError::Unreadable(io_reason(&e)))?;
-    let kind = meta.file_type();
-    if !kind.is_file() {
-        use std::os::unix::fs::FileTypeExt;
-        let what = if kind.is_dir() {
-            "directory"
-        } else if kind.is_fifo() {
-            "FIFO"
-        } else if kind.is_socket() {
-            "socket"
-        } else if kind.is_char_device() || kind.is_block_device() {
-            "device"
-        } else {
-            "special file"
-        };
-        return Err(FileError::NotRegular(what));
+    match file_kind(&meta) {
+        FileKind::Regular => {}
+        other => return Err(FileError::NotRegular(other.name())),
     }
     if meta.len() > max {
         return Err(FileError::TooLarge(max));

@@ -6,9 +6,10 @@
 //! Data flows one way: arguments → validated settings → plan (references and
 //! where they are) → token → secrets → environment and in-memory files → exec.
 
-// Two `unsafe` blocks, in `exec` (a signal set built from its bits, and the C
-// library's `environ` read as it stands), allowed there; everywhere else it is
-// an error.
+// `unsafe` is allowed only in `platform` (the C library's `environ` read as
+// it stands, a signal set built from its bits, dispositions read with
+// `sigaction`, macOS's `ptrace`) and in `secret` (spare capacity wiped);
+// everywhere else it is an error.
 #![deny(unsafe_code)]
 
 mod appconfig;
@@ -20,15 +21,14 @@ mod commands;
 mod dns;
 mod encode;
 mod error;
-mod exec;
 mod export;
 mod files;
 mod http;
 mod identity;
 mod inject;
-mod memfile;
 mod output;
 mod plan;
+mod platform;
 mod reference;
 mod report;
 mod resolve;
@@ -44,7 +44,7 @@ mod watch;
 #[doc(hidden)]
 pub mod fuzzing;
 
-use crate::cli::{Cli, Command};
+use crate::cli::Cli;
 use clap::Parser;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -65,8 +65,9 @@ where
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // The one read of kvenv's environment: every entry as it stands, those
     // without `=` too (passed on untouched, as `env(1)` does).
-    let environment = exec::raw_environment();
-    let result = match commands::run::plain(&args, environment) {
+    let environment = platform::raw_environment();
+    platform::select_paths(vars::Vars::find(&environment, b"KVENV_TEST_PATHS").as_deref());
+    let result = match commands::plain(&args, environment) {
         Ok(failed) => Err(failed),
         Err(environment) => parse_and_run(args, vars::Vars::from_raw(&environment)),
     };
@@ -81,7 +82,7 @@ where
 
 /// Everything but the plain `run` that `commands::run::plain` takes.
 fn parse_and_run(args: Vec<OsString>, vars: vars::Vars) -> Result<i32, error::Error> {
-    exec::hold_closed_standard_descriptors();
+    platform::hold_closed_standard_descriptors();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -107,28 +108,7 @@ fn parse_and_run(args: Vec<OsString>, vars: vars::Vars) -> Result<i32, error::Er
             return Ok(code);
         }
     };
-    match cli.command {
-        Command::Run(args) => return commands::run(args, vars),
-        Command::Check(args) => return commands::check(args, vars),
-        Command::Render(args) => commands::render(args, vars),
-        Command::Completions { shell } => {
-            // clap_complete panics when its writer fails (a full disk, a
-            // closed pipe): it writes into memory, kvenv writes that out.
-            let mut script = Vec::new();
-            clap_complete::generate(
-                shell,
-                &mut <Cli as clap::CommandFactory>::command(),
-                "kvenv",
-                &mut script,
-            );
-            commands::print(|out| out.write_all(&script))
-        }
-        Command::Install { dir } => commands::install(&dir),
-        Command::Export(args) => commands::export::run(args, vars),
-        Command::Inject(args) => commands::inject::run(args),
-        Command::Man { command } => commands::man(command.as_deref()),
-    }
-    .map(|()| 0)
+    commands::dispatch(cli.command, vars)
 }
 
 #[cfg(test)]

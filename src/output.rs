@@ -10,7 +10,6 @@
 //! SIGPIPE a broken pipe raises is directed at that thread and is discarded
 //! with it, and neither the dispositions nor this thread's mask change.
 
-use nix::sys::signal::{SigSet, Signal};
 use std::io::Write;
 
 /// Writes one line per line of `text`, each as `kvenv: LINE`.
@@ -44,20 +43,16 @@ pub(crate) fn stdout(
 /// already, else on a helper thread that does. `None` if no thread could be
 /// started (the output is dropped rather than risk the write).
 fn without_sigpipe<T: Send>(io: impl FnOnce() -> T + Send) -> Option<T> {
-    if sigpipe_blocked_here() {
+    if crate::platform::sigpipe_blocked_here() {
         return Some(io());
     }
     std::thread::scope(|scope| {
         let helper = std::thread::Builder::new().spawn_scoped(scope, || {
-            crate::exec::block_sigpipe_in_this_thread();
+            crate::platform::block_sigpipe_in_this_thread();
             io()
         });
         helper.ok()?.join().ok()
     })
-}
-
-fn sigpipe_blocked_here() -> bool {
-    SigSet::thread_get_mask().is_ok_and(|mask| mask.contains(Signal::SIGPIPE))
 }
 
 /// The log writer: each event goes out through [`write`] in one piece.

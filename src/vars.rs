@@ -23,25 +23,38 @@ pub(crate) fn is_name(name: &[u8]) -> bool {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Vars(Vec<(OsString, OsString)>, Vec<OsString>);
 
+/// Why a secret cannot go into an environment variable.
+pub(crate) const NUL_IN_VARIABLE: &str = "the secret contains a NUL byte, which an environment variable cannot hold; use --template instead";
+
+use crate::platform::os_string;
+
 impl Vars {
     /// The environment's raw entries (`ENTRY\0`), split as the C library and
     /// Rust's `vars_os` split them: the name up to the first `=` after the
     /// first byte.
     pub(crate) fn from_raw(entries: &[crate::secret::SecretBytes]) -> Vars {
-        use std::os::unix::ffi::OsStrExt;
         let mut vars = Vars::default();
         for entry in entries {
             let bytes = entry.expose();
             let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
             match bytes.iter().skip(1).position(|b| *b == b'=') {
-                Some(at) => vars.0.push((
-                    OsStr::from_bytes(&bytes[..at + 1]).to_owned(),
-                    OsStr::from_bytes(&bytes[at + 2..]).to_owned(),
-                )),
-                None => vars.1.push(OsStr::from_bytes(bytes).to_owned()),
+                Some(at) => vars
+                    .0
+                    .push((os_string(&bytes[..at + 1]), os_string(&bytes[at + 2..]))),
+                None => vars.1.push(os_string(bytes)),
             }
         }
         vars
+    }
+
+    /// The value of `name` among the raw entries (`NAME=VALUE\0`), if set.
+    pub(crate) fn find(entries: &[crate::secret::SecretBytes], name: &[u8]) -> Option<OsString> {
+        entries.iter().find_map(|entry| {
+            let bytes = entry.expose();
+            let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+            let value = bytes.strip_prefix(name)?.strip_prefix(b"=")?;
+            Some(os_string(value))
+        })
     }
 
     /// The entries without a name, as they stood.

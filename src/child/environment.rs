@@ -7,22 +7,11 @@
 use crate::error::{printable, Error, Failure, Status, Unresolved};
 use crate::secret::SecretBytes;
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 
 /// Linux refuses any single `NAME=VALUE` longer than this (`MAX_ARG_STRLEN`).
 pub(crate) const ENTRY_MAX: usize = 32 * 4096;
 
-/// What exec accepts for arguments and environment together: the kernel's
-/// `ARG_MAX` (a quarter of the stack limit), 2 MiB if it cannot be read, and
-/// never more than 32 MiB (an unlimited stack must not mean unlimited memory).
-pub(crate) fn exec_budget() -> usize {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
-        .ok()
-        .flatten()
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(2 << 20)
-        .min(32 << 20)
-}
+pub(crate) use crate::platform::exec_budget;
 
 /// Bytes one entry costs exec: the string, its NUL and its pointer.
 fn cost(len: usize) -> usize {
@@ -110,7 +99,7 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
         if value.expose().contains(&0) {
             failures.push(Unresolved {
                 location: var.to_string(),
-                failure: Failure::new(Status::OtherReasons, crate::plan::NUL_IN_VARIABLE),
+                failure: Failure::new(Status::OtherReasons, crate::vars::NUL_IN_VARIABLE),
             });
             continue;
         }
@@ -144,7 +133,10 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
             continue;
         }
         match shaped {
-            None => out.push((name.clone(), SecretBytes::new(value.as_bytes().to_vec()))),
+            None => out.push((
+                name.clone(),
+                SecretBytes::new(value.as_encoded_bytes().to_vec()),
+            )),
             Some(Shaped::Value(v)) => out.push((name.clone(), v)),
             Some(Shaped::Absent) => {}
             Some(Shaped::Expanded(members)) => {
@@ -178,12 +170,12 @@ pub(crate) fn build(
     let mut env: Vec<SecretBytes> = vars
         .iter()
         .filter(|(name, _)| !extra.iter().any(|(n, _)| n == name))
-        .map(|(name, value)| entry(name.as_bytes(), value.expose()))
+        .map(|(name, value)| entry(name.as_encoded_bytes(), value.expose()))
         .collect();
     env.extend(
         extra
             .iter()
-            .map(|(name, value)| entry(name.as_bytes(), value)),
+            .map(|(name, value)| entry(name.as_encoded_bytes(), value)),
     );
     env.extend(odd.iter().map(|e| SecretBytes::new(e.expose().to_vec())));
     env

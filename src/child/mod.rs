@@ -4,7 +4,6 @@
 
 pub(crate) mod environment;
 use crate::error::{At, Error};
-use crate::memfile;
 use crate::plan::{Key, Plan};
 use crate::secret::SecretBytes;
 use crate::token::TokenTarget;
@@ -33,7 +32,7 @@ pub(crate) struct TemplateArg {
 }
 
 /// A template's in-memory file kvenv keeps: the template's index, the file.
-pub(crate) type TemplateFile = (usize, std::os::fd::OwnedFd);
+pub(crate) type TemplateFile = (usize, crate::platform::KeptFile);
 
 /// How template files are handed to the command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,12 +110,12 @@ pub(crate) fn materialize(
         let t = &given.templates[i];
         let name = t.path.display().to_string();
         let fd = match files {
-            Files::Sealed => memfile::sealed(&name, &value)?,
+            Files::Sealed => crate::platform::left_to_command(&name, &value)?,
             Files::Shared => {
-                let fd = memfile::shared(&name, &value)?;
-                let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-                kept.push((i, fd));
-                raw
+                let file = crate::platform::kept(&name, &value)?;
+                let number = file.number();
+                kept.push((i, file));
+                number
             }
         };
         extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
@@ -126,7 +125,7 @@ pub(crate) fn materialize(
         .iter()
         .map(|e| {
             let mut entry = SecretBytes::with_capacity(e.len() + 1);
-            entry.push(std::os::unix::ffi::OsStrExt::as_bytes(e.as_os_str()));
+            entry.push(e.as_encoded_bytes());
             entry.push(b"\0");
             entry
         })

@@ -291,7 +291,7 @@ pub(crate) struct RunArgs {
 
     /// With --watch: the signal that asks the command to stop before a restart.
     #[arg(long, env = "KVENV_STOP_SIGNAL", default_value = "TERM", value_name = "NAME", value_parser = crate::watch::options::parse_signal)]
-    pub stop_signal: nix::sys::signal::Signal,
+    pub stop_signal: crate::platform::Signal,
 
     /// With --watch: how long to wait after the stop signal before SIGKILL.
     #[arg(long, env = "KVENV_STOP_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = crate::watch::options::parse_duration)]

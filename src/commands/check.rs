@@ -1,7 +1,8 @@
 //! `kvenv check`: every reference with its outcome, as a table or JSON;
 //! exit 0 when all resolve, 1 otherwise. Never a value.
 
-use super::{prepare, print, read_templates, resolve, with_texts, Mode};
+use super::rows::{shape_rows, token_rows};
+use super::shared::{prepare, print, read_templates, resolve, shapes, with_texts, Mode, Resolved};
 use crate::cli::{CheckArgs, Output};
 use crate::error::{Error, Status};
 use crate::plan::Plan;
@@ -18,15 +19,12 @@ pub(crate) fn check(args: CheckArgs, vars: Vars) -> Result<i32, Error> {
     let texts = read_templates(&paths)?;
     let plan = Plan::of(vars, &with_texts(&paths, &texts), settings.cloud);
     let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
-    let shapes = super::shapes(&args.shapes, &plan, vars)?;
-    let (resolution, _hardening) = resolve(&plan, &tokens, &shapes, &settings, Mode::Report)?;
+    let shapes = shapes(&args.shapes, &plan, vars)?;
+    let Resolved { resolution, .. } =
+        resolve(&plan, &tokens, &shapes, &settings, Mode::Report, false)?;
     let mut rows = plan.rows(&resolution);
-    super::shape_rows(&mut rows, &plan, &resolution, &shapes, vars, &tokens);
-    rows.extend(super::token_rows(
-        &tokens,
-        &resolution,
-        &resolution.credential,
-    ));
+    shape_rows(&mut rows, &plan, &resolution, &shapes, vars, &tokens);
+    rows.extend(token_rows(&tokens, &resolution, &resolution.credential));
     let narrowed = settings.identity.kind == crate::identity::CredentialKind::Auto
         && matches!(
             crate::identity::token_credentials(&settings.identity.env),

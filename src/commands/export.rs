@@ -6,7 +6,7 @@
 //! failure nothing is written.
 
 use super::render::{check_destination, write_atomically};
-use super::{prepare, print, resolve, Mode};
+use super::shared::{prepare, print, resolve, shapes, Mode, Resolved};
 use crate::child::Given;
 use crate::cli::ExportArgs;
 use crate::error::{At, Error};
@@ -24,8 +24,8 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
     let vars = world.entries();
     let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     let plan = Plan::of(vars, &[], settings.cloud);
-    let shapes = super::shapes(&args.shapes, &plan, vars)?;
-    let (resolution, _hardening) = resolve(
+    let shapes = shapes(&args.shapes, &plan, vars)?;
+    let Resolved { resolution, .. } = resolve(
         &plan,
         &tokens,
         &shapes,
@@ -33,6 +33,7 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
         Mode::Strict {
             keep_unresolved: false,
         },
+        false,
     )?;
     let given = Given {
         vars,

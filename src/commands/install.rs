@@ -11,7 +11,6 @@ use std::path::Path;
 const BINARY_MAX: u64 = 256 << 20;
 
 pub(crate) fn install(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
     let shown = dir.display();
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {}
@@ -21,21 +20,19 @@ pub(crate) fn install(dir: &Path) -> Result<(), Error> {
     let fail =
         |what: &str, e: std::io::Error| Error::internal(format!("install {shown}: {what}"), e);
     // The running image itself, whatever its name or whether it still has one.
-    let binary = crate::files::read_regular(
-        Path::new("/proc/self/exe"),
-        BINARY_MAX,
-        crate::files::Links::Follow,
-    )
-    .map_err(|e| Error::internal(format!("install {shown}: cannot read the running kvenv"), e))?;
+    let running =
+        crate::platform::running_binary().map_err(|e| fail("cannot find the running kvenv", e))?;
+    let binary = crate::files::read_regular(&running, BINARY_MAX, crate::files::Links::Follow)
+        .map_err(|e| {
+            Error::internal(format!("install {shown}: cannot read the running kvenv"), e)
+        })?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".kvenv-")
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| fail("cannot create a file there", e))?;
     tmp.write_all(&binary).map_err(|e| fail("writing", e))?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| fail("chmod", e))?;
+    crate::platform::make_executable(tmp.as_file()).map_err(|e| fail("chmod", e))?;
     tmp.as_file().sync_all().map_err(|e| fail("sync", e))?;
     tmp.persist(dir.join("kvenv"))
         .map_err(|e| fail("replacing kvenv there", e.error))?;

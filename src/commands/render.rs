@@ -1,7 +1,7 @@
 //! `kvenv render`: a template with its references resolved, to stdout or
 //! atomically to a regular file (mode 0600, whatever the umask).
 
-use super::{prepare, print, resolve, Mode};
+use super::shared::{prepare, print, resolve, Mode, Resolved};
 use crate::child::{too_large, TEMPLATE_RENDERED_MAX};
 use crate::cli::RenderArgs;
 use crate::error::{At, Error};
@@ -21,7 +21,7 @@ pub(crate) fn render(args: RenderArgs, vars: Vars) -> Result<(), Error> {
     }
     let text = sources::template(&args.template)?;
     let plan = Plan::of(&[], &[(&args.template, &text)], settings.cloud);
-    let (resolution, _hardening) = resolve(
+    let Resolved { resolution, .. } = resolve(
         &plan,
         &[],
         &crate::shape::Shapes::default(),
@@ -29,6 +29,7 @@ pub(crate) fn render(args: RenderArgs, vars: Vars) -> Result<(), Error> {
         Mode::Strict {
             keep_unresolved: args.keep_unresolved,
         },
+        false,
     )?;
     if plan.items[0].rendered_len(&resolution) > TEMPLATE_RENDERED_MAX {
         return Err(too_large(&args.template.display().to_string()));
@@ -45,9 +46,9 @@ pub(crate) fn render(args: RenderArgs, vars: Vars) -> Result<(), Error> {
 /// device such as `/dev/stdout`, a FIFO, a directory, or a symbolic link,
 /// which a rename would replace instead of writing through.
 pub(crate) fn check_destination(path: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::FileTypeExt;
+    use crate::platform::FileKind;
     let kind = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta.file_type(),
+        Ok(meta) => crate::platform::file_kind(&meta),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
             return Err(Error::usage(
@@ -56,18 +57,13 @@ pub(crate) fn check_destination(path: &Path) -> Result<(), Error> {
             ))
         }
     };
-    let what = if kind.is_file() {
-        return Ok(());
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "a device"
+    let what = match kind {
+        FileKind::Regular => return Ok(()),
+        FileKind::Symlink => "a symbolic link",
+        FileKind::Directory => "a directory",
+        FileKind::Fifo => "a FIFO",
+        FileKind::Socket => "a socket",
+        FileKind::Device | FileKind::Other => "a device",
     };
     Err(Error::usage(
         At::file("-o", path),
@@ -78,7 +74,6 @@ pub(crate) fn check_destination(path: &Path) -> Result<(), Error> {
 /// Creates FILE with mode 0600 (whatever the umask) through a temporary file
 /// in the same folder and a rename, so that FILE is either complete or untouched.
 pub(crate) fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -90,9 +85,7 @@ pub(crate) fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(),
         .tempfile_in(dir)
         .map_err(fail)?;
     // fchmod, so the umask plays no part.
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(fail)?;
+    crate::platform::owner_only(tmp.as_file()).map_err(fail)?;
     tmp.write_all(content.expose()).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     check_destination(path)?;

@@ -1,7 +1,7 @@
 //! `kvenv run`: resolve, check what exec will accept, render into the
 //! environment and in-memory files, then exec the command.
 
-use super::{prepare, read_templates, with_texts, Mode};
+use super::shared::{prepare, read_templates, resolve, shapes, with_texts, Mode, Resolved};
 use crate::child::environment;
 use crate::child::{materialize, Files, Given};
 use crate::cli::{RunArgs, TemplateArg};
@@ -9,18 +9,18 @@ use crate::error::{At, Error};
 use crate::plan::{Key, Plan};
 use crate::reference::Reference;
 use crate::secret::SecretBytes;
+use crate::template;
 use crate::token::TokenTarget;
 use crate::vars::Vars;
-use crate::{exec, template};
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
 use std::path::Path;
 
 /// Whether the variable `var` is set to a text that holds a reference: an
 /// option that would set it (a template, a token) would drop the reference.
 fn holds_reference(vars: &[(OsString, OsString)], var: &str) -> bool {
     vars.iter().any(|(name, value)| {
-        name.as_bytes() == var.as_bytes() && template::mentions_reference(value.as_bytes())
+        name.as_encoded_bytes() == var.as_bytes()
+            && template::mentions_reference(value.as_encoded_bytes())
     })
 }
 
@@ -67,7 +67,7 @@ pub(crate) fn plain(args: &[OsString], env: Vec<SecretBytes>) -> Result<Error, V
     };
     if command
         .first()
-        .is_none_or(|c| c.as_bytes().starts_with(b"-"))
+        .is_none_or(|c| c.as_encoded_bytes().starts_with(b"-"))
     {
         return Err(env);
     }
@@ -82,9 +82,9 @@ pub(crate) fn plain(args: &[OsString], env: Vec<SecretBytes>) -> Result<Error, V
     let path = env
         .iter()
         .find_map(|e| e.expose().strip_prefix(b"PATH="))
-        .map(|value| OsStr::from_bytes(value.strip_suffix(b"\0").unwrap_or(value)).to_owned());
+        .map(|value| crate::platform::os_string(value.strip_suffix(b"\0").unwrap_or(value)));
     let path = path.unwrap_or_else(|| crate::vars::Vars::default().path().to_owned());
-    Ok(exec::exec(command, env, &path, None))
+    Ok(crate::platform::exec(command, env, &path, None))
 }
 
 /// `kvenv run`: resolve, then exec; returns only on failure, or under
@@ -95,14 +95,27 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
     check_template_vars(&args.template, vars)?;
     let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     check_token_vars(&tokens, &args.template, vars)?;
+    if args.watch
+        && !args.template.is_empty()
+        && matches!(args.on_change, crate::watch::options::OnChange::Signal(_))
+        && !crate::platform::replaceable()
+    {
+        return Err(Error::usage(
+            At::Arg("--on-change", None),
+            "signal:NAME cannot rewrite a --template here: templates are delivered through a pipe, read once; use --on-change restart",
+        ));
+    }
     let paths: Vec<&Path> = args.template.iter().map(|t| t.path.as_path()).collect();
     let texts = read_templates(&paths)?;
     let plan = Plan::of(vars, &with_texts(&paths, &texts), settings.cloud);
-    let shapes = super::shapes(&args.shapes, &plan, vars)?;
+    let shapes = shapes(&args.shapes, &plan, vars)?;
     // Under --watch, one network thread and session serve the first round
     // and every refresh.
-    let mut network = None;
-    let (resolution, hardening) = super::resolve_through(
+    let Resolved {
+        resolution,
+        hardening,
+        network,
+    } = resolve(
         &plan,
         &tokens,
         &shapes,
@@ -110,7 +123,7 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
         Mode::Strict {
             keep_unresolved: args.keep_unresolved,
         },
-        args.watch.then_some(&mut network),
+        args.watch,
     )?;
 
     check_sizes(&plan, &resolution, vars, &args, &tokens)?;
@@ -141,7 +154,7 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
     }
     let (env, _files) = materialize(&plan, &resolution, &given, Files::Sealed)?;
     drop(resolution);
-    Err(exec::exec(
+    Err(crate::platform::exec(
         &args.command,
         env,
         world.path(),

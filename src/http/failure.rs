@@ -57,8 +57,8 @@ impl TransportFailure {
         }
         if let Some(io) = find::<std::io::Error>(error) {
             use std::io::ErrorKind::*;
-            if crate::exec::out_of_descriptors(io) {
-                let limit = crate::exec::descriptor_limit();
+            if crate::platform::out_of_descriptors(io) {
+                let limit = crate::platform::descriptor_limit();
                 return TransportFailure::Descriptors { host, limit };
             }
             match io.kind() {

@@ -75,7 +75,7 @@ impl Backend for KeyVault<'_> {
             self.identity.credential.clone(),
             self.identity.renewer(),
         )
-        .map_err(|e| super::fetch::set_up_failed(&e))?;
+        .map_err(|e| set_up_failed(&e))?;
         // Under the cloud's suffix the token goes on the first request (the
         // pre-authorisation policy), and the rest follow once its connection
         // is up. Elsewhere the first request learns the vault's challenge
@@ -122,4 +122,9 @@ impl Backend for AppConfiguration<'_> {
     async fn fetch(&self, store: &Self::Client, r: &ConfigRef) -> Result<KeyValue, Failure> {
         appconfig::fetch(store, r, &|| self.identity.describe()).await
     }
+}
+
+/// What a reference gets when its host's client could not be set up.
+pub(super) fn set_up_failed(e: &crate::error::Error) -> crate::error::Failure {
+    crate::error::Failure::new(crate::error::Status::OtherReasons, e.to_string())
 }

@@ -4,7 +4,7 @@
 //! `--token`s from the same credential. Each fetch runs under the round's
 //! deadline.
 
-use super::backend::{AppConfiguration, Backend, KeyVault, Versioned};
+use super::backend::{set_up_failed, AppConfiguration, Backend, KeyVault, Versioned};
 use super::{Group, Resolution, Settings, Work};
 use crate::appconfig::{self, KeyValue};
 use crate::error::{Error, Failure, Status};
@@ -17,11 +17,6 @@ use crate::vault::{self, Fetched};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
-
-/// What a reference gets when its host's client could not be set up.
-pub(super) fn set_up_failed(e: &Error) -> Failure {
-    Failure::new(Status::OtherReasons, e.to_string())
-}
 
 /// The same failure for every reference of a host whose client could not be made.
 fn all_failed<R, T>(refs: Vec<R>, failure: Failure) -> Vec<(R, Result<T, Failure>)> {

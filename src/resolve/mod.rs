@@ -79,7 +79,7 @@ pub(crate) fn resolve(
     if work.is_empty() || (all_or_nothing && !refused.failures.is_empty()) {
         return Ok(refused);
     }
-    crate::exec::without_sigpipe(|| Ok(Session::new(settings)?.fetch(work, refused)))
+    crate::platform::without_sigpipe(|| Ok(Session::new(settings)?.fetch(work, refused)))
 }
 
 /// What a round fetches: secrets and key-values by host, and tokens.

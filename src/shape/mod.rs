@@ -219,8 +219,8 @@ fn no_nul(made: Option<&str>, text: SecretBytes) -> Result<SecretBytes, Failure>
         return Ok(text);
     }
     let detail = match made {
-        Some(name) => format!("{name}: {}", crate::plan::NUL_IN_VARIABLE),
-        None => crate::plan::NUL_IN_VARIABLE.to_string(),
+        Some(name) => format!("{name}: {}", crate::vars::NUL_IN_VARIABLE),
+        None => crate::vars::NUL_IN_VARIABLE.to_string(),
     };
     Err(Failure::new(Status::OtherReasons, detail))
 }

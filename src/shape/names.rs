@@ -4,7 +4,6 @@
 
 use crate::error::{printable, Failure, Status};
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 
 pub(super) fn is_name(name: &str) -> bool {
     crate::vars::is_name(name.as_bytes())
@@ -118,7 +117,8 @@ pub(super) fn changes_loading(name: &str) -> bool {
 
 /// Whether `name` is among `vars`.
 pub(crate) fn in_env(vars: &[(OsString, OsString)], name: &str) -> bool {
-    vars.iter().any(|(n, _)| n.as_bytes() == name.as_bytes())
+    vars.iter()
+        .any(|(n, _)| n.as_encoded_bytes() == name.as_bytes())
 }
 
 #[cfg(test)]

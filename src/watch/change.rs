@@ -7,7 +7,6 @@ use super::{Signals, Supervisor};
 use crate::error::Error;
 use crate::resolve::Resolution;
 use crate::secret::SecretBytes;
-use nix::sys::signal::kill;
 use std::ffi::OsString;
 
 /// What the command sees: its variables and its templates' content.
@@ -47,7 +46,7 @@ impl Supervisor<'_> {
         &mut self,
         fresh: Resolution,
         signals: &mut Signals,
-        children: &mut tokio::signal::unix::Signal,
+        children: &mut crate::platform::ChildEvents,
     ) -> Result<Option<i32>, Error> {
         let quiet = self.watched.options.quiet;
         let before = self.seen();
@@ -87,7 +86,7 @@ impl Supervisor<'_> {
                         files.join(", ")
                     ));
                 }
-                let _ = kill(self.child, sig);
+                self.child.signal(sig);
                 Ok(None)
             }
             on_change => {
@@ -136,7 +135,7 @@ impl Supervisor<'_> {
             }
             let content: SecretBytes = item.render(&self.current);
             if let Some((_, fd)) = self.files.iter().find(|(index, _)| *index == i) {
-                crate::memfile::replace(fd, &content)?;
+                crate::platform::replace(fd, &content)?;
             }
         }
         Ok(())

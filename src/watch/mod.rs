@@ -15,26 +15,11 @@ pub(crate) use refresh::Network;
 
 use crate::child::{materialize, Files, Given, TemplateFile};
 use crate::error::Error;
-use crate::exec::Hardening;
 use crate::plan::Plan;
+use crate::platform::{asks_to_end, signal_exit_code, Child, ChildEvents, Hardening, Signals};
 use crate::resolve::Resolution;
 use futures::StreamExt;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use std::time::Duration;
-use tokio::signal::unix::{signal, SignalKind};
-
-/// The signals kvenv passes on to the command.
-const FORWARDED: [Signal; 7] = [
-    Signal::SIGTERM,
-    Signal::SIGINT,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-];
 
 /// What the supervisor needs from `run`.
 pub(crate) struct Watched<'a> {
@@ -55,8 +40,11 @@ pub(crate) fn supervise(
 ) -> Result<i32, Error> {
     // What the command gets back, read before SIGPIPE is blocked here: kvenv
     // stays alive to supervise, so no write of its own may kill it.
-    let inherited = crate::exec::Inherited::now();
-    crate::exec::block_sigpipe_in_this_thread();
+    let inherited = crate::platform::Inherited::now();
+    crate::platform::block_sigpipe_in_this_thread();
+    if let Some(h) = &hardening {
+        h.supervising();
+    }
     if watched.options.refresh_interval < Duration::from_secs(30) && !watched.options.quiet {
         crate::output::lines("--refresh-interval below 30s is meant for tests: every refresh costs one request per reference");
     }
@@ -74,7 +62,7 @@ pub(crate) fn supervise(
         current: resolution,
         hardening,
         network,
-        child: Pid::from_raw(0),
+        child: Child::none(),
         files: Vec::new(),
         inherited,
     };
@@ -95,41 +83,23 @@ struct Supervisor<'a> {
     /// The session of the first round, for refreshes; none when there is
     /// nothing to refresh.
     network: Option<Network>,
-    child: Pid,
+    child: Child,
     /// The templates' in-memory files the running command reads.
     files: Vec<TemplateFile>,
     /// The signal state the command is started with.
-    inherited: crate::exec::Inherited,
+    inherited: crate::platform::Inherited,
     /// When the `--token`s are due.
     renewals: renewal::Renewals,
 }
 
-/// A signal stream per forwarded signal, merged.
-type Signals = futures::stream::SelectAll<futures::stream::BoxStream<'static, Signal>>;
-
-/// The forwarded signals but those ignored when kvenv started: those stay
-/// ignored (kvenv does not catch them), so that the command inherits them
-/// ignored, as with exec.
-fn forwarded_signals(inherited: &crate::exec::Inherited) -> Result<Signals, Error> {
-    let mut all = futures::stream::SelectAll::new();
-    for sig in FORWARDED.into_iter().filter(|s| !inherited.ignored(*s)) {
-        let stream = signal(SignalKind::from_raw(sig as i32))
-            .map_err(|e| Error::internal(format!("cannot watch {sig}"), e))?;
-        all.push(
-            futures::stream::unfold(stream, move |mut s| async move {
-                s.recv().await.map(|()| (sig, s))
-            })
-            .boxed(),
-        );
-    }
-    Ok(all)
-}
-
 impl Supervisor<'_> {
     async fn run(&mut self) -> Result<i32, Error> {
-        let mut signals = forwarded_signals(&self.inherited)?;
+        let mut signals = self
+            .inherited
+            .forwarded()
+            .map_err(|(sig, e)| Error::internal(format!("cannot watch {sig}"), e))?;
         let mut children =
-            signal(SignalKind::child()).map_err(|e| Error::internal("cannot watch SIGCHLD", e))?;
+            ChildEvents::listen().map_err(|e| Error::internal("cannot watch SIGCHLD", e))?;
         self.start()?;
         self.sync_tokens();
         let mut watched_refs = refresh::unpinned(self.watched.plan);
@@ -147,10 +117,8 @@ impl Supervisor<'_> {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
-                Some(sig) = signals.next() => {
-                    let _ = kill(self.child, sig);
-                }
-                _ = children.recv() => {
+                Some(sig) = signals.next() => self.child.signal(sig),
+                _ = children.next() => {
                     if let Some(code) = self.reap() { return Ok(code); }
                 }
                 _ = tick.tick() => {
@@ -196,7 +164,7 @@ impl Supervisor<'_> {
     fn start(&mut self) -> Result<(), Error> {
         let w = &self.watched;
         let (env, files) = materialize(w.plan, &self.current, w.given, Files::Shared)?;
-        self.child = crate::exec::spawn(
+        self.child = crate::platform::spawn(
             &w.options.command,
             &env,
             w.given.path,
@@ -208,32 +176,22 @@ impl Supervisor<'_> {
         Ok(())
     }
 
-    /// Reaps every child that has ended (orphans too: kvenv may be PID 1);
-    /// the command's end gives the exit code, 128+N for a signal.
+    /// The command's exit code once it has ended (see [`Child::ended`]).
     fn reap(&self) -> Option<i32> {
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == self.child => return Some(code),
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == self.child => {
-                    return Some(128 + sig as i32)
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => return None,
-                Ok(_) => continue,
-            }
-        }
+        self.child.ended()
     }
 
     /// Ends the command when kvenv must end for a reason of its own: the stop
     /// signal, then SIGKILL after the stop timeout.
     async fn end(&mut self) {
-        if self.child.as_raw() == 0 || self.reap().is_some() {
+        if !self.child.started() || self.reap().is_some() {
             return;
         }
-        let _ = kill(self.child, self.watched.options.stop_signal);
+        self.child.signal(self.watched.options.stop_signal);
         let deadline = tokio::time::Instant::now() + self.watched.options.stop_timeout;
         while self.reap().is_none() {
             if tokio::time::Instant::now() >= deadline {
-                let _ = kill(self.child, Signal::SIGKILL);
+                self.child.kill();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -242,12 +200,8 @@ impl Supervisor<'_> {
     /// Stops the command for a restart: the stop signal, then SIGKILL after
     /// the stop timeout. A SIGTERM, SIGINT or SIGQUIT to kvenv meanwhile means
     /// stop everything: `Some(128+N)` once the command is gone.
-    async fn stop(
-        &mut self,
-        signals: &mut Signals,
-        children: &mut tokio::signal::unix::Signal,
-    ) -> Option<i32> {
-        let _ = kill(self.child, self.watched.options.stop_signal);
+    async fn stop(&mut self, signals: &mut Signals, children: &mut ChildEvents) -> Option<i32> {
+        self.child.signal(self.watched.options.stop_signal);
         let deadline = tokio::time::Instant::now() + self.watched.options.stop_timeout;
         let mut killed = false;
         let mut leaving: Option<i32> = None;
@@ -256,17 +210,17 @@ impl Supervisor<'_> {
                 return leaving;
             }
             tokio::select! {
-                _ = children.recv() => {}
+                _ = children.next() => {}
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                 _ = tokio::time::sleep_until(deadline), if !killed => {
-                    let _ = kill(self.child, Signal::SIGKILL);
+                    self.child.kill();
                     killed = true;
                 }
                 Some(sig) = signals.next() => {
-                    if matches!(sig, Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) {
-                        leaving = Some(128 + sig as i32);
+                    if asks_to_end(sig) {
+                        leaving = Some(signal_exit_code(sig));
                     }
-                    let _ = kill(self.child, sig);
+                    self.child.signal(sig);
                 }
             }
         }

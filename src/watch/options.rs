@@ -2,7 +2,7 @@
 //! bare number of seconds), signal names (`HUP` or `SIGHUP`) and what to do on
 //! a change (`restart` or `signal:NAME`).
 
-use nix::sys::signal::Signal;
+use crate::platform::Signal;
 use std::time::Duration;
 
 /// What `run --watch` was asked for, taken from the flags once.
@@ -71,15 +71,12 @@ pub(crate) fn parse_signal(text: &str) -> Result<Signal, String> {
     } else {
         format!("SIG{upper}")
     };
-    name.parse::<Signal>()
-        .ok()
-        .filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP))
-        .ok_or_else(|| {
-            format!(
-                "'{}' is not a signal name (HUP, SIGTERM, USR1, ...)",
-                crate::error::printable(text)
-            )
-        })
+    crate::platform::parse_signal(&name).ok_or_else(|| {
+        format!(
+            "'{}' is not a signal name (HUP, SIGTERM, USR1, ...)",
+            crate::error::printable(text)
+        )
+    })
 }
 
 /// `restart` or `signal:NAME`.

@@ -27,7 +27,7 @@ impl Network {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let (ready, started) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            crate::exec::block_sigpipe_in_this_thread();
+            crate::platform::block_sigpipe_in_this_thread();
             let session = match Session::new(&settings) {
                 Ok(session) => {
                     let _ = ready.send(Ok(()));

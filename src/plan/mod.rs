@@ -11,7 +11,6 @@ use crate::secret::SecretBytes;
 use crate::template::{self, Template};
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// Which input an item is, for the caller to put the rendered text back.
@@ -134,10 +133,12 @@ impl<'a> Plan<'a> {
         let label = printable(&name.to_string_lossy());
         match value.to_str() {
             Some(text) => self.scan(Key::Var(key), label, text, false, cloud),
-            None if template::mentions_reference(value.as_bytes()) => self.problems.push(Problem {
-                location: label,
-                message: "the value is not valid UTF-8".into(),
-            }),
+            None if template::mentions_reference(value.as_encoded_bytes()) => {
+                self.problems.push(Problem {
+                    location: label,
+                    message: "the value is not valid UTF-8".into(),
+                })
+            }
             None => {}
         }
     }
@@ -250,7 +251,7 @@ impl Plan<'_> {
                             (
                                 fetched.version.clone(),
                                 Status::OtherReasons,
-                                NUL_IN_VARIABLE.to_string(),
+                                crate::vars::NUL_IN_VARIABLE.to_string(),
                                 None,
                             )
                         }
@@ -301,9 +302,6 @@ fn unencodable(item: &Item, t: &Template, resolution: &Resolution) -> Vec<Unreso
         .collect()
 }
 
-/// Why a secret cannot go into an environment variable.
-pub(crate) const NUL_IN_VARIABLE: &str = "the secret contains a NUL byte, which an environment variable cannot hold; use --template instead";
-
 fn settle(lines: Vec<Unresolved>, keep_unresolved: bool) -> Result<(), Error> {
     if lines.is_empty() {
         return Ok(());
@@ -318,77 +316,4 @@ fn settle(lines: Vec<Unresolved>, keep_unresolved: bool) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    const REF: &str = "@Microsoft.KeyVault(VaultName=myvault;SecretName=db)";
-
-    fn os(s: &str) -> OsString {
-        OsString::from(s)
-    }
-
-    #[test]
-    fn references_are_found_with_where_they_are() {
-        let vars = vec![
-            (os("CONN"), os(&format!("Password={REF};"))),
-            (os("PLAIN"), os("no reference")),
-        ];
-        let text = format!("a\nb\npassword = {REF}\n");
-        let plan = Plan::of(&vars, &[(Path::new("app.conf"), &text)], Cloud::Public);
-        // The plain variable is not kept; the template always is.
-        assert_eq!(plan.items.len(), 2);
-        assert_eq!(
-            plan.refs().len(),
-            1,
-            "the same reference twice is fetched once"
-        );
-        let rows = plan.rows(&Resolution::default());
-        let locations: Vec<&str> = rows.iter().map(|r| r.location.as_str()).collect();
-        assert_eq!(locations, ["CONN", "app.conf:3"]);
-        assert!(rows
-            .iter()
-            .all(|r| r.status == Status::OtherReasons && r.detail == "not attempted"));
-    }
-
-    #[test]
-    fn a_malformed_reference_names_its_variable_and_never_its_value() {
-        let vars = vec![(
-            os("BROKEN"),
-            os("secret-ish @Microsoft.KeyVault(VaultName=v;SecretNam=x)"),
-        )];
-        let plan = Plan::of(&vars, &[], Cloud::Public);
-        let err = plan.check_syntax(false).unwrap_err().to_string();
-        assert!(
-            err.starts_with("BROKEN: InvalidSyntax: unknown parameter 'SecretNam'"),
-            "{err}"
-        );
-        assert!(!err.contains("secret-ish"));
-        // Kept literally, it is a warning, not an error.
-        assert!(plan.check_syntax(true).is_ok());
-        assert_eq!(
-            plan.rows(&Resolution::default())[0].status,
-            Status::InvalidSyntax
-        );
-    }
-
-    #[test]
-    fn the_rendered_length_is_known_before_rendering() {
-        let vars = vec![(os("CONN"), os(&format!("x={REF};y={REF}")))];
-        let plan = Plan::of(&vars, &[], Cloud::Public);
-        let mut resolution = Resolution::default();
-        let r = plan.refs().into_iter().next().unwrap();
-        resolution.values.insert(
-            r,
-            crate::vault::Fetched {
-                value: SecretBytes::new(b"s3cret".to_vec()),
-                version: None,
-                warning: None,
-                expires_on: None,
-            },
-        );
-        let item = &plan.items[0];
-        assert_eq!(item.render(&resolution).expose(), b"x=s3cret;y=s3cret");
-        assert_eq!(item.rendered_len(&resolution), "x=s3cret;y=s3cret".len());
-    }
-}
+mod tests;

@@ -1,17 +1,9 @@
-//! The process boundary: core-dump protection while secrets are in memory,
-//! SIGPIPE kept away from the network work, and exec with the resolved
-//! environment so the command keeps kvenv's PID, fds, signal state and
-//! limits. The command is searched in kvenv's `PATH` (with its env files),
+//! Exec with the resolved environment, so the command keeps kvenv's PID,
+//! descriptors, signal state and limits; or spawn, for `run --watch`, with
+//! what exec would have given it. The command is searched in kvenv's `PATH` (with its env files),
 //! as `execvp(3)` does.
 
-mod hardening;
-mod signals;
-mod start;
-
-pub(crate) use hardening::Hardening;
-pub(crate) use signals::{block_sigpipe_in_this_thread, without_sigpipe, Inherited};
-pub(crate) use start::{hold_closed_standard_descriptors, raw_environment};
-
+use super::{Hardening, Inherited};
 use crate::error::{At, Error};
 use crate::secret::SecretBytes;
 use nix::errno::Errno;
@@ -28,7 +20,7 @@ pub(crate) fn spawn(
     path: &OsStr,
     hardening: Option<&Hardening>,
     inherited: &Inherited,
-) -> Result<nix::unistd::Pid, Error> {
+) -> Result<super::Child, Error> {
     use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
     let name = crate::error::printable(&command[0].to_string_lossy());
     let (args, entries) = argv_envp(command, env)?;
@@ -56,7 +48,9 @@ pub(crate) fn spawn(
         Some(h) => h.around_spawn(spawn),
         None => spawn(),
     };
-    spawned.map_err(|errno| exec_error(&command[0], path, errno))
+    spawned
+        .map(super::Child::new)
+        .map_err(|errno| exec_error(&command[0], path, errno))
 }
 
 /// Replaces this process with `command`, searched in `path` as `execvp(3)`
@@ -149,7 +143,7 @@ fn in_path<'a>(command: &'a OsStr, path: &'a OsStr) -> impl Iterator<Item = Path
 /// The argument vector and environment for exec or spawn: the arguments as
 /// C strings, and pointers into kvenv's own `NAME=VALUE\0` buffers (no copy
 /// of a value is made).
-pub(crate) fn argv_envp<'e>(
+fn argv_envp<'e>(
     command: &[OsString],
     env: &'e [SecretBytes],
 ) -> Result<(Vec<CString>, Vec<&'e CStr>), Error> {
@@ -169,7 +163,7 @@ pub(crate) fn argv_envp<'e>(
 
 /// What `env(1)` makes of an exec (or spawn) that failed with `errno`: 127
 /// for ENOENT, naming a missing interpreter when that is the cause; 126 else.
-pub(crate) fn exec_error(command: &OsStr, path: &OsStr, errno: Errno) -> Error {
+fn exec_error(command: &OsStr, path: &OsStr, errno: Errno) -> Error {
     let name = crate::error::printable(&command.to_string_lossy());
     match errno {
         Errno::ENOENT => match missing_helper(command, path) {
@@ -184,7 +178,9 @@ pub(crate) fn exec_error(command: &OsStr, path: &OsStr, errno: Errno) -> Error {
 /// it needs to run: a script's interpreter, or an executable's loader.
 fn missing_helper(command: &OsStr, path: &OsStr) -> Option<String> {
     let found = find_in_path(command, path)?;
-    let head = crate::files::read_regular(&found, 1 << 20, crate::files::Links::Follow).ok()?;
+    let mut head = Vec::new();
+    let file = super::open_for_reading(&found, true).ok()?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut head).ok()?;
     let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
     Some(match line.strip_prefix(b"#!") {
         Some(rest) => {
@@ -225,4 +221,17 @@ pub(crate) fn descriptor_limit() -> Option<u64> {
         .ok()
         .map(|(soft, _)| soft)
         .filter(|n| *n != nix::sys::resource::RLIM_INFINITY)
+}
+
+/// What exec accepts for arguments and environment together: the kernel's
+/// `ARG_MAX` (a quarter of the stack limit on Linux), 2 MiB if it cannot be
+/// read, and never more than 32 MiB (an unlimited stack must not mean
+/// unlimited memory).
+pub(crate) fn exec_budget() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::ARG_MAX)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(2 << 20)
+        .min(32 << 20)
 }

@@ -2,7 +2,22 @@
 //! writes and network work, and the mask and dispositions kvenv was started
 //! with, which a child started by `run --watch` gets back.
 
-use nix::sys::signal::{SigSet, Signal};
+use super::super::Paths;
+use nix::sys::signal::SigSet;
+pub(crate) use nix::sys::signal::Signal;
+
+/// The signal called `name` (`SIGHUP`), if this OS has it and it can be
+/// sent and caught (never SIGKILL or SIGSTOP).
+pub(crate) fn parse_signal(name: &str) -> Option<Signal> {
+    name.parse::<Signal>()
+        .ok()
+        .filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP))
+}
+
+/// Whether the calling thread blocks SIGPIPE.
+pub(crate) fn sigpipe_blocked_here() -> bool {
+    SigSet::thread_get_mask().is_ok_and(|mask| mask.contains(Signal::SIGPIPE))
+}
 
 /// Blocks SIGPIPE for the calling thread (and the threads it starts): for a
 /// thread that does network work for as long as kvenv lives (`run --watch`).
@@ -47,9 +62,14 @@ pub(crate) struct Inherited {
 impl Inherited {
     /// Reads the calling thread's mask and the process's ignored signals.
     pub(crate) fn now() -> Inherited {
+        let ignored = match Paths::now() {
+            #[cfg(target_os = "linux")]
+            Paths::Linux => super::super::os::ignored_signals(),
+            _ => ignored_by_sigaction(),
+        };
         Inherited {
             mask: SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty()),
-            ignored: ignored_signals(),
+            ignored,
         }
     }
 
@@ -63,38 +83,14 @@ impl Inherited {
         self.ignored & (1u64 << (signal as i32 - 1)) != 0
     }
 
-    /// Every signal (1 to 64) that was not ignored at start, but SIGKILL and
-    /// SIGSTOP, whose dispositions cannot change. The set includes the C
-    /// library's internal signals (glibc's 32 and 33, which its `posix_spawn`
-    /// sets to "ignore" in the child unless told otherwise), which `sigaddset`
-    /// refuses, so the set is built from its bits.
-    #[cfg(target_os = "linux")]
+    /// Every signal that was not ignored at start, but SIGKILL and SIGSTOP,
+    /// whose dispositions cannot change: the set a spawned child gets the
+    /// default disposition for.
     pub(super) fn defaults(&self) -> SigSet {
-        use nix::libc::{c_ulong, sigset_t};
-        const BITS: usize = c_ulong::BITS as usize;
-        const WORDS: usize = std::mem::size_of::<sigset_t>() / std::mem::size_of::<c_ulong>();
-        let unchangeable =
-            (1u64 << (Signal::SIGKILL as i32 - 1)) | (1u64 << (Signal::SIGSTOP as i32 - 1));
-        let wanted = !self.ignored & !unchangeable;
-        let mut words: [c_ulong; WORDS] = [0; WORDS];
-        for bit in (0..64).filter(|bit| wanted & (1u64 << bit) != 0) {
-            words[bit / BITS] |= 1 << (bit % BITS);
+        #[cfg(target_os = "linux")]
+        if Paths::now() == Paths::Linux {
+            return super::super::os::defaults(self.ignored);
         }
-        // SAFETY: `sigset_t` is, on Linux with glibc and musl, a plain array of
-        // `WORDS` `c_ulong`s in which signal N is bit N-1 (the size is checked
-        // by `transmute` at compile time); any bit pattern is a valid set.
-        #[allow(unsafe_code)]
-        unsafe {
-            SigSet::from_sigset_t_unchecked(std::mem::transmute::<[c_ulong; WORDS], sigset_t>(
-                words,
-            ))
-        }
-    }
-
-    /// Elsewhere (macOS) the C library has no internal signals: every
-    /// signal `sigaddset` knows that was not ignored, but SIGKILL and SIGSTOP.
-    #[cfg(not(target_os = "linux"))]
-    pub(super) fn defaults(&self) -> SigSet {
         let mut set = SigSet::empty();
         for signal in Signal::iterator() {
             if !self.ignored(signal) && !matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
@@ -105,13 +101,41 @@ impl Inherited {
     }
 }
 
-/// The signals this process ignores (`SigIgn` in `/proc/self/status`; none
-/// if it cannot be read).
-fn ignored_signals() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigIgn:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .unwrap_or(0)
+/// The signals this process ignores, asked of `sigaction` one by one (what
+/// macOS has; Linux reads `/proc`, which also knows the C library's own).
+pub(crate) fn ignored_by_sigaction() -> u64 {
+    Signal::iterator()
+        .filter(|signal| is_ignored(*signal))
+        .fold(0u64, |set, signal| set | 1u64 << (signal as i32 - 1))
+}
+
+/// Whether `signal`'s disposition is "ignore", read without changing it.
+fn is_ignored(signal: Signal) -> bool {
+    let mut old = std::mem::MaybeUninit::<nix::libc::sigaction>::zeroed();
+    // SAFETY: with a null new action `sigaction` only writes the current one
+    // into `old`, which is a zeroed `sigaction`; no disposition changes.
+    #[allow(unsafe_code)]
+    let read = unsafe { nix::libc::sigaction(signal as i32, std::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: `old` was zeroed (a valid `sigaction`) and, on success, filled.
+    #[allow(unsafe_code)]
+    let old = unsafe { old.assume_init() };
+    read == 0 && old.sa_sigaction == nix::libc::SIG_IGN
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The macOS way and the Linux way agree on the signals both know.
+    #[test]
+    fn sigaction_agrees_with_proc() {
+        let standard = (1u64 << 31) - 1;
+        let by_sigaction = ignored_by_sigaction();
+        // Rust's runtime ignores SIGPIPE: both must see it.
+        assert_ne!(by_sigaction & (1 << (Signal::SIGPIPE as i32 - 1)), 0);
+        assert_eq!(
+            by_sigaction & standard,
+            crate::platform::os::ignored_signals() & standard
+        );
+    }
 }

@@ -37,6 +37,12 @@ pub(crate) fn raw_environment() -> Vec<SecretBytes> {
     entries
 }
 
+/// The OS string whose bytes are `bytes` (on Unix, any bytes are one).
+pub(crate) fn os_string(bytes: &[u8]) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(bytes).to_owned()
+}
+
 /// When kvenv was started with descriptor 0, 1 or 2 closed, puts an empty,
 /// sealed, close-on-exec in-memory file there, so that no descriptor kvenv
 /// opens (a socket, a template's in-memory file) takes that number: kvenv's
@@ -60,24 +66,15 @@ pub(crate) fn hold_closed_standard_descriptors() {
     }
 }
 
-/// An empty, sealed, close-on-exec in-memory file that holds a descriptor number.
-#[cfg(target_os = "linux")]
+/// An empty, close-on-exec file that holds a descriptor number: a sealed
+/// `memfd` on Linux, `/dev/null` read-only elsewhere.
 fn placeholder() -> Option<std::os::fd::OwnedFd> {
-    use nix::fcntl::SealFlag;
-    use nix::sys::memfd::{memfd_create, MFdFlags};
-    let fd = memfd_create(
-        c"kvenv-closed",
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )
-    .ok()?;
-    let seals = SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL;
-    let _ = fcntl(fd.as_fd(), FcntlArg::F_ADD_SEALS(seals));
-    Some(fd)
-}
-
-/// Where there is no memfd: `/dev/null`, read-only and close-on-exec.
-#[cfg(not(target_os = "linux"))]
-fn placeholder() -> Option<std::os::fd::OwnedFd> {
+    #[cfg(target_os = "linux")]
+    if super::super::Paths::now() == super::super::Paths::Linux {
+        let fd = super::super::os::memory_file(c"kvenv-closed").ok()?;
+        let _ = super::super::os::seal(&fd, false);
+        return Some(fd);
+    }
     use nix::fcntl::{open, OFlag};
     open(
         c"/dev/null",

@@ -1,20 +1,21 @@
 //! Core dumps off while secrets are in memory, put back for the command.
 
-#[cfg(target_os = "linux")]
-use nix::sys::prctl;
+use super::super::Paths;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// What kvenv changed to keep secrets out of core dumps, to be put back before exec.
 pub(crate) struct Hardening {
     core: Option<(u64, u64)>,
+    /// `PR_SET_DUMPABLE` as kvenv found it (Linux).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     dumpable: Option<bool>,
 }
 
 impl Hardening {
-    /// Turns core dumps off: `PR_SET_DUMPABLE` 0 (also keeps other processes of the
-    /// same user from ptrace-attaching or reading our memory) and a soft
-    /// `RLIMIT_CORE` of 0. The hard limit is kept so the soft one can be restored.
+    /// Turns core dumps off: a soft `RLIMIT_CORE` of 0 (the hard limit is
+    /// kept so the soft one can be restored) and, on Linux, `PR_SET_DUMPABLE`
+    /// 0, which also keeps other processes of the same user from
+    /// ptrace-attaching or reading kvenv's memory.
     pub(crate) fn engage() -> Hardening {
         let core = getrlimit(Resource::RLIMIT_CORE).ok();
         if let Some((_, hard)) = core {
@@ -22,10 +23,19 @@ impl Hardening {
                 tracing::warn!("could not set RLIMIT_CORE to 0: {e}");
             }
         }
-        Hardening {
-            core,
-            dumpable: not_dumpable(),
-        }
+        let dumpable = match Paths::now() {
+            #[cfg(target_os = "linux")]
+            Paths::Linux => super::super::os::not_dumpable(),
+            _ => None,
+        };
+        Hardening { core, dumpable }
+    }
+
+    /// For a kvenv that stays the command's parent: on macOS, no debugger
+    /// may attach to it (`PT_DENY_ATTACH`; Linux has that from `engage`).
+    pub(crate) fn supervising(&self) {
+        #[cfg(target_os = "macos")]
+        super::super::os::deny_attach();
     }
 
     /// Runs `spawn` with the original core limit, so that a child started by
@@ -49,24 +59,7 @@ impl Hardening {
         }
         #[cfg(target_os = "linux")]
         if let Some(dumpable) = self.dumpable {
-            let _ = prctl::set_dumpable(dumpable);
+            super::super::os::restore_dumpable(dumpable);
         }
     }
-}
-
-/// `PR_SET_DUMPABLE` 0, and what it was. Linux only: macOS has no
-/// per-process equivalent that exec would not keep (its `PT_DENY_ATTACH`
-/// would pass to the command), so there the soft core limit alone applies.
-#[cfg(target_os = "linux")]
-fn not_dumpable() -> Option<bool> {
-    let dumpable = prctl::get_dumpable().ok();
-    if let Err(e) = prctl::set_dumpable(false) {
-        tracing::warn!("could not clear PR_SET_DUMPABLE: {e}");
-    }
-    dumpable
-}
-
-#[cfg(not(target_os = "linux"))]
-fn not_dumpable() -> Option<bool> {
-    None
 }
