@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn how(delivery: Delivery) -> Injection {

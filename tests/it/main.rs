@@ -18,6 +18,7 @@ mod http2;
 mod identity;
 mod inject_hostile;
 mod kubectl;
+mod macos_paths;
 mod postgres;
 mod run;
 mod shape;

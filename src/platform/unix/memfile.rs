@@ -64,6 +64,8 @@ pub(crate) fn replace(file: &KeptFile, content: &SecretBytes) -> Result<(), Erro
     nix::unistd::ftruncate(&file.fd, content.len() as i64).map_err(fail)
 }
 
+/// `seal` is for a `memfd`: a pipe needs none, its write end is closed.
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
 fn create(name: &str, content: &SecretBytes, seal: bool) -> Result<OwnedFd, Error> {
     let fd = match Paths::now() {
         #[cfg(target_os = "linux")]
