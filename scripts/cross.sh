@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds kvenv for another target and runs it where this machine can:
-#   scripts/cross.sh TARGET [check|test]
-# TARGET: x86_64-unknown-linux-musl, aarch64-unknown-linux-musl (test: build,
-# then run `--version` and the binary test against the loopback fakes, aarch64
-# under qemu-aarch64-static), or any target for `check`.
+#   scripts/cross.sh TARGET [check|build|test]
+# TARGET: x86_64 or aarch64 Linux, gnu or musl (test: build, then run
+# `--version` and the binary test against the loopback fakes, aarch64 under
+# qemu-aarch64-static, with Debian's aarch64 C library for gnu); build: the
+# binary's path is the last line; check: any target (macOS included).
 #
 # Only package registries are used: the standard library for TARGET is built
 # from source (-Zbuild-std) from Debian's rust-src of exactly this rustc's
@@ -13,7 +14,7 @@
 # compiles the C that ring needs. RUSTC_BOOTSTRAP=1 is set for this build only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: scripts/cross.sh TARGET [check|test]}
+target=${1:?usage: scripts/cross.sh TARGET [check|build|test]}
 mode=${2:-test}
 work="$PWD/target/cross"
 mkdir -p "$work"
@@ -81,17 +82,29 @@ if [ "$mode" = check ]; then
   exit 0
 fi
 
-echo "== cross: build for $target (profile cross)"
-cargo zigbuild --profile cross "${build[@]}"
+echo "== cross: build for $target (profile cross)" >&2
+cargo zigbuild --profile cross "${build[@]}" >&2
 bin="$work/build/$target/cross/kvenv"
+if [ "$mode" = build ]; then
+  echo "$bin"
+  exit 0
+fi
 launcher=()
 case "$target" in
   x86_64-*) ;;
   aarch64-*)
-    command -v qemu-aarch64-static >/dev/null 2>&1 || {
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static
-    }
+    need=()
+    command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
+    case "$target" in
+      *-gnu) [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need+=(libc6-arm64-cross) ;;
+    esac
+    if [ ${#need[@]} -gt 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    fi
     launcher=(qemu-aarch64-static)
+    case "$target" in
+      *-gnu) launcher+=(-L /usr/aarch64-linux-gnu) ;;
+    esac
     ;;
   *) echo "cross: no way to run $target here; use check" >&2; exit 1 ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the kvenv image (FROM scratch, /kvenv alone, static) with buildah
-# from this machine's static build, and checks it from outside: the image's
+# from the x86_64 musl build (scripts/cross.sh), as the release image is built
+# from the musl archives, and checks it from outside: the image's
 # only layer holds exactly /kvenv, its entrypoint is /kvenv, and the /kvenv
 # taken out of the image resolves a secret from an empty root (chroot, against
 # the loopback fakes: tests/it/static.rs) and installs itself with `kvenv
@@ -12,13 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 tag=${1:-kvenv:$version}
-target=$(rustc -vV | sed -n 's/^host: //p')
 buildah=(buildah --storage-driver vfs)
 
-echo "== static release build ($target, +crt-static)"
-RUSTFLAGS="-C target-feature=+crt-static" \
-  cargo build --quiet --release --locked --bin kvenv --target "$target" --target-dir target/static
-bin="target/static/$target/release/kvenv"
+echo "== the x86_64 musl build (scripts/cross.sh)"
+bin=$(scripts/cross.sh x86_64-unknown-linux-musl build | tail -n 1)
 if readelf -l "$bin" | grep -q INTERP; then
   echo "image: $bin is dynamically linked" >&2
   exit 1
