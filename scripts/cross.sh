@@ -3,8 +3,10 @@
 #   scripts/cross.sh TARGET [check|build|test]
 # TARGET: x86_64 or aarch64 Linux, gnu or musl (test: build, then run
 # `--version` and the binary test against the loopback fakes, aarch64 under
-# qemu-aarch64-static, with Debian's aarch64 C library for gnu); build: the
-# binary's path is the last line; check: any target (macOS included).
+# qemu-aarch64-static, with Debian's aarch64 C library for gnu), or
+# x86_64-pc-windows-gnu (test: build, then run the Windows tests,
+# tests/it/windows.rs, with kvenv.exe under Wine); build: the binary's path is
+# the last line; check: any target (macOS included).
 #
 # Only package registries are used: the standard library for TARGET is built
 # from source (-Zbuild-std) from Debian's rust-src of exactly this rustc's
@@ -85,12 +87,20 @@ fi
 echo "== cross: build for $target (profile cross)" >&2
 cargo zigbuild --profile cross "${build[@]}" >&2
 bin="$work/build/$target/cross/kvenv"
+case "$target" in *-windows-*) bin="$bin.exe" ;; esac
 if [ "$mode" = build ]; then
   echo "$bin"
   exit 0
 fi
 launcher=()
 case "$target" in
+  x86_64-pc-windows-gnu)
+    echo "== cross: $target: the library's unit tests (run under Wine next)" >&2
+    units=$(cargo-zigbuild test --lib --no-run --locked --target "$target" \
+              -Zbuild-std=std,panic_abort,test --target-dir "$work/build" 2>&1 |
+            tee /dev/stderr | sed -n 's/.*Executable unittests src\/lib.rs (\(.*\))$/\1/p')
+    exec env -u RUSTUP_TOOLCHAIN -u RUSTC_BOOTSTRAP -u RUSTFLAGS scripts/wine-test.sh "$bin" "$units"
+    ;;
   x86_64-*) ;;
   aarch64-*)
     need=()

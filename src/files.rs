@@ -83,6 +83,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // FIFOs, /dev/zero
     fn devices_fifos_and_directories_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
@@ -102,6 +103,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)] // symbolic links need privileges on Windows
     fn symlinks_are_followed_only_when_allowed() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("t");

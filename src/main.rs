@@ -2,13 +2,22 @@
 //!
 //! `#![no_main]` keeps the Rust runtime from setting SIGPIPE to "ignore" before
 //! `main`, so the command kvenv execs inherits the dispositions kvenv was given.
-#![no_main]
+//! On Windows, where no signal disposition is inherited, it is a plain `main`.
+#![cfg_attr(unix, no_main)]
 
+#[cfg(unix)]
 use std::ffi::{c_char, c_int, CStr, OsString};
+#[cfg(unix)]
 use std::os::unix::ffi::OsStringExt;
+
+#[cfg(windows)]
+fn main() {
+    std::process::exit(kvenv::main());
+}
 
 // SAFETY: this is the C `main` symbol; the C runtime calls it with `argc`
 // valid strings at `argv`, read once in `arguments`.
+#[cfg(unix)]
 #[allow(unsafe_code)] // a C symbol has to be exported unmangled
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
@@ -20,6 +29,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 /// itself only with glibc (which also passes them to its initialisers); with
 /// musl and a `main` of our own, std sees none, so kvenv built for musl
 /// printed its help for `kvenv --version`. Read here, on every libc.
+#[cfg(unix)]
 fn arguments(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
     let count = usize::try_from(argc).unwrap_or(0);
     if argv.is_null() {
@@ -47,7 +57,7 @@ fn arguments(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
 /// many TLB shootdowns, for 100 references: a third of kvenv's time at that
 /// size). One arena for every thread grows with `brk` in 128 KiB steps
 /// instead; kvenv has two threads, so nothing contends for it.
-#[cfg(target_env = "gnu")]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn one_allocator_arena() {
     // SAFETY: `mallopt` only sets an allocator parameter; M_ARENA_MAX takes
     // any positive count. No other thread exists yet.
@@ -57,8 +67,8 @@ fn one_allocator_arena() {
     }
 }
 
-/// musl's allocator has no per-thread arenas.
-#[cfg(not(target_env = "gnu"))]
+/// musl's allocator has no per-thread arenas; macOS's zones grow otherwise.
+#[cfg(all(unix, not(all(target_os = "linux", target_env = "gnu"))))]
 fn one_allocator_arena() {}
 
 // The only two libm functions anything in kvenv calls (the DNS resolver's
@@ -68,6 +78,7 @@ fn one_allocator_arena() {}
 // loaded at every start: loading and relocating it was about 0.1 ms of a
 // 1.5 ms exec with no references.
 // SAFETY: plain functions of f64 with the C signatures of exp(3) and pow(3).
+#[cfg(unix)]
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
 extern "C" fn exp(x: f64) -> f64 {
@@ -75,6 +86,7 @@ extern "C" fn exp(x: f64) -> f64 {
 }
 
 // SAFETY: as above.
+#[cfg(unix)]
 #[allow(unsafe_code)]
 #[unsafe(no_mangle)]
 extern "C" fn pow(x: f64, y: f64) -> f64 {

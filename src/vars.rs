@@ -72,7 +72,7 @@ impl Vars {
         let name = name.as_ref();
         self.0
             .iter()
-            .find(|(n, _)| n.as_os_str() == name)
+            .find(|(n, _)| same_name(n, name))
             .map(|(_, v)| v.as_os_str())
     }
 
@@ -91,6 +91,15 @@ impl Vars {
         }
         self
     }
+}
+
+/// Whether two variable names are the same: byte for byte, or, where the
+/// OS ignores case in them (Windows: `Path` is `PATH`), without ASCII case.
+pub(crate) fn same_name(a: &OsStr, b: &OsStr) -> bool {
+    a == b
+        || (crate::platform::NAMES_IGNORE_CASE
+            && a.as_encoded_bytes()
+                .eq_ignore_ascii_case(b.as_encoded_bytes()))
 }
 
 #[cfg(test)]

@@ -95,6 +95,12 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
     check_template_vars(&args.template, vars)?;
     let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     check_token_vars(&tokens, &args.template, vars)?;
+    if !args.template.is_empty() && !crate::platform::templates_supported() {
+        return Err(Error::usage(
+            At::Arg("--template", None),
+            "templates are not available on Windows: kvenv has no in-memory file to give the command there, and never writes a secret to disk",
+        ));
+    }
     if args.watch
         && !args.template.is_empty()
         && matches!(args.on_change, crate::watch::options::OnChange::Signal(_))

@@ -9,18 +9,18 @@ use azure_identity::{
 };
 use std::sync::Arc;
 
-/// Finds a developer tool on the snapshot's PATH; the crates run it through `/bin/sh`.
+/// Finds a developer tool on the snapshot's PATH (`az.cmd`, `azd.exe` on
+/// Windows); the crates run it through `/bin/sh` or `cmd.exe`.
 fn on_path(config: &IdentityConfig, tool: &'static str) -> Result<(), Unavailable> {
-    config
-        .env
-        .get("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(std::path::Path::new)
-        .map(|dir| dir.join(tool))
-        .find(|p| p.is_file())
-        .map(|_| ())
-        .ok_or(Unavailable::NotOnPath(tool))
+    let path = config.env.get("PATH").unwrap_or_default();
+    let pathext = config.env.get("PATHEXT");
+    crate::platform::find_program(
+        std::ffi::OsStr::new(tool),
+        std::ffi::OsStr::new(path),
+        pathext.map(std::ffi::OsStr::new),
+    )
+    .map(|_| ())
+    .ok_or(Unavailable::NotOnPath(tool))
 }
 
 pub(super) fn azure_cli(config: &IdentityConfig) -> Built {

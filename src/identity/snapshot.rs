@@ -22,10 +22,14 @@ impl Snapshot {
 
     /// A variable's value, `None` when unset or blank.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
+        let found = self.0.get(name).or_else(|| {
+            let ignore_case = crate::platform::NAMES_IGNORE_CASE;
+            self.0
+                .iter()
+                .find(|(n, _)| ignore_case && n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        });
+        found.map(String::as_str).filter(|v| !v.trim().is_empty())
     }
 }
 

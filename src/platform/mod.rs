@@ -10,9 +10,12 @@
 //! Unix and chosen by [`Paths`]: so the macOS logic also runs, and is
 //! tested, on Linux.
 
+mod kinds;
 mod paths;
 #[cfg(unix)]
 mod unix;
+#[cfg(windows)]
+mod windows;
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -23,6 +26,11 @@ use linux as os;
 #[cfg(target_os = "macos")]
 use macos as os;
 
-pub(crate) use paths::{select_paths, Paths};
+pub(crate) use kinds::{FileKind, OpenError};
+pub(crate) use paths::select_paths;
+#[cfg(unix)]
+pub(crate) use paths::Paths;
 #[cfg(unix)]
 pub(crate) use unix::*;
+#[cfg(windows)]
+pub(crate) use windows::*;

@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-/// The paths where macOS and Linux differ.
+/// The paths where macOS and Linux differ (Windows has its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Paths {
     /// Linux's: templates in sealed `memfd`s, ignored signals from `/proc`.
@@ -32,6 +32,7 @@ pub(crate) fn select_paths(requested: Option<&std::ffi::OsStr>) {
     let _ = SELECTED.set(chosen);
 }
 
+#[cfg_attr(windows, allow(dead_code))]
 impl Paths {
     /// The paths chosen at start (native if none were).
     pub(crate) fn now() -> Paths {

@@ -84,6 +84,9 @@ pub(crate) fn parse_on_change(text: &str) -> Result<OnChange, String> {
     match text.trim() {
         "restart" => Ok(OnChange::Restart),
         other => match other.strip_prefix("signal:") {
+            Some(_) if !crate::platform::SIGNALS_TO_COMMAND => Err(
+                "signal:NAME is not available on Windows, where a console program gets no signal but Ctrl+C and Ctrl+Break; use restart".into(),
+            ),
             Some(name) => parse_signal(name).map(OnChange::Signal),
             None => Err(format!(
                 "'{}' is not restart or signal:NAME",
@@ -112,6 +115,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn signals_with_or_without_sig() {
         assert_eq!(parse_signal("HUP"), Ok(Signal::SIGHUP));
         assert_eq!(parse_signal("sigterm"), Ok(Signal::SIGTERM));
@@ -123,5 +127,14 @@ mod tests {
         );
         assert_eq!(parse_on_change("restart"), Ok(OnChange::Restart));
         assert!(parse_on_change("reload").is_err());
+    }
+
+    /// Windows has no signals to send a command: one line says so.
+    #[test]
+    #[cfg(windows)]
+    fn signal_on_change_is_refused_on_windows() {
+        let refused = parse_on_change("signal:HUP").unwrap_err();
+        assert!(refused.contains("Windows"), "{refused}");
+        assert_eq!(parse_on_change("restart"), Ok(OnChange::Restart));
     }
 }

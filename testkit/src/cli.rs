@@ -4,7 +4,6 @@
 //! their arguments.
 
 use crate::TokenBook;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct FakeCli {
@@ -78,7 +77,11 @@ impl FakeCli {
         let script = format!("#!/bin/sh\necho \"$*\" >> '{}'\n{body}\n", log.display());
         let path = self.bin().join(tool);
         std::fs::write(&path, script).expect("write fake tool");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .expect("chmod fake tool");
+        #[cfg(unix)]
+        std::fs::set_permissions(
+            &path,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .expect("chmod fake tool");
     }
 }

@@ -140,6 +140,7 @@ impl HostileServer {
 }
 
 /// Closes with a TCP reset instead of a FIN.
+#[cfg(unix)]
 fn reset(stream: &TcpStream) {
     use std::os::fd::AsFd;
     let linger = nix::libc::linger {
@@ -149,6 +150,10 @@ fn reset(stream: &TcpStream) {
     let _ =
         nix::sys::socket::setsockopt(&stream.as_fd(), nix::sys::socket::sockopt::Linger, &linger);
 }
+
+/// Elsewhere (the unit tests built for Windows do not start these servers).
+#[cfg(not(unix))]
+fn reset(_stream: &TcpStream) {}
 
 fn serve(
     mut tcp: TcpStream,

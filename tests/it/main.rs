@@ -27,3 +27,4 @@ mod r#static;
 mod support;
 mod trust;
 mod watch;
+mod windows;

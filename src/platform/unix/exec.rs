@@ -195,6 +195,26 @@ fn missing_helper(command: &OsStr, path: &OsStr) -> Option<String> {
     })
 }
 
+/// A running command can be sent any signal (`--on-change signal:NAME`).
+pub(crate) const SIGNALS_TO_COMMAND: bool = true;
+
+/// Variable names are case-sensitive here.
+pub(crate) const NAMES_IGNORE_CASE: bool = false;
+
+/// Templates are in-memory files here (a `memfd`, or a pipe).
+pub(crate) fn templates_supported() -> bool {
+    true
+}
+
+/// Where `execvp` would have found `name` (`pathext` is Windows's).
+pub(crate) fn find_program(
+    name: &OsStr,
+    path: &OsStr,
+    _pathext: Option<&OsStr>,
+) -> Option<PathBuf> {
+    find_in_path(name, path)
+}
+
 /// Where `execvp` would have found `command`: as given when it has a `/`,
 /// else the first regular file in a `path` folder.
 fn find_in_path(command: &OsStr, path: &OsStr) -> Option<PathBuf> {

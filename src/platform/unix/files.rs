@@ -1,36 +1,10 @@
 //! Files as the OS opens and describes them: opens that never block or
 //! follow a last link when told not to, file types, and modes.
 
+use super::super::{FileKind, OpenError};
 use std::fs::{File, Metadata};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-/// What a path is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FileKind {
-    Regular,
-    Directory,
-    Symlink,
-    Fifo,
-    Socket,
-    Device,
-    Other,
-}
-
-impl FileKind {
-    /// How kvenv's lines name it.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            FileKind::Regular => "regular file",
-            FileKind::Directory => "directory",
-            FileKind::Symlink => "symbolic link",
-            FileKind::Fifo => "FIFO",
-            FileKind::Socket => "socket",
-            FileKind::Device => "device",
-            FileKind::Other => "special file",
-        }
-    }
-}
 
 /// The kind of file `meta` describes.
 pub(crate) fn file_kind(meta: &Metadata) -> FileKind {
@@ -50,14 +24,6 @@ pub(crate) fn file_kind(meta: &Metadata) -> FileKind {
     } else {
         FileKind::Other
     }
-}
-
-/// Why [`open_for_reading`] failed.
-#[derive(Debug)]
-pub(crate) enum OpenError {
-    /// The path is a symbolic link, and links were refused.
-    Symlink,
-    Io(std::io::Error),
 }
 
 /// Opens `path` to read, close-on-exec and without blocking (a FIFO with no

@@ -405,7 +405,9 @@ impl<'k> Run<'k> {
     }
 
     fn finish(self, mut cmd: assert_cmd::Command) -> Outcome {
-        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.env_clear()
+            .envs(launcher_env())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
@@ -614,6 +616,16 @@ pub fn kvenv() -> Vec<std::ffi::OsString> {
             .unwrap_or_else(|| assert_cmd::cargo::cargo_bin!("kvenv").into()),
     );
     words
+}
+
+/// What the launcher itself needs from the tests' environment (Wine's
+/// `WINEPREFIX`, say), named in `KVENV_TEST_LAUNCHER_ENV` (comma-separated).
+pub fn launcher_env() -> Vec<(String, String)> {
+    std::env::var("KVENV_TEST_LAUNCHER_ENV")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+        .collect()
 }
 
 /// [`kvenv`] as a command to add arguments to.
