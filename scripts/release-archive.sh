@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the release archive for one target (default: this machine's) and
-# checks it: dist/kvenv-VERSION-TARGET.tar.gz holds kvenv-VERSION-TARGET/ with
-# the binary, LICENSE and README.md, and nothing else; its .sha256 verifies;
-# the binary unpacked from it runs and says its version; a musl build is static.
+# checks it: dist/kvenv-VERSION-TARGET.tar.gz (.zip for Windows) holds
+# kvenv-VERSION-TARGET/ with the binary, LICENSE and README.md, and nothing
+# else; its .sha256 verifies; the binary unpacked from it runs and says its
+# version; a musl build is static.
 #   scripts/release-archive.sh [TARGET]
 # The release workflow (.github/workflows/release.yml) runs this for every target.
 set -euo pipefail
@@ -13,6 +14,9 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 name="kvenv-${version}-${target}"
 echo "== release archive ${name}"
 cargo build --release --locked --bin kvenv --target "$target"
+case "$target" in
+  *-windows-*) exec scripts/release-archive-windows.sh "$target" "$name" "$version" ;;
+esac
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/$name"

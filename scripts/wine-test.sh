@@ -21,7 +21,12 @@ fi
 work="$PWD/target/cross/wine"
 mkdir -p "$work/bin"
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all
-[ -f "$WINEPREFIX/system.reg" ] || { echo "== wine: a new prefix" >&2; wineboot -i >/dev/null 2>&1 || true; }
+# Wine's own services (wineserver, winedevice.exe) outlive the programs they
+# serve: started here with no descriptor of ours, so that no pipe waits on
+# them, and ended when this script ends.
+trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
+echo "== wine: starting (a new prefix takes a few seconds)" >&2
+wineboot -i </dev/null >/dev/null 2>&1 || true
 x86_64-w64-mingw32-gcc -O2 -shared -o "$work/bin/bcryptprimitives.dll" \
   scripts/wine/bcryptprimitives.c scripts/wine/bcryptprimitives.def -ladvapi32
 x86_64-w64-mingw32-gcc -O2 -o "$work/bin/printargs.exe" scripts/wine/printargs.c

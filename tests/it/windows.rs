@@ -206,3 +206,94 @@ fn what_windows_cannot_do_is_refused_with_one_line() {
         out.stderr
     );
 }
+
+/// The `printargs.exe --sleep N` processes alive now (Wine's processes show
+/// their Windows command line in `/proc`).
+fn sleepers(seconds: u32) -> usize {
+    let wanted = format!("--sleep {seconds}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| {
+            let program = c.split_whitespace().next().unwrap_or_default();
+            program.ends_with("printargs.exe") && c.contains(&wanted)
+        })
+        .count()
+}
+
+#[test]
+#[ignore = "kvenv.exe under Wine: scripts/cross.sh x86_64-pc-windows-gnu"]
+fn a_watched_command_restarts_on_rotation_and_ends_with_kvenv() {
+    use std::time::Duration;
+    use support::{eventually, lines};
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "wine-watch-one");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let sleeper = windows_path(&wine_bin().join("printargs.exe"));
+    let running = kit
+        .run()
+        .args([
+            "--watch",
+            "--refresh-interval",
+            "1s",
+            "--stop-timeout",
+            "1s",
+        ])
+        .env("S", kit.azure.vault.reference("s"))
+        .env("LOG", windows_path(&log))
+        .command([
+            "cmd",
+            "/c",
+            &format!("echo %S%>>%LOG%& {sleeper} --sleep 67"),
+        ])
+        .spawn();
+    let seen = || -> Vec<String> { lines(&log).iter().map(|l| l.trim().to_string()).collect() };
+    assert!(
+        eventually(Duration::from_secs(10), || seen().len() == 1),
+        "{}",
+        running.stderr()
+    );
+    kit.azure.vault.set_secret("s", "wine-watch-two");
+    assert!(
+        eventually(Duration::from_secs(10), || seen().len() == 2),
+        "{}",
+        running.stderr()
+    );
+    assert_eq!(seen(), ["wine-watch-one", "wine-watch-two"]);
+    assert!(
+        eventually(Duration::from_secs(5), || sleepers(67) == 1),
+        "the first command was stopped: {} running",
+        sleepers(67)
+    );
+    // kvenv killed outright: its job object ends the command with it.
+    running.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = running.wait(Duration::from_secs(10));
+    assert!(
+        eventually(Duration::from_secs(5), || sleepers(67) == 0),
+        "the command outlived kvenv"
+    );
+}
+
+#[test]
+#[ignore = "kvenv.exe under Wine: scripts/cross.sh x86_64-pc-windows-gnu"]
+fn the_command_ends_when_kvenv_is_killed() {
+    use std::time::Duration;
+    let kit = Kit::new();
+    let sleeper = windows_path(&wine_bin().join("printargs.exe"));
+    let running = kit
+        .run()
+        .command([sleeper.as_str(), "--sleep", "71"])
+        .spawn();
+    let started = support::eventually(Duration::from_secs(10), || sleepers(71) == 1);
+    assert!(started, "{}", running.stderr());
+    // kvenv puts the command in its job right after starting it.
+    std::thread::sleep(Duration::from_millis(500));
+    running.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = running.wait(Duration::from_secs(10));
+    assert!(
+        support::eventually(Duration::from_secs(30), || sleepers(71) == 0),
+        "the command outlived kvenv"
+    );
+}

@@ -9,7 +9,7 @@ use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
 use windows_sys::Win32::System::Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT};
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
-    SetInformationJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    SetInformationJobObject, TerminateJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 
@@ -18,11 +18,10 @@ use windows_sys::Win32::System::JobObjects::{
 pub(super) struct Job(HANDLE);
 
 impl Job {
-    /// A new job holding `child`; `None` where jobs are not available (the
-    /// command still runs, but would outlive a killed kvenv).
-    pub(super) fn holding(child: &std::process::Child) -> Option<Job> {
-        // SAFETY: plain Win32 calls on handles this function owns or borrows
-        // for the call; `limits` is a zeroed struct of the size passed.
+    /// A new job that ends every process in it when its last handle closes.
+    fn new() -> Option<Job> {
+        // SAFETY: plain Win32 calls on a handle this function owns; `limits`
+        // is a zeroed struct of the size passed.
         #[allow(unsafe_code)]
         unsafe {
             let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
@@ -39,9 +38,21 @@ impl Job {
                 (&limits as *const JOBOBJECT_EXTENDED_LIMIT_INFORMATION).cast(),
                 size,
             );
-            let process = child.as_raw_handle() as HANDLE;
-            (set != 0 && AssignProcessToJobObject(job.0, process) != 0).then_some(job)
+            (set != 0).then_some(job)
         }
+    }
+
+    /// A new job holding `child`; `None` where jobs are not available (the
+    /// command still runs, but would outlive a killed kvenv). kvenv itself
+    /// stays out of it: Wine's server fails when a process puts itself in a
+    /// job, and `run --watch` ends one command's job to start the next.
+    pub(super) fn holding(child: &std::process::Child) -> Option<Job> {
+        let job = Job::new()?;
+        // SAFETY: both handles are valid for the call.
+        #[allow(unsafe_code)]
+        let assigned =
+            unsafe { AssignProcessToJobObject(job.0, child.as_raw_handle() as HANDLE) } != 0;
+        assigned.then_some(job)
     }
 }
 
@@ -58,14 +69,14 @@ impl Drop for Job {
 /// A started command (or none yet).
 pub(crate) struct Child {
     process: RefCell<Option<std::process::Child>>,
-    _job: Option<Job>,
+    job: Option<Job>,
 }
 
 impl Child {
     pub(super) fn new(process: std::process::Child, job: Option<Job>) -> Child {
         Child {
             process: RefCell::new(Some(process)),
-            _job: job,
+            job: job,
         }
     }
 
@@ -73,7 +84,7 @@ impl Child {
     pub(crate) fn none() -> Child {
         Child {
             process: RefCell::new(None),
-            _job: None,
+            job: None,
         }
     }
 
@@ -93,8 +104,17 @@ impl Child {
         }
     }
 
-    /// Ends the command now (`TerminateProcess`).
+    /// Ends the command now, with every process it started (its job), or
+    /// the command alone where it has no job.
     pub(crate) fn kill(&self) {
+        if let Some(job) = &self.job {
+            // SAFETY: a job handle this Child owns.
+            #[allow(unsafe_code)]
+            let ended = unsafe { TerminateJobObject(job.0, 1) } != 0;
+            if ended {
+                return;
+            }
+        }
         if let Some(process) = self.process.borrow_mut().as_mut() {
             let _ = process.kill();
         }

@@ -92,12 +92,14 @@ fn pairs(env: &[SecretBytes]) -> Result<Vec<(OsString, OsString)>, Error> {
     Ok(out)
 }
 
-/// Starts `command` with `env`; in a process group of its own if `group`.
+/// Starts `command` with `env`, in a job of its own; for `run --watch`
+/// (`watched`), in a process group of its own too. The command is put in
+/// its job as soon as it is started: what it starts from then on is in it.
 fn start(
     command: &[OsString],
     env: &[SecretBytes],
     path: &OsStr,
-    group: bool,
+    watched: bool,
 ) -> Result<(std::process::Child, Option<Job>), Error> {
     use windows_sys::Win32::System::Threading::{
         CREATE_DEFAULT_ERROR_MODE, CREATE_NEW_PROCESS_GROUP,
@@ -119,7 +121,7 @@ fn start(
     let program = find_in(&command[0], path, var("PATHEXT"), current_folder)
         .ok_or_else(|| Error::CommandNotFound(name.clone()))?;
     let mut flags = CREATE_DEFAULT_ERROR_MODE;
-    if group {
+    if watched {
         flags |= CREATE_NEW_PROCESS_GROUP;
     }
     let child = std::process::Command::new(&program)

@@ -312,6 +312,7 @@ impl<'k> Run<'k> {
             cmd.arg("--").args(&self.command);
         }
         cmd.env_clear()
+            .envs(launcher_env())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -371,6 +372,7 @@ impl<'k> Run<'k> {
             cmd.arg("--").args(&self.command);
         }
         cmd.env_clear()
+            .envs(launcher_env())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
