@@ -40,6 +40,18 @@ impl FakeCli {
         );
     }
 
+    /// An `az.cmd` that is signed in, as the Azure CLI installs itself on
+    /// Windows (a batch file), for kvenv.exe under Wine.
+    pub fn az_cmd_signed_in(&self) {
+        let token = self.tokens.issue();
+        let log = self.dir.join("az.log");
+        let script = format!(
+            "@echo off\r\necho %*>> \"Z:{}\"\r\necho {{\"accessToken\": \"{token}\", \"expiresOn\": \"2099-01-01 00:00:00.000000\", \"expires_on\": 4070908800, \"subscription\": \"00000000-0000-0000-0000-000000000000\", \"tenant\": \"72f988bf-86f1-41af-91ab-2d7cd011db47\", \"tokenType\": \"Bearer\"}}\r\n",
+            log.display().to_string().replace('/', "\\")
+        );
+        std::fs::write(self.bin().join("az.cmd"), script).expect("write fake az.cmd");
+    }
+
     /// An `az` that is installed but not signed in.
     pub fn az_signed_out(&self) {
         self.write(

@@ -297,3 +297,29 @@ fn the_command_ends_when_kvenv_is_killed() {
         "the command outlived kvenv"
     );
 }
+
+#[test]
+#[ignore = "kvenv.exe under Wine: scripts/cross.sh x86_64-pc-windows-gnu"]
+fn the_azure_cli_credential_runs_az_cmd() {
+    let kit = Kit::new();
+    kit.azure.vault.set_secret("s", "wine-az-secret-2468");
+    kit.cli.az_cmd_signed_in();
+    let out = kit
+        .run()
+        .args(["--credential", "azure-cli", "-v"])
+        .env("WINEPATH", windows_path(&kit.cli.bin()))
+        .env("S", kit.azure.vault.reference("s"))
+        .command(["cmd", "/c", "echo %S%"])
+        .stdout_is_output()
+        .go();
+    out.assert_code(0);
+    assert_eq!(unix_lines(&out.stdout), "wine-az-secret-2468\n");
+    assert!(
+        out.stderr.contains("Azure CLI sign-in (az)"),
+        "{}",
+        out.stderr
+    );
+    let calls = kit.cli.calls("az");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].contains("account get-access-token"), "{calls:?}");
+}
