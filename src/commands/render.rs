@@ -86,6 +86,12 @@ pub(crate) fn write_atomically(path: &Path, content: &SecretBytes) -> Result<(),
         .map_err(fail)?;
     // fchmod, so the umask plays no part.
     crate::platform::owner_only(tmp.as_file()).map_err(fail)?;
+    if !crate::platform::OWNER_ONLY_FILES {
+        crate::output::lines(&format!(
+            "-o {}: written with its folder's permissions: kvenv cannot make a file owner-only here, so keep it in a folder only you can read",
+            path.display()
+        ));
+    }
     tmp.write_all(content.expose()).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     check_destination(path)?;

@@ -172,6 +172,21 @@ fn check_and_export_behave_as_on_linux() {
         .go_export();
     out.assert_code(0);
     assert_eq!(out.stdout, "S=\"wine-export 'value'\"\n");
+    // To a file: written, with one line saying it is not owner-only.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.env");
+    let out = kit
+        .run()
+        .args(["--format", "dotenv", "-o", &windows_path(&file)])
+        .env("S", kit.azure.vault.reference("s"))
+        .go_export();
+    out.assert_code(0);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("owner-only"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "S=\"wine-export 'value'\"\n"
+    );
 }
 
 #[test]

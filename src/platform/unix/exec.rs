@@ -198,6 +198,9 @@ fn missing_helper(command: &OsStr, path: &OsStr) -> Option<String> {
 /// A running command can be sent any signal (`--on-change signal:NAME`).
 pub(crate) const SIGNALS_TO_COMMAND: bool = true;
 
+/// A file kvenv writes can be made owner-only (mode 0600).
+pub(crate) const OWNER_ONLY_FILES: bool = true;
+
 /// Variable names are case-sensitive here.
 pub(crate) const NAMES_IGNORE_CASE: bool = false;
 

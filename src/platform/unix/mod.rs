@@ -12,7 +12,7 @@ mod start;
 pub(crate) use child::{asks_to_end, signal_exit_code, Child, ChildEvents, Signals};
 pub(crate) use exec::{
     descriptor_limit, exec, exec_budget, find_program, out_of_descriptors, spawn,
-    templates_supported, NAMES_IGNORE_CASE, SIGNALS_TO_COMMAND,
+    templates_supported, NAMES_IGNORE_CASE, OWNER_ONLY_FILES, SIGNALS_TO_COMMAND,
 };
 pub(crate) use files::{file_kind, make_executable, open_for_reading, owner_only, running_binary};
 pub(crate) use hardening::Hardening;

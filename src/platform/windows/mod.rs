@@ -22,5 +22,8 @@ pub(crate) use process::{
 /// A console program gets no signal but Ctrl+C and Ctrl+Break.
 pub(crate) const SIGNALS_TO_COMMAND: bool = false;
 
+/// Files kvenv writes take their folder's access list (see `owner_only`).
+pub(crate) const OWNER_ONLY_FILES: bool = false;
+
 /// Windows ignores case in variable names: `Path` is `PATH`.
 pub(crate) const NAMES_IGNORE_CASE: bool = true;
