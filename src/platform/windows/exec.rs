@@ -179,3 +179,67 @@ pub(crate) fn spawn(
     let (child, job) = start(command, env, path, true)?;
     Ok(Child::new(child, job))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_found_as_cmd_finds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let later = tempfile::tempdir().unwrap();
+        for (folder, file) in [
+            (&dir, "tool.cmd"),
+            (&dir, "prog.exe"),
+            (&later, "tool.exe"),
+            (&later, "only.bat"),
+        ] {
+            std::fs::write(folder.path().join(file), b"").unwrap();
+        }
+        let path = OsString::from(format!(
+            "{};;{}",
+            dir.path().display(),
+            later.path().display()
+        ));
+        let found = |name: &str, pathext: Option<&str>| {
+            find_in(OsStr::new(name), &path, pathext.map(OsStr::new), false).map(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_ascii_lowercase()
+            })
+        };
+        // Each folder in PATH order, with each PATHEXT extension in it.
+        assert_eq!(found("tool", None).as_deref(), Some("tool.cmd"));
+        assert_eq!(
+            found("tool", Some(".EXE;.CMD")).as_deref(),
+            Some("tool.cmd")
+        );
+        assert_eq!(found("tool", Some(".EXE")).as_deref(), Some("tool.exe"));
+        assert_eq!(found("only", None).as_deref(), Some("only.bat"));
+        assert_eq!(found("prog.exe", None).as_deref(), Some("prog.exe"));
+        assert_eq!(found("tool", Some(".COM")), None);
+        assert_eq!(found("absent", None), None);
+        // A name with a folder in it is taken as given.
+        let given = dir.path().join("prog");
+        assert!(find_in(given.as_os_str(), OsStr::new(""), None, false).is_some());
+    }
+
+    #[test]
+    fn a_value_windows_cannot_hold_fails_naming_its_variable() {
+        let entry = |bytes: &[u8]| {
+            let mut e = SecretBytes::with_capacity(bytes.len() + 1);
+            e.push(bytes);
+            e.push(b"\0");
+            e
+        };
+        let ok = pairs(&[entry(b"A=caf\xc3\xa9"), entry(b"=C:=C:\\x")]).unwrap();
+        assert_eq!(ok, [(OsString::from("A"), OsString::from("café"))]);
+        let refused = pairs(&[entry(b"DB_PASSWORD=\xff\xfe")]).unwrap_err();
+        let line = refused.to_string();
+        assert!(
+            line.contains("DB_PASSWORD") && line.contains("UTF-8"),
+            "{line}"
+        );
+    }
+}
