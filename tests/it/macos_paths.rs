@@ -136,24 +136,40 @@ fn standard_ignored(status: &str) -> u64 {
 fn the_supervised_command_ignores_what_kvenv_was_started_ignoring() {
     let kit = Kit::new();
     let dir = tempfile::tempdir().unwrap();
-    for (what, prefix, expected) in [
-        ("nothing ignored", "true", 0u64),
-        ("HUP ignored", "trap '' HUP", 1),
-        ("HUP and USR1 ignored", "trap '' HUP USR1", 1 | 1 << 9),
+    let hup = 1u64;
+    let usr1 = 1u64 << 9;
+    for (what, prefix, added) in [
+        ("as started", "true", 0u64),
+        ("HUP ignored", "trap '' HUP", hup),
+        ("HUP and USR1 ignored", "trap '' HUP USR1", hup | usr1),
     ] {
-        let seen = dir.path().join(what.replace(' ', "-"));
-        let out = macos(&kit)
+        let name = what.replace(' ', "-");
+        let (plain, watched) = (
+            dir.path().join(format!("plain-{name}")),
+            dir.path().join(format!("watched-{name}")),
+        );
+        // What a plain start of the same shell ignores: the baseline, which
+        // holds whatever the tests themselves were started ignoring.
+        kit.bare()
+            .go_shell(&format!(
+                "{prefix}; exec sh -c 'cat /proc/self/status > \"$1\"' sh {}",
+                plain.display()
+            ))
+            .assert_code(0);
+        macos(&kit)
             .args(["--watch", "--refresh-interval", "1s"])
             .command([
                 "sh",
                 "-c",
                 "cat /proc/self/status > \"$1\"",
                 "sh",
-                &seen.display().to_string(),
+                &watched.display().to_string(),
             ])
-            .go_after(prefix);
-        out.assert_code(0);
-        let status = std::fs::read_to_string(&seen).unwrap();
-        assert_eq!(standard_ignored(&status), expected, "{what}");
+            .go_after(prefix)
+            .assert_code(0);
+        let read = |p: &std::path::Path| standard_ignored(&std::fs::read_to_string(p).unwrap());
+        let (plain, watched) = (read(&plain), read(&watched));
+        assert_eq!(watched, plain, "{what}");
+        assert_eq!(watched & added, added, "{what}");
     }
 }
