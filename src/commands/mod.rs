@@ -26,18 +26,14 @@ pub(crate) fn dispatch(command: Command, vars: Vars) -> Result<i32, Error> {
     match command {
         Command::Run(args) => run::run(args, vars),
         Command::Check(args) => check::check(args, vars),
-        Command::Render(args) => render::render(args, vars).map(done),
-        Command::Export(args) => export::run(args, vars).map(done),
-        Command::Inject(args) => inject::run(args).map(done),
-        Command::Completions { shell } => completions(shell).map(done),
-        Command::Install { dir } => install::install(&dir).map(done),
-        Command::Man { command } => man::man(command.as_deref()).map(done),
+        // The rest print or copy: done is exit code 0.
+        Command::Render(args) => render::render(args, vars).map(|()| 0),
+        Command::Export(args) => export::run(args, vars).map(|()| 0),
+        Command::Inject(args) => inject::run(args).map(|()| 0),
+        Command::Completions { shell } => completions(shell).map(|()| 0),
+        Command::Install { dir } => install::install(&dir).map(|()| 0),
+        Command::Man { command } => man::man(command.as_deref()).map(|()| 0),
     }
-}
-
-/// A mode that ended well: exit code 0.
-fn done((): ()) -> i32 {
-    0
 }
 
 /// `kvenv completions SHELL`. clap_complete panics when its writer fails (a

@@ -28,6 +28,20 @@ impl FileKind {
     }
 }
 
+/// The kind of file `meta` describes.
+pub(crate) fn file_kind(meta: &std::fs::Metadata) -> FileKind {
+    let kind = meta.file_type();
+    if kind.is_file() {
+        FileKind::Regular
+    } else if kind.is_dir() {
+        FileKind::Directory
+    } else if kind.is_symlink() {
+        FileKind::Symlink
+    } else {
+        super::special_kind(&kind)
+    }
+}
+
 /// Why `open_for_reading` failed.
 #[derive(Debug)]
 pub(crate) enum OpenError {

@@ -26,7 +26,7 @@ use linux as os;
 #[cfg(target_os = "macos")]
 use macos as os;
 
-pub(crate) use kinds::{FileKind, OpenError};
+pub(crate) use kinds::{file_kind, FileKind, OpenError};
 pub(crate) use paths::select_paths;
 #[cfg(unix)]
 pub(crate) use paths::Paths;

@@ -2,20 +2,13 @@
 //! follow a last link when told not to, file types, and modes.
 
 use super::super::{FileKind, OpenError};
-use std::fs::{File, Metadata};
+use std::fs::{File, FileType};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The kind of file `meta` describes.
-pub(crate) fn file_kind(meta: &Metadata) -> FileKind {
-    let kind = meta.file_type();
-    if kind.is_file() {
-        FileKind::Regular
-    } else if kind.is_dir() {
-        FileKind::Directory
-    } else if kind.is_symlink() {
-        FileKind::Symlink
-    } else if kind.is_fifo() {
+/// What a file that is no regular file, folder or link is here.
+pub(crate) fn special_kind(kind: &FileType) -> FileKind {
+    if kind.is_fifo() {
         FileKind::Fifo
     } else if kind.is_socket() {
         FileKind::Socket

@@ -14,7 +14,9 @@ pub(crate) use exec::{
     descriptor_limit, exec, exec_budget, find_program, out_of_descriptors, spawn,
     templates_supported, NAMES_IGNORE_CASE, OWNER_ONLY_FILES, SIGNALS_TO_COMMAND,
 };
-pub(crate) use files::{file_kind, make_executable, open_for_reading, owner_only, running_binary};
+pub(crate) use files::{
+    make_executable, open_for_reading, owner_only, running_binary, special_kind,
+};
 pub(crate) use hardening::Hardening;
 pub(crate) use memfile::{kept, left_to_command, replace, replaceable, KeptFile};
 pub(crate) use signals::{

@@ -1,21 +1,12 @@
 //! Files as Windows opens and describes them.
 
 use super::super::{FileKind, OpenError};
-use std::fs::{File, Metadata};
+use std::fs::{File, FileType};
 use std::path::{Path, PathBuf};
 
-/// The kind of file `meta` describes.
-pub(crate) fn file_kind(meta: &Metadata) -> FileKind {
-    let kind = meta.file_type();
-    if kind.is_file() {
-        FileKind::Regular
-    } else if kind.is_dir() {
-        FileKind::Directory
-    } else if kind.is_symlink() {
-        FileKind::Symlink
-    } else {
-        FileKind::Other
-    }
+/// Windows tells no more than file, folder or link.
+pub(crate) fn special_kind(_kind: &FileType) -> FileKind {
+    FileKind::Other
 }
 
 /// Opens `path` to read; with `follow` false, a symbolic link at `path`

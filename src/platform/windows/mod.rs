@@ -12,7 +12,9 @@ mod process;
 pub(crate) use child::{asks_to_end, signal_exit_code, Child, ChildEvents, Signals};
 pub(crate) use console::{parse_signal, Inherited, Signal};
 pub(crate) use exec::{exec, find_program, spawn};
-pub(crate) use files::{file_kind, make_executable, open_for_reading, owner_only, running_binary};
+pub(crate) use files::{
+    make_executable, open_for_reading, owner_only, running_binary, special_kind,
+};
 pub(crate) use process::{
     block_sigpipe_in_this_thread, descriptor_limit, exec_budget, hold_closed_standard_descriptors,
     kept, left_to_command, os_string, out_of_descriptors, raw_environment, replace, replaceable,
