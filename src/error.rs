@@ -23,6 +23,22 @@ pub(crate) enum Status {
     InvalidJson,
     /// `--json-field`: the pointer names nothing in the secret.
     FieldNotFound,
+    /// The secret (or the version asked for) is disabled: 403 `SecretDisabled`.
+    SecretDisabled,
+    /// `--fail-expired`: the vault's `exp`, or a `--cert` leaf's `notAfter`, has passed.
+    SecretExpired,
+    /// `--fail-expired`: the vault's `nbf`, or a `--cert` leaf's `notBefore`, is still ahead.
+    SecretNotYetValid,
+    /// `--cert`: the secret is not a certificate kvenv reads (or its key is of another kind).
+    NotACertificate,
+    /// `--cert` asked for the key of a certificate whose secret holds none.
+    KeyNotExportable,
+    /// `--cert`: the PKCS#12 or the key is encrypted with a password.
+    CertificateEncrypted,
+    /// `--cert`: no certificate in the secret is a leaf (or holds the key).
+    NoLeafCertificate,
+    /// `--file VAR=ENCODING`: the secret does not decode.
+    InvalidEncoding,
 }
 
 impl fmt::Display for Status {

@@ -14,10 +14,12 @@
 
 mod appconfig;
 mod audience;
+mod cert;
 mod child;
 mod cli;
 mod cloud;
 mod commands;
+mod decode;
 mod dns;
 mod encode;
 mod error;

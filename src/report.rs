@@ -35,6 +35,27 @@ struct JsonRow<'a> {
     /// `--optional` and not found: allowed, does not fail `check`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     optional: bool,
+    /// What the vault says about the secret (`null` when it did not answer
+    /// with it): its `contentType`, whether it is enabled, and its `nbf` and
+    /// `exp` (RFC 3339).
+    content_type: Option<&'a str>,
+    enabled: Option<bool>,
+    not_before: Option<String>,
+    expires: Option<String>,
+    /// `--cert` rows: the leaf's subject, `notAfter` (RFC 3339) and the days left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<JsonCertificate<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonCertificate<'a> {
+    subject: &'a str,
+    not_after: &'a str,
+    days_left: i64,
+}
+
+fn rfc3339(t: Option<azure_core::time::OffsetDateTime>) -> Option<String> {
+    t.as_ref().map(azure_core::time::to_rfc3339)
 }
 
 fn json_row(row: &Row) -> JsonRow<'_> {
@@ -48,6 +69,7 @@ fn json_row(row: &Row) -> JsonRow<'_> {
         Some(Reference::Token(t)) => Some(t.resource.as_str()),
         _ => None,
     };
+    let meta = row.meta.as_ref();
     JsonRow {
         kind,
         location: &row.location,
@@ -64,6 +86,15 @@ fn json_row(row: &Row) -> JsonRow<'_> {
         resource,
         expires_on: row.expires_on.as_deref(),
         optional: row.optional,
+        content_type: meta.and_then(|m| m.content_type.as_deref()),
+        enabled: meta.and_then(|m| m.enabled),
+        not_before: meta.and_then(|m| rfc3339(m.not_before)),
+        expires: meta.and_then(|m| rfc3339(m.expires)),
+        certificate: row.certificate.as_ref().map(|c| JsonCertificate {
+            subject: &c.subject,
+            not_after: &c.not_after,
+            days_left: c.days_left,
+        }),
     }
 }
 
@@ -96,7 +127,7 @@ fn escape_deceptive(json: &str) -> String {
 
 /// The table's cells for one row. A key-value shows its store, key and label
 /// where a secret shows its vault, name and version.
-fn cells(row: &Row) -> [String; 7] {
+fn cells(row: &Row) -> [String; 11] {
     let dash = || "-".to_string();
     let (source, name, asked) = match &row.reference {
         Some(Reference::Secret(s)) => (
@@ -114,10 +145,22 @@ fn cells(row: &Row) -> [String; 7] {
         Some(Reference::Token(t)) => (t.resource.clone(), "(access token)".into(), dash()),
         None => (dash(), dash(), dash()),
     };
+    let meta = row.meta.as_ref();
     let mut detail = match &row.hint {
         Some(hint) => format!("{}; {hint}", row.detail),
         None => row.detail.clone(),
     };
+    if let Some(c) = &row.certificate {
+        let note = format!(
+            "certificate {}, notAfter {}, {} days left",
+            c.subject, c.not_after, c.days_left
+        );
+        detail = if detail.is_empty() {
+            note
+        } else {
+            format!("{note}; {detail}")
+        };
+    }
     if let Some(via) = &row.via {
         let note = format!(
             "Key Vault reference to secret '{}' in vault {}",
@@ -135,6 +178,13 @@ fn cells(row: &Row) -> [String; 7] {
         name,
         asked,
         row.resolved_version.clone().unwrap_or_else(dash),
+        meta.and_then(|m| m.content_type.clone())
+            .unwrap_or_else(dash),
+        meta.and_then(|m| m.enabled)
+            .map_or_else(dash, |e| e.to_string()),
+        meta.and_then(|m| rfc3339(m.not_before))
+            .unwrap_or_else(dash),
+        meta.and_then(|m| rfc3339(m.expires)).unwrap_or_else(dash),
         match row.optional {
             true => format!("{} (optional)", row.status),
             false => row.status.to_string(),
@@ -145,11 +195,21 @@ fn cells(row: &Row) -> [String; 7] {
 
 pub(crate) fn table(rows: &[Row]) -> String {
     let header = [
-        "LOCATION", "VAULT", "SECRET", "VERSION", "RESOLVED", "STATUS", "DETAIL",
+        "LOCATION",
+        "VAULT",
+        "SECRET",
+        "VERSION",
+        "RESOLVED",
+        "CONTENT-TYPE",
+        "ENABLED",
+        "NOT-BEFORE",
+        "EXPIRES",
+        "STATUS",
+        "DETAIL",
     ];
     // Every cell may hold text from a server or the environment: one line,
     // no control or direction characters, bounded length.
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 11]> = rows
         .iter()
         .map(|row| cells(row).map(|cell| printable(&cell)))
         .collect();
@@ -160,7 +220,7 @@ pub(crate) fn table(rows: &[Row]) -> String {
         }
     }
     let mut out = String::new();
-    let mut line = |cells: [&str; 7]| {
+    let mut line = |cells: [&str; 11]| {
         let mut text = String::new();
         for (i, cell) in cells.iter().enumerate() {
             text.push_str(cell);

@@ -96,7 +96,8 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
             continue;
         }
         let value = item.render(src.resolution);
-        if value.expose().contains(&0) {
+        // A file may hold any byte; a variable cannot hold a NUL.
+        if value.expose().contains(&0) && !src.shapes.makes_file(var) {
             failures.push(Unresolved {
                 location: var.to_string(),
                 failure: Failure::new(Status::OtherReasons, crate::vars::NUL_IN_VARIABLE),
@@ -106,7 +107,11 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
         let named = item
             .whole_reference()
             .map_or_else(|| var.to_string(), |r| r.to_string());
-        match src.shapes.apply(var, value, &named) {
+        let meta = item.meta(src.resolution);
+        match src
+            .shapes
+            .apply(var, value, meta.content_type.as_deref(), &named)
+        {
             Ok(Shaped::Expanded(members)) => {
                 let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
                 match taken.claim(var, src.shapes.prefix(var), &names) {
@@ -137,7 +142,7 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
                 name.clone(),
                 SecretBytes::new(value.as_encoded_bytes().to_vec()),
             )),
-            Some(Shaped::Value(v)) => out.push((name.clone(), v)),
+            Some(Shaped::Value(v) | Shaped::File(v)) => out.push((name.clone(), v)),
             Some(Shaped::Absent) => {}
             Some(Shaped::Expanded(members)) => {
                 out.extend(members.into_iter().map(|(n, v)| (OsString::from(n), v)))

@@ -31,8 +31,16 @@ pub(crate) struct TemplateArg {
     pub var: String,
 }
 
-/// A template's in-memory file kvenv keeps: the template's index, the file.
-pub(crate) type TemplateFile = (usize, crate::platform::KeptFile);
+/// Which in-memory file: a template's (its index) or a `--cert`/`--file`
+/// variable's (its name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FileKey {
+    Template(usize),
+    Var(String),
+}
+
+/// An in-memory file kvenv keeps, to rewrite it in place.
+pub(crate) type KeptFile = (FileKey, crate::platform::KeptFile);
 
 /// How template files are handed to the command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,32 +101,46 @@ pub(crate) fn command_vars(
 }
 
 /// The command's environment, with every reference rendered, and the
-/// in-memory files of the templates (index into `templates`, descriptor;
-/// empty for sealed files, which belong to the command).
+/// in-memory files of the templates and the `--cert`/`--file` variables
+/// (empty for sealed files, which belong to the command).
 pub(crate) fn materialize(
     plan: &Plan,
     resolution: &crate::resolve::Resolution,
     given: &Given,
     files: Files,
-) -> Result<(Vec<SecretBytes>, Vec<TemplateFile>), Error> {
+) -> Result<(Vec<SecretBytes>, Vec<KeptFile>), Error> {
     let vars = command_vars(plan, resolution, given)?;
     let mut extra: Vec<(OsString, Vec<u8>)> = Vec::new();
     let mut kept = Vec::new();
-    for item in &plan.items {
-        let Key::File(i) = item.key else { continue };
-        let value = item.render(resolution);
-        let t = &given.templates[i];
-        let name = t.path.display().to_string();
+    let mut deliver = |key: FileKey, name: &str, var: &str, value: &SecretBytes| {
         let fd = match files {
-            Files::Sealed => crate::platform::left_to_command(&name, &value)?,
+            Files::Sealed => crate::platform::left_to_command(name, value)?,
             Files::Shared => {
-                let file = crate::platform::kept(&name, &value)?;
+                let file = crate::platform::kept(name, value)?;
                 let number = file.number();
-                kept.push((i, file));
+                kept.push((key, file));
                 number
             }
         };
-        extra.push((OsString::from(&t.var), format!("/dev/fd/{fd}").into_bytes()));
+        extra.push((OsString::from(var), format!("/dev/fd/{fd}").into_bytes()));
+        Ok::<(), Error>(())
+    };
+    for item in &plan.items {
+        let Key::File(i) = item.key else { continue };
+        let t = &given.templates[i];
+        let name = t.path.display().to_string();
+        deliver(
+            FileKey::Template(i),
+            &name,
+            &t.var,
+            &item.render(resolution),
+        )?;
+    }
+    for (name, value) in &vars {
+        let var = name.to_string_lossy();
+        if given.shapes.makes_file(&var) {
+            deliver(FileKey::Var(var.to_string()), &var, &var, value)?;
+        }
     }
     let odd: Vec<SecretBytes> = given
         .odd

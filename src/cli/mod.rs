@@ -142,6 +142,24 @@ pub(crate) struct ShapeArgs {
     /// no `=`, is left out, with one warning; any other failure still fails. Repeatable.
     #[arg(long = "optional", env = "KVENV_OPTIONAL", value_delimiter = ',', value_name = "VAR[=DEFAULT]", value_parser = crate::shape::parse_optional)]
     pub optional: Vec<(String, Option<String>)>,
+
+    /// VAR's value is one reference to a Key Vault certificate's secret (PEM or
+    /// base64 PKCS#12); VAR becomes the path of an in-memory file holding PART:
+    /// key (PKCS#8), cert (the leaf), fullchain (leaf first), bundle (key then
+    /// fullchain) or pfx. Parts of one certificate cost one fetch. Repeatable.
+    #[arg(long = "cert", env = "KVENV_CERT", value_delimiter = ',', value_name = "VAR=PART", value_parser = crate::shape::parse_cert)]
+    pub cert: Vec<(String, crate::cert::Part)>,
+
+    /// VAR's value is one reference; VAR becomes the path of an in-memory file
+    /// holding the secret, decoded first from base64, base64url or hex when
+    /// named (keystores, keytabs, licence files). Repeatable.
+    #[arg(long = "file", env = "KVENV_FILE", value_delimiter = ',', value_name = "VAR[=ENCODING]", value_parser = crate::shape::parse_file)]
+    pub file: Vec<(String, crate::decode::Decoding)>,
+
+    /// A secret past its expiry (exp) or before its activation (nbf), or a
+    /// --cert leaf outside its validity, fails instead of being warned about.
+    #[arg(long = "fail-expired", env = "KVENV_FAIL_EXPIRED")]
+    pub fail_expired: bool,
 }
 
 #[derive(Args, Debug)]

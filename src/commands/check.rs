@@ -22,7 +22,7 @@ pub(crate) fn check(args: CheckArgs, vars: Vars) -> Result<i32, Error> {
     let shapes = shapes(&args.shapes, &plan, vars)?;
     let Resolved { resolution, .. } =
         resolve(&plan, &tokens, &shapes, &settings, Mode::Report, false)?;
-    let mut rows = plan.rows(&resolution);
+    let mut rows = plan.rows(&resolution, &|var| shapes.makes_file(var));
     shape_rows(&mut rows, &plan, &resolution, &shapes, vars, &tokens);
     rows.extend(token_rows(&tokens, &resolution, &resolution.credential));
     let narrowed = settings.identity.kind == crate::identity::CredentialKind::Auto

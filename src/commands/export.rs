@@ -25,7 +25,9 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
     let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     let plan = Plan::of(vars, &[], settings.cloud);
     let shapes = shapes(&args.shapes, &plan, vars)?;
-    let Resolved { resolution, .. } = resolve(
+    let Resolved {
+        resolution, stale, ..
+    } = resolve(
         &plan,
         &tokens,
         &shapes,
@@ -35,6 +37,7 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
         },
         false,
     )?;
+    super::shared::warn_stale(&stale, args.common.quiet);
     let given = Given {
         vars,
         templates: &[],

@@ -21,7 +21,9 @@ pub(crate) fn render(args: RenderArgs, vars: Vars) -> Result<(), Error> {
     }
     let text = sources::template(&args.template)?;
     let plan = Plan::of(&[], &[(&args.template, &text)], settings.cloud);
-    let Resolved { resolution, .. } = resolve(
+    let Resolved {
+        resolution, stale, ..
+    } = resolve(
         &plan,
         &[],
         &crate::shape::Shapes::default(),
@@ -31,6 +33,7 @@ pub(crate) fn render(args: RenderArgs, vars: Vars) -> Result<(), Error> {
         },
         false,
     )?;
+    super::shared::warn_stale(&stale, args.common.quiet);
     if plan.items[0].rendered_len(&resolution) > TEMPLATE_RENDERED_MAX {
         return Err(too_large(&args.template.display().to_string()));
     }

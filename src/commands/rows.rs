@@ -41,7 +41,12 @@ pub(crate) fn shape_rows(
             .whole_reference()
             .map_or_else(|| var.to_string(), |r| r.to_string());
         let shaped = shapes
-            .apply(var, item.render(resolution), &named)
+            .apply(
+                var,
+                item.render(resolution),
+                item.meta(resolution).content_type.as_deref(),
+                &named,
+            )
             .and_then(|shaped| match &shaped {
                 crate::shape::Shaped::Expanded(members) => {
                     let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
@@ -53,6 +58,24 @@ pub(crate) fn shape_rows(
             row.status = f.status;
             row.detail = f.detail;
             row.hint = f.hint;
+            continue;
+        }
+        let value = item.render(resolution);
+        if let Some(Ok(cert)) = shapes.certificate(
+            var,
+            value.expose(),
+            item.meta(resolution).content_type.as_deref(),
+            &named,
+        ) {
+            let now = crate::shape::now();
+            if let Some((_, why)) = cert.invalid_at(now) {
+                let note = format!("its certificate {why}");
+                row.detail = match row.detail.is_empty() {
+                    true => note,
+                    false => format!("{}; {note}", row.detail),
+                };
+            }
+            row.certificate = Some(cert.summary(now));
         }
     }
 }
@@ -98,6 +121,8 @@ pub(crate) fn token_rows(
                 hint,
                 expires_on,
                 optional: false,
+                meta: None,
+                certificate: None,
             }
         })
         .collect()

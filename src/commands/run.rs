@@ -1,7 +1,9 @@
 //! `kvenv run`: resolve, check what exec will accept, render into the
 //! environment and in-memory files, then exec the command.
 
-use super::shared::{prepare, read_templates, resolve, shapes, with_texts, Mode, Resolved};
+use super::shared::{
+    prepare, read_templates, resolve, shapes, warn_stale, with_texts, Mode, Resolved,
+};
 use crate::child::environment;
 use crate::child::{materialize, Files, Given};
 use crate::cli::{RunArgs, TemplateArg};
@@ -95,20 +97,28 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
     check_template_vars(&args.template, vars)?;
     let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     check_token_vars(&tokens, &args.template, vars)?;
-    if !args.template.is_empty() && !crate::platform::templates_supported() {
+    // Which option asks for an in-memory file, if any does.
+    let file_flag = [
+        ("--template", !args.template.is_empty()),
+        ("--cert", !args.shapes.cert.is_empty()),
+        ("--file", !args.shapes.file.is_empty()),
+    ]
+    .into_iter()
+    .find_map(|(flag, given)| given.then_some(flag));
+    if let Some(flag) = file_flag.filter(|_| !crate::platform::templates_supported()) {
         return Err(Error::usage(
-            At::Arg("--template", None),
-            "templates are not available on Windows: kvenv has no in-memory file to give the command there, and never writes a secret to disk",
+            At::Arg(flag, None),
+            "in-memory files are not available on Windows: kvenv has no such file to give the command there, and never writes a secret to disk",
         ));
     }
-    if args.watch
-        && !args.template.is_empty()
-        && matches!(args.on_change, crate::watch::options::OnChange::Signal(_))
-        && !crate::platform::replaceable()
-    {
+    if let Some(flag) = file_flag.filter(|_| {
+        args.watch
+            && matches!(args.on_change, crate::watch::options::OnChange::Signal(_))
+            && !crate::platform::replaceable()
+    }) {
         return Err(Error::usage(
             At::Arg("--on-change", None),
-            "signal:NAME cannot rewrite a --template here: templates are delivered through a pipe, read once; use --on-change restart",
+            format!("signal:NAME cannot rewrite a {flag} file here: in-memory files are delivered through a pipe, read once; use --on-change restart"),
         ));
     }
     let paths: Vec<&Path> = args.template.iter().map(|t| t.path.as_path()).collect();
@@ -121,6 +131,7 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
         resolution,
         hardening,
         network,
+        stale,
     } = resolve(
         &plan,
         &tokens,
@@ -132,6 +143,7 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
         args.watch,
     )?;
 
+    warn_stale(&stale, args.common.quiet);
     check_sizes(&plan, &resolution, vars, &args, &tokens)?;
     let given = Given {
         vars,
@@ -215,9 +227,15 @@ pub(crate) fn check_sizes(
             .map_or(0, |f| f.value.len());
         extra.push((OsString::from(&t.var), vec![b'x'; len]));
     }
+    let makes_file = |var: &str| {
+        let s = &args.shapes;
+        s.cert.iter().any(|(v, _)| v == var) || s.file.iter().any(|(v, _)| v == var)
+    };
     for item in &plan.items {
         let len = item.rendered_len(resolution);
         match item.key {
+            // `/dev/fd/N` with the largest N, as for a template.
+            Key::Var(i) if makes_file(item.label()) => lens[i] = 18,
             Key::Var(i) => lens[i] = len,
             Key::File(_) if len > crate::child::TEMPLATE_RENDERED_MAX => {
                 return Err(crate::child::too_large(item.label()))

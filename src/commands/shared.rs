@@ -70,6 +70,58 @@ pub(crate) struct Resolved {
     pub hardening: Option<crate::platform::Hardening>,
     /// The network thread and session, kept for later rounds (`--watch`).
     pub network: Option<crate::watch::Network>,
+    /// One line for each secret the vault served out of its validity (its
+    /// `exp` passed, its `nbf` ahead), without `--fail-expired`.
+    pub stale: Vec<String>,
+}
+
+/// Prints the lines about secrets out of their validity (unless `quiet`).
+pub(crate) fn warn_stale(stale: &[String], quiet: bool) {
+    if !quiet {
+        stale.iter().for_each(|line| crate::output::lines(line));
+    }
+}
+
+/// Secrets the vault served although their `exp` has passed or their `nbf`
+/// is ahead (Key Vault serves them with 200): with `--fail-expired` each
+/// becomes its reference's failure; otherwise one warning line each,
+/// naming the variables or templates that use it.
+fn judge_validity(plan: &Plan, resolution: &mut Resolution, fail: bool) -> Vec<String> {
+    let now = crate::shape::now();
+    let mut stale: Vec<(Reference, crate::error::Status, String)> = resolution
+        .values
+        .iter()
+        .filter_map(|(r, f)| f.meta.invalid_at(now).map(|(s, why)| (r.clone(), s, why)))
+        .collect();
+    stale.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut lines = Vec::new();
+    for (r, status, why) in stale {
+        // Who uses it: a reference to it, or a key-value that refers to it.
+        let uses = |x: &Reference| match (x, &r) {
+            (Reference::Config(c), Reference::Secret(s)) => resolution.links.get(c) == Some(s),
+            _ => x == &r,
+        };
+        let users: Vec<&str> = plan
+            .items
+            .iter()
+            .filter(|i| i.references().any(uses))
+            .map(|i| i.label())
+            .collect();
+        if fail {
+            resolution.values.remove(&r);
+            let failure = crate::error::Failure::new(
+                status,
+                format!(
+                    "secret {r} {why}; the vault still serves it, and --fail-expired refuses it"
+                ),
+            )
+            .hint("set a new version (or new dates) in the vault, or drop --fail-expired");
+            resolution.failures.insert(r, failure);
+        } else {
+            lines.push(format!("{}: secret {r} {why}; the vault still serves it (--fail-expired makes this a failure)", users.join(", ")));
+        }
+    }
+    lines
 }
 
 /// Resolves what the plan refers to, with core dumps off while secrets are in
@@ -97,12 +149,13 @@ pub(crate) fn resolve(
         == Mode::Strict {
             keep_unresolved: false,
         };
-    let (resolution, network) = if keep_network {
+    let (mut resolution, network) = if keep_network {
         let network = crate::watch::Network::start(settings.clone())?;
         (network.first(&refs, all_or_nothing), Some(network))
     } else {
         (resolve::resolve(&refs, settings, all_or_nothing)?, None)
     };
+    let stale = judge_validity(plan, &mut resolution, shapes.fail_expired());
     if let Mode::Strict { keep_unresolved } = mode {
         // A token that did not come fails the run, --keep-unresolved or not:
         // there is no literal text to keep.
@@ -136,6 +189,7 @@ pub(crate) fn resolve(
         resolution,
         hardening: Some(hardening),
         network,
+        stale,
     })
 }
 
@@ -153,11 +207,13 @@ pub(crate) fn shapes(
         }
     };
     let holds = |var: &str| item(var).is_some_and(|i| i.references().next().is_some());
-    crate::shape::Shapes::new(
-        &args.json_field,
-        &args.json_expand,
-        &args.optional,
-        &whole,
-        &holds,
-    )
+    let wanted = crate::shape::Wanted {
+        fields: &args.json_field,
+        expands: &args.json_expand,
+        optional: &args.optional,
+        certs: &args.cert,
+        files: &args.file,
+        fail_expired: args.fail_expired,
+    };
+    crate::shape::Shapes::new(wanted, &whole, &holds)
 }

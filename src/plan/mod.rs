@@ -62,6 +62,15 @@ impl Item<'_> {
         self.template.as_ref().and_then(Template::whole)
     }
 
+    /// What the vault said about the secret that is this item's whole text
+    /// (nothing when it is more than one reference, or not yet resolved).
+    pub(crate) fn meta(&self, resolution: &Resolution) -> crate::vault::Meta {
+        self.whole_reference()
+            .and_then(|r| resolution.value(r))
+            .map(|f| f.meta.clone())
+            .unwrap_or_default()
+    }
+
     /// Every reference in this item's text.
     pub(crate) fn references(&self) -> impl Iterator<Item = &Reference> {
         self.template.iter().flat_map(|t| t.refs())
@@ -103,6 +112,10 @@ pub(crate) struct Row {
     pub expires_on: Option<String>,
     /// `--optional`: not found, and that is allowed (it does not fail `check`).
     pub optional: bool,
+    /// What the vault said about the secret (`contentType`, attributes).
+    pub meta: Option<crate::vault::Meta>,
+    /// `--cert`: the leaf the certificate's secret holds.
+    pub certificate: Option<crate::cert::Summary>,
 }
 
 #[derive(Default)]
@@ -217,77 +230,6 @@ impl<'a> Plan<'a> {
     }
 }
 
-impl Plan<'_> {
-    /// Every reference by location with its outcome, syntax errors first.
-    pub(crate) fn rows(&self, resolution: &Resolution) -> Vec<Row> {
-        let mut rows: Vec<Row> = self
-            .problems
-            .iter()
-            .map(|p| Row {
-                location: p.location.clone(),
-                reference: None,
-                via: None,
-                resolved_version: None,
-                status: Status::InvalidSyntax,
-                detail: p.message.clone(),
-                hint: None,
-                expires_on: None,
-                optional: false,
-            })
-            .collect();
-        for item in &self.items {
-            let Some(t) = &item.template else { continue };
-            let mut seen = BTreeSet::new();
-            for (r, offset) in t.refs_at() {
-                if !seen.insert(r) {
-                    continue;
-                }
-                let (resolved_version, status, detail, hint) =
-                    match (resolution.value(r), resolution.failures.get(r)) {
-                        // What `run` refuses, `check` must not call resolved.
-                        (Some(fetched), _)
-                            if !item.is_file && fetched.value.expose().contains(&0) =>
-                        {
-                            (
-                                fetched.version.clone(),
-                                Status::OtherReasons,
-                                crate::vars::NUL_IN_VARIABLE.to_string(),
-                                None,
-                            )
-                        }
-                        (Some(fetched), _) => {
-                            let (status, detail) = match t.refusal(r, fetched.value.expose()) {
-                                Some(why) => (Status::OtherReasons, why.to_string()),
-                                None => (
-                                    Status::Resolved,
-                                    fetched.warning.clone().unwrap_or_default(),
-                                ),
-                            };
-                            (fetched.version.clone(), status, detail, None)
-                        }
-                        (None, Some(f)) => (None, f.status, f.detail.clone(), f.hint.clone()),
-                        (None, None) => (None, Status::OtherReasons, "not attempted".into(), None),
-                    };
-                rows.push(Row {
-                    location: item.location(offset),
-                    reference: Some(r.clone()),
-                    via: match r {
-                        Reference::Config(c) => resolution.links.get(c).cloned(),
-                        Reference::Secret(_) | Reference::Token(_) => None,
-                    },
-                    resolved_version,
-                    status,
-                    detail,
-                    hint,
-                    expires_on: None,
-                    optional: false,
-                });
-            }
-        }
-        rows
-    }
-}
-
 /// Each resolved value that the place its reference stands in (`Encode=`)
 /// cannot hold, one line per location.
 fn unencodable(item: &Item, t: &Template, resolution: &Resolution) -> Vec<Unresolved> {
@@ -314,6 +256,8 @@ fn settle(lines: Vec<Unresolved>, keep_unresolved: bool) -> Result<(), Error> {
     }
     Ok(())
 }
+
+mod rows;
 
 #[cfg(test)]
 mod tests;

@@ -22,7 +22,7 @@ fn references_are_found_with_where_they_are() {
         1,
         "the same reference twice is fetched once"
     );
-    let rows = plan.rows(&Resolution::default());
+    let rows = plan.rows(&Resolution::default(), &|_| false);
     let locations: Vec<&str> = rows.iter().map(|r| r.location.as_str()).collect();
     assert_eq!(locations, ["CONN", "app.conf:3"]);
     assert!(rows
@@ -46,7 +46,7 @@ fn a_malformed_reference_names_its_variable_and_never_its_value() {
     // Kept literally, it is a warning, not an error.
     assert!(plan.check_syntax(true).is_ok());
     assert_eq!(
-        plan.rows(&Resolution::default())[0].status,
+        plan.rows(&Resolution::default(), &|_| false)[0].status,
         Status::InvalidSyntax
     );
 }
@@ -64,6 +64,7 @@ fn the_rendered_length_is_known_before_rendering() {
             version: None,
             warning: None,
             expires_on: None,
+            meta: Default::default(),
         },
     );
     let item = &plan.items[0];

@@ -116,6 +116,7 @@ impl Clients {
                     version: None,
                     warning: None,
                     expires_on: None,
+                    meta: Default::default(),
                 }),
                 Ok(KeyValue::KeyVault(secret)) => {
                     match vault::trust(&secret.vault, self.settings.cloud, &self.settings.allowed) {
@@ -222,6 +223,7 @@ impl Clients {
                     version: None,
                     warning: None,
                     expires_on: Some(token.expires_on),
+                    meta: Default::default(),
                 })
             };
             let outcome = self.bounded(&t, fetch).await;

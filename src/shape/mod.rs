@@ -1,57 +1,34 @@
 //! Secrets in the shape the app needs: `--json-field VAR=POINTER` (one member
 //! of a JSON secret), `--json-expand VAR[=PREFIX]` (every top-level member as
-//! a variable of its own) and `--optional VAR[=DEFAULT]` (a secret that is
-//! not there is not an error). The values keep App Service's syntax; these
-//! are kvenv's options, checked before any request and applied to the
-//! rendered variables, never to template files.
+//! a variable of its own), `--optional VAR[=DEFAULT]` (a secret that is not
+//! there is not an error), `--cert VAR=PART` and `--file VAR[=ENCODING]` (the
+//! secret as an in-memory file, VAR its path). The values keep App Service's
+//! syntax; these are kvenv's options, checked before any request and applied
+//! to the rendered variables, never to template files.
 
 mod json;
 mod names;
+mod parse;
 
 use names::check_name;
 pub(crate) use names::{in_env, Taken};
+pub(crate) use parse::{parse_cert, parse_expand, parse_field, parse_file, parse_optional};
 
+use crate::cert::Part;
+use crate::decode::Decoding;
 use crate::error::{printable, At, Error, Failure, Status};
 use crate::secret::SecretBytes;
 
-/// `--json-field VAR=POINTER` as given.
-pub(crate) fn parse_field(text: &str) -> Result<(String, String), String> {
-    let (var, pointer) = text.split_once('=').ok_or(
-        "expected VAR=POINTER (an RFC 6901 pointer such as /user, or empty for the whole document)",
-    )?;
-    check_name(var)?;
-    if !pointer.is_empty() && !pointer.starts_with('/') {
-        return Err(format!(
-            "{var}: the pointer must be empty or start with '/'"
-        ));
-    }
-    let mut chars = pointer.chars();
-    while let Some(c) = chars.next() {
-        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
-            return Err(format!("{var}: in a pointer '~' is written ~0 and '/' ~1"));
-        }
-    }
-    Ok((var.to_string(), pointer.to_string()))
-}
-
-/// `--json-expand VAR[=PREFIX]` as given; the default prefix is `VAR_`.
-pub(crate) fn parse_expand(text: &str) -> Result<(String, String), String> {
-    let (var, prefix) = match text.split_once('=') {
-        Some((var, prefix)) => (var, prefix.to_string()),
-        None => (text, format!("{text}_")),
-    };
-    check_name(var)?;
-    Ok((var.to_string(), prefix))
-}
-
-/// `--optional VAR[=DEFAULT]` as given.
-pub(crate) fn parse_optional(text: &str) -> Result<(String, Option<String>), String> {
-    let (var, default) = match text.split_once('=') {
-        Some((var, default)) => (var, Some(default.to_string())),
-        None => (text, None),
-    };
-    check_name(var)?;
-    Ok((var.to_string(), default))
+/// The shaping options as given.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Wanted<'a> {
+    pub fields: &'a [(String, String)],
+    pub expands: &'a [(String, String)],
+    pub optional: &'a [(String, Option<String>)],
+    pub certs: &'a [(String, Part)],
+    pub files: &'a [(String, Decoding)],
+    /// `--fail-expired`.
+    pub fail_expired: bool,
 }
 
 /// The shaping options, validated against the environment.
@@ -60,6 +37,9 @@ pub(crate) struct Shapes {
     fields: Vec<(String, String)>,
     expands: Vec<(String, String)>,
     optional: Vec<(String, Option<String>)>,
+    certs: Vec<(String, Part)>,
+    files: Vec<(String, Decoding)>,
+    fail_expired: bool,
 }
 
 /// What a variable becomes.
@@ -70,6 +50,9 @@ pub(crate) enum Shaped {
     Absent,
     /// `--json-expand`: these variables instead of it.
     Expanded(Vec<(String, SecretBytes)>),
+    /// `--cert`, `--file`: the content of the in-memory file whose path
+    /// the variable becomes.
+    File(SecretBytes),
 }
 
 impl Shapes {
@@ -79,25 +62,33 @@ impl Shapes {
     /// variable is set and its value is exactly one reference; `holds(VAR)`:
     /// whether it holds one at all.
     pub(crate) fn new(
-        fields: &[(String, String)],
-        expands: &[(String, String)],
-        optional: &[(String, Option<String>)],
+        wanted: Wanted<'_>,
         whole: &dyn Fn(&str) -> Option<bool>,
         holds: &dyn Fn(&str) -> bool,
     ) -> Result<Shapes, Error> {
-        let mut json: Vec<&str> = Vec::new();
+        let Wanted {
+            fields,
+            expands,
+            optional,
+            certs,
+            files,
+            fail_expired,
+        } = wanted;
+        let mut shaped: Vec<&str> = Vec::new();
         for (flag, var) in fields
             .iter()
             .map(|(v, _)| ("--json-field", v))
             .chain(expands.iter().map(|(v, _)| ("--json-expand", v)))
+            .chain(certs.iter().map(|(v, _)| ("--cert", v)))
+            .chain(files.iter().map(|(v, _)| ("--file", v)))
         {
-            if json.contains(&var.as_str()) {
+            if shaped.contains(&var.as_str()) {
                 return Err(Error::usage(
                     At::arg(flag, var),
-                    format!("{var} is given to two JSON options; each VAR takes one"),
+                    format!("{var} is given twice to --json-field, --json-expand, --cert or --file; each VAR takes one"),
                 ));
             }
-            json.push(var);
+            shaped.push(var);
             match whole(var) {
                 None => return Err(Error::usage(At::arg(flag, var), format!("{var} is not set"))),
                 Some(false) => {
@@ -124,9 +115,54 @@ impl Shapes {
             fields: fields.to_vec(),
             expands: expands.to_vec(),
             optional: optional.to_vec(),
+            certs: certs.to_vec(),
+            files: files.to_vec(),
+            fail_expired,
         })
     }
 
+    /// Whether `var` becomes the path of an in-memory file (`--cert`, `--file`).
+    pub(crate) fn makes_file(&self, var: &str) -> bool {
+        self.certs.iter().any(|(v, _)| v == var) || self.files.iter().any(|(v, _)| v == var)
+    }
+
+    /// `--fail-expired`.
+    pub(crate) fn fail_expired(&self) -> bool {
+        self.fail_expired
+    }
+
+    /// `--cert VAR`'s certificate as read from `value` (what the vault said
+    /// about it in `meta`), or `None` when VAR is no `--cert` variable.
+    pub(crate) fn certificate(
+        &self,
+        var: &str,
+        value: &[u8],
+        content_type: Option<&str>,
+        named: &str,
+    ) -> Option<Result<crate::cert::Certificate, Failure>> {
+        self.certs.iter().find(|(v, _)| v == var)?;
+        Some(self.read_cert(var, value, content_type, named))
+    }
+
+    /// `--cert VAR`'s certificate, refused when it is out of its validity
+    /// and `--fail-expired` is given.
+    fn read_cert(
+        &self,
+        var: &str,
+        value: &[u8],
+        content_type: Option<&str>,
+        named: &str,
+    ) -> Result<crate::cert::Certificate, Failure> {
+        let cert = crate::cert::read(value, content_type).map_err(|p| p.failure(var, named))?;
+        match cert.invalid_at(now()).filter(|_| self.fail_expired) {
+            Some((status, why)) => Err(Failure::new(
+                status,
+                format!("{named}'s certificate {why} (--cert {var}, --fail-expired)"),
+            )
+            .hint("renew the certificate in the vault, or drop --fail-expired")),
+            None => Ok(cert),
+        }
+    }
     /// The prefix `--json-expand VAR` gives its members.
     pub(crate) fn prefix(&self, var: &str) -> &str {
         self.expands
@@ -172,8 +208,35 @@ impl Shapes {
         &self,
         var: &str,
         value: SecretBytes,
+        content_type: Option<&str>,
         named: &str,
     ) -> Result<Shaped, Failure> {
+        if let Some((_, part)) = self.certs.iter().find(|(v, _)| v == var) {
+            let cert = self.read_cert(var, value.expose(), content_type, named)?;
+            return cert
+                .part(*part)
+                .map(Shaped::File)
+                .map_err(|p| p.failure(var, named));
+        }
+        if let Some((_, decoding)) = self.files.iter().find(|(v, _)| v == var) {
+            return decoding
+                .decode(value.expose())
+                .map(Shaped::File)
+                .ok_or_else(|| {
+                    Failure::new(
+                        Status::InvalidEncoding,
+                        format!(
+                            "{named} is not {} (--file {var}={})",
+                            decoding.name(),
+                            decoding.name()
+                        ),
+                    )
+                    .hint(format!(
+                        "store {var}'s secret {}-encoded, or name its encoding",
+                        decoding.name()
+                    ))
+                });
+        }
         if let Some((_, pointer)) = self.fields.iter().find(|(v, _)| v == var) {
             let flag = format!("--json-field {var}={pointer}");
             let doc =
@@ -235,77 +298,10 @@ fn not_json(problem: json::Problem, var: &str, named: &str, flag: &str) -> Failu
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shapes(fields: &[(&str, &str)], expands: &[(&str, &str)]) -> Shapes {
-        let own = |list: &[(&str, &str)]| -> Vec<(String, String)> {
-            list.iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect()
-        };
-        Shapes::new(&own(fields), &own(expands), &[], &|_| Some(true), &|_| true).unwrap()
-    }
-
-    fn value(shaped: Shaped) -> String {
-        match shaped {
-            Shaped::Value(v) => String::from_utf8(v.expose().to_vec()).unwrap(),
-            _ => panic!("not a value"),
-        }
-    }
-
-    #[test]
-    fn pointers_pick_members_strings_as_text_the_rest_as_compact_json() {
-        let doc = r#"{"user":"app","port":5432,"tls":true,"none":null,"a/b":{"c~d":["x",{"y":1}]},"list":[1, 2]}"#;
-        for (pointer, expected) in [
-            ("/user", "app"),
-            ("/port", "5432"),
-            ("/tls", "true"),
-            ("/none", "null"),
-            ("/a~1b/c~0d/0", "x"),
-            ("/a~1b/c~0d/1", r#"{"y":1}"#),
-            ("/list", "[1,2]"),
-        ] {
-            let s = shapes(&[("V", pointer)], &[]);
-            let got = value(
-                s.apply("V", SecretBytes::new(doc.as_bytes().to_vec()), "secret 's'")
-                    .unwrap(),
-            );
-            assert_eq!(got, expected, "{pointer}");
-        }
-        let whole = shapes(&[("V", "")], &[]);
-        let got = value(
-            whole
-                .apply("V", SecretBytes::new(b"{ \"a\" : 1 }".to_vec()), "s")
-                .unwrap(),
-        );
-        assert_eq!(got, r#"{"a":1}"#);
-        let missing = shapes(&[("V", "/nope")], &[]);
-        let err = missing
-            .apply("V", SecretBytes::new(doc.as_bytes().to_vec()), "s")
-            .err()
-            .unwrap();
-        assert_eq!(err.status, Status::FieldNotFound);
-        let err = missing
-            .apply("V", SecretBytes::new(b"not json".to_vec()), "s")
-            .err()
-            .unwrap();
-        assert_eq!(err.status, Status::InvalidJson);
-    }
-
-    #[test]
-    fn flags_are_checked_as_given() {
-        assert!(parse_field("V=/a").is_ok() && parse_field("V=").is_ok());
-        for bad in ["V", "V=a", "V=/~2", "1V=/a"] {
-            assert!(parse_field(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_expand("DB").unwrap(), ("DB".into(), "DB_".into()));
-        assert_eq!(parse_expand("DB=").unwrap(), ("DB".into(), "".into()));
-        assert_eq!(parse_optional("X").unwrap(), ("X".into(), None));
-        assert_eq!(
-            parse_optional("X=").unwrap(),
-            ("X".into(), Some(String::new()))
-        );
-    }
+/// The time validity is judged at.
+pub(crate) fn now() -> azure_core::time::OffsetDateTime {
+    azure_core::time::OffsetDateTime::now_utc()
 }
+
+#[cfg(test)]
+mod tests;

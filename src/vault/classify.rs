@@ -102,7 +102,7 @@ fn http_failure(code: u16, inner: Option<&str>, secret: &SecretRef, identity: &s
         )
         .hint("check the name, or whether it was deleted"),
         403 if inner == Some("SecretDisabled") => Failure::new(
-            Status::OtherReasons,
+            Status::SecretDisabled,
             format!("secret '{name}' in vault {vault} is disabled (HTTP 403)"),
         )
         .hint("enable it or pin an enabled version"),

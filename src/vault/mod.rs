@@ -103,6 +103,42 @@ pub(crate) struct Fetched {
     pub warning: Option<String>,
     /// When it stops being valid: tokens (`--token`) only.
     pub expires_on: Option<azure_core::time::OffsetDateTime>,
+    /// What the vault says about a secret besides its value.
+    pub meta: Meta,
+}
+
+/// A secret's `contentType` and attributes, as the vault returned them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Meta {
+    /// Printable, at most 255 characters (Key Vault's own limit).
+    pub content_type: Option<String>,
+    pub enabled: Option<bool>,
+    pub not_before: Option<azure_core::time::OffsetDateTime>,
+    pub expires: Option<azure_core::time::OffsetDateTime>,
+}
+
+impl Meta {
+    /// Why the secret is not valid at `now`, if it is not: its expiry has
+    /// passed, or its activation date is ahead.
+    pub(crate) fn invalid_at(
+        &self,
+        now: azure_core::time::OffsetDateTime,
+    ) -> Option<(Status, String)> {
+        match (self.not_before, self.expires) {
+            (_, Some(exp)) if exp <= now => Some((
+                Status::SecretExpired,
+                format!("expired {} (exp)", azure_core::time::to_rfc3339(&exp)),
+            )),
+            (Some(nbf), _) if nbf > now => Some((
+                Status::SecretNotYetValid,
+                format!(
+                    "not valid before {} (nbf)",
+                    azure_core::time::to_rfc3339(&nbf)
+                ),
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// What Key Vault issues as a version: 32 hexadecimal characters.
@@ -200,6 +236,15 @@ fn answer(
     })?;
     // The crate hands the value over as a plain String: ours at once.
     let value = model.value.map(SecretBytes::from_string);
+    let attributes = model.attributes.unwrap_or_default();
+    let meta = Meta {
+        content_type: model
+            .content_type
+            .map(|ct| crate::error::printable(&ct.chars().take(255).collect::<String>())),
+        enabled: attributes.enabled,
+        not_before: attributes.not_before,
+        expires: attributes.expires,
+    };
     let (version, warning) = version_of(model.id.as_deref(), secret)?;
     let Some(value) = value else {
         return Err(Failure::new(
@@ -212,6 +257,7 @@ fn answer(
         version,
         warning,
         expires_on: None,
+        meta,
     })
 }
 

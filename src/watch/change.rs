@@ -4,19 +4,23 @@
 
 use super::options::OnChange;
 use super::{Signals, Supervisor};
+use crate::child::FileKey;
 use crate::error::Error;
 use crate::resolve::Resolution;
 use crate::secret::SecretBytes;
 use std::ffi::OsString;
 
-/// What the command sees: its variables and its templates' content.
+/// What the command sees: its variables and its in-memory files' content
+/// (templates, then `--cert` and `--file` variables), each file with its
+/// key and its name.
 struct Seen {
     vars: Vec<(OsString, SecretBytes)>,
-    files: Vec<(String, SecretBytes)>,
+    files: Vec<(FileKey, String, SecretBytes)>,
 }
 
-/// The variables and templates whose content differs between two sights.
-fn seen_changes(before: &Seen, after: &Seen) -> (Vec<String>, Vec<String>) {
+/// The variables whose value, and the files (indexes into `after.files`)
+/// whose content, differ between two sights.
+fn seen_changes(before: &Seen, after: &Seen) -> (Vec<String>, Vec<usize>) {
     fn value<'s>(list: &'s [(OsString, SecretBytes)], name: &OsString) -> Option<&'s [u8]> {
         list.iter()
             .find(|(n, _)| n == name)
@@ -29,12 +33,15 @@ fn seen_changes(before: &Seen, after: &Seen) -> (Vec<String>, Vec<String>) {
             vars.push(shown);
         }
     }
-    let files = before
-        .files
-        .iter()
-        .zip(&after.files)
-        .filter(|((_, a), (_, b))| a.expose() != b.expose())
-        .map(|((label, _), _)| label.clone())
+    let files = (0..after.files.len())
+        .filter(|i| {
+            let now = &after.files[*i];
+            before
+                .files
+                .iter()
+                .find(|(key, _, _)| *key == now.0)
+                .is_none_or(|(_, _, was)| was.expose() != now.2.expose())
+        })
         .collect();
     (vars, files)
 }
@@ -56,8 +63,11 @@ impl Supervisor<'_> {
         }
         // What the command would see, before and after: a new version whose
         // member (--json-field) or rendering is the same changes nothing.
-        let (vars, files) = match (before, self.seen()) {
-            (Ok(before), Ok(after)) => seen_changes(&before, &after),
+        let (vars, files, after) = match (before, self.seen()) {
+            (Ok(before), Ok(after)) => {
+                let (vars, files) = seen_changes(&before, &after);
+                (vars, files, after)
+            }
             (_, Err(e)) => {
                 if !quiet {
                     crate::output::lines(&format!(
@@ -67,7 +77,13 @@ impl Supervisor<'_> {
                 }
                 return Ok(None);
             }
-            (Err(_), Ok(_)) => changes.affected(self.watched.plan),
+            (Err(_), Ok(after)) => {
+                // Nothing to compare with: every file counts as changed.
+                let (mut vars, _) = changes.affected(self.watched.plan);
+                vars.retain(|v| !self.watched.given.shapes.makes_file(v));
+                let files = (0..after.files.len()).collect();
+                (vars, files, after)
+            }
         };
         if vars.is_empty() && files.is_empty() {
             tracing::info!(
@@ -78,12 +94,14 @@ impl Supervisor<'_> {
         }
         match self.watched.options.on_change {
             OnChange::Signal(sig) if vars.is_empty() => {
-                self.rewrite(&files)?;
+                self.rewrite(&after, &files)?;
                 if !quiet {
+                    let names: Vec<&str> =
+                        files.iter().map(|i| after.files[*i].1.as_str()).collect();
                     crate::output::lines(&format!(
                         "{}; rewrote {} in place and sent {sig}",
                         changes.describe(self.watched.plan, self.watched.given.tokens),
-                        files.join(", ")
+                        names.join(", ")
                     ));
                 }
                 self.child.signal(sig);
@@ -109,33 +127,42 @@ impl Supervisor<'_> {
         }
     }
 
-    /// The command's variables and each template's content, as the current
-    /// values make them.
+    /// The command's variables and each in-memory file's content, as the
+    /// current values make them.
     fn seen(&self) -> Result<Seen, Error> {
         let w = &self.watched;
-        let (vars, _warnings) = crate::child::variables(w.plan, &self.current, w.given)?;
-        let files = w
+        let (all, _warnings) = crate::child::variables(w.plan, &self.current, w.given)?;
+        let mut files: Vec<(FileKey, String, SecretBytes)> = w
             .plan
             .items
             .iter()
-            .filter(|i| !i.is_var())
-            .map(|i| (i.label().to_string(), i.render(&self.current)))
+            .filter_map(|i| match i.key {
+                crate::plan::Key::File(t) => Some((
+                    FileKey::Template(t),
+                    i.label().to_string(),
+                    i.render(&self.current),
+                )),
+                crate::plan::Key::Var(_) => None,
+            })
             .collect();
+        let mut vars = Vec::with_capacity(all.len());
+        for (name, value) in all {
+            let shown = name.to_string_lossy().into_owned();
+            if w.given.shapes.makes_file(&shown) {
+                files.push((FileKey::Var(shown.clone()), shown, value));
+            } else {
+                vars.push((name, value));
+            }
+        }
         Ok(Seen { vars, files })
     }
 
-    /// Replaces the named templates' content in place.
-    fn rewrite(&self, labels: &[String]) -> Result<(), Error> {
-        for item in &self.watched.plan.items {
-            let crate::plan::Key::File(i) = item.key else {
-                continue;
-            };
-            if !labels.iter().any(|l| l == item.label()) {
-                continue;
-            }
-            let content: SecretBytes = item.render(&self.current);
-            if let Some((_, fd)) = self.files.iter().find(|(index, _)| *index == i) {
-                crate::platform::replace(fd, &content)?;
+    /// Replaces the content of the files `changed` names (indexes into
+    /// `after.files`) in place.
+    fn rewrite(&self, after: &Seen, changed: &[usize]) -> Result<(), Error> {
+        for (key, _, content) in changed.iter().map(|i| &after.files[*i]) {
+            if let Some((_, fd)) = self.files.iter().find(|(k, _)| k == key) {
+                crate::platform::replace(fd, content)?;
             }
         }
         Ok(())

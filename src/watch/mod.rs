@@ -13,7 +13,7 @@ mod renewal;
 
 pub(crate) use refresh::Network;
 
-use crate::child::{materialize, Files, Given, TemplateFile};
+use crate::child::{materialize, Files, Given, KeptFile};
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::platform::{asks_to_end, signal_exit_code, Child, ChildEvents, Hardening, Signals};
@@ -84,8 +84,8 @@ struct Supervisor<'a> {
     /// nothing to refresh.
     network: Option<Network>,
     child: Child,
-    /// The templates' in-memory files the running command reads.
-    files: Vec<TemplateFile>,
+    /// The in-memory files the running command reads (templates, `--cert`, `--file`).
+    files: Vec<KeptFile>,
     /// The signal state the command is started with.
     inherited: crate::platform::Inherited,
     /// When the `--token`s are due.

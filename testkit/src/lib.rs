@@ -6,6 +6,7 @@
 //! Everything listens on 127.0.0.1 only; nothing here ever connects anywhere.
 
 mod appconfig;
+pub mod certs;
 mod cli;
 mod entra;
 pub mod hostile;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use appconfig::{FakeStore, StoreRequest, KEY_VAULT_REFERENCE};
+pub use certs::{KeyKind, TestChain, Which};
 pub use cli::FakeCli;
 pub use entra::{EntraRequest, FakeEntra};
 pub use hostile::{Behaviour, FakeDns, HostileServer};
@@ -30,7 +32,7 @@ pub fn postgres_installed() -> bool {
     postgres::installed()
 }
 pub use tls::TestCa;
-pub use vault::{FakeVault, Fault, RateLimit, VaultRequest};
+pub use vault::{FakeVault, Fault, RateLimit, SecretMeta, VaultRequest};
 
 /// Builds the `kvenv` binary in the profile of the running example (a no-op
 /// when it is fresh) and returns its path: examples do not get it built for them.

@@ -119,6 +119,17 @@ struct Version {
     id: String,
     value: String,
     enabled: bool,
+    meta: SecretMeta,
+}
+
+/// What the vault says about a version besides its value.
+#[derive(Clone, Debug, Default)]
+pub struct SecretMeta {
+    /// `contentType` (absent when `None`).
+    pub content_type: Option<String>,
+    /// `attributes.nbf` and `attributes.exp`, seconds since the epoch.
+    pub not_before: Option<i64>,
+    pub expires: Option<i64>,
 }
 
 #[derive(Default)]
@@ -258,6 +269,11 @@ impl FakeVault {
 
     /// Adds a new version of `name` (creating the secret) and returns its version id.
     pub fn set_secret(&self, name: &str, value: &str) -> String {
+        self.set_secret_with(name, value, SecretMeta::default())
+    }
+
+    /// Adds a new version of `name` with a `contentType` and dates.
+    pub fn set_secret_with(&self, name: &str, value: &str, meta: SecretMeta) -> String {
         let id = random_hex(32);
         self.state
             .lock()
@@ -269,6 +285,7 @@ impl FakeVault {
                 id: id.clone(),
                 value: value.to_string(),
                 enabled: true,
+                meta,
             });
         id
     }
@@ -509,19 +526,27 @@ fn answer(
         .get(name)
         .cloned()
         .unwrap_or_else(|| format!("https://{host}/secrets/{name}/{}", found.id));
-    Reply::json(
-        200,
-        json!({
-            "value": found.value,
-            "id": id,
-            "attributes": {
-                "enabled": true,
-                "created": 1_700_000_000,
-                "updated": 1_700_000_000,
-                "recoveryLevel": "Recoverable+Purgeable",
-                "recoverableDays": 90
-            },
-            "tags": {}
-        }),
-    )
+    let mut attributes = json!({
+        "enabled": true,
+        "created": 1_700_000_000,
+        "updated": 1_700_000_000,
+        "recoveryLevel": "Recoverable+Purgeable",
+        "recoverableDays": 90
+    });
+    if let Some(nbf) = found.meta.not_before {
+        attributes["nbf"] = json!(nbf);
+    }
+    if let Some(exp) = found.meta.expires {
+        attributes["exp"] = json!(exp);
+    }
+    let mut body = json!({
+        "value": found.value,
+        "id": id,
+        "attributes": attributes,
+        "tags": {}
+    });
+    if let Some(ct) = &found.meta.content_type {
+        body["contentType"] = json!(ct);
+    }
+    Reply::json(200, body)
 }

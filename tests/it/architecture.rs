@@ -24,11 +24,14 @@ const LAYERS: [&[&str]; 9] = [
         "encode",
         "sources",
         "shape",
+        "cert",
         "token",
         "cloud",
         "audience",
     ],
-    &["output", "files", "secret", "error", "vars", "platform"],
+    &[
+        "output", "files", "secret", "error", "vars", "platform", "decode",
+    ],
 ];
 
 /// Shipped files over this many lines are too large to read as one piece.

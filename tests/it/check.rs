@@ -129,6 +129,10 @@ fn check_json_has_stable_fields() {
             "store",
             "key",
             "label",
+            "content_type",
+            "enabled",
+            "not_before",
+            "expires",
         ];
         expected.sort();
         let mut keys = keys;

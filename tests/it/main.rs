@@ -7,6 +7,7 @@ mod appconfig;
 mod architecture;
 mod bounded_memory;
 mod built;
+mod cert;
 mod check;
 mod descriptors;
 mod dns;
