@@ -247,6 +247,79 @@ fn the_chain_verifies_to_the_root(dir: &Path, chain: &TestChain, what: &str) {
     );
 }
 
+/// A PKCS#12 written by OpenSSL itself, as Windows and Key Vault write them
+/// (SHA-1/3DES, a SHA-1 MAC, an empty password), from `chain`'s PEM files.
+fn openssl_pfx(chain: &TestChain, dir: &Path) -> Vec<u8> {
+    let file = |n: &str| dir.join(n).display().to_string();
+    std::fs::write(dir.join("in-key.pem"), &chain.key_pem).unwrap();
+    std::fs::write(dir.join("in-leaf.pem"), &chain.leaf_pem).unwrap();
+    std::fs::write(
+        dir.join("in-issuers.pem"),
+        chain.pem(&[Which::Root, Which::Intermediate], false),
+    )
+    .unwrap();
+    let out = openssl(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        &file("in-key.pem"),
+        "-in",
+        &file("in-leaf.pem"),
+        "-certfile",
+        &file("in-issuers.pem"),
+        "-passout",
+        "pass:",
+        "-certpbe",
+        "PBE-SHA1-3DES",
+        "-keypbe",
+        "PBE-SHA1-3DES",
+        "-macalg",
+        "sha1",
+        "-out",
+        &file("openssl.pfx"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.join("openssl.pfx")).unwrap()
+}
+
+#[test]
+fn a_pkcs12_that_openssl_wrote_gives_the_same_parts() {
+    if !need(
+        support::installed("openssl"),
+        "a_pkcs12_that_openssl_wrote_gives_the_same_parts",
+        "openssl (package openssl)",
+    ) {
+        return;
+    }
+    for kind in [KeyKind::Rsa, KeyKind::P384] {
+        let chain = TestChain::new(kind, 90);
+        let dir = tempfile::tempdir().unwrap();
+        let kit = Kit::new();
+        let pfx = openssl_pfx(&chain, dir.path());
+        kit.azure
+            .vault
+            .set_secret_with("tls", &b64(&pfx), meta(Some("application/x-pkcs12")));
+        let (code, stderr) = write_parts(&kit, "tls", dir.path());
+        assert_eq!(code, Some(0), "{kind:?}: {stderr}");
+        let read = |part: &str| std::fs::read_to_string(dir.path().join(part)).unwrap();
+        assert_eq!(
+            certificates(&read("fullchain")),
+            [
+                chain.leaf_der.clone(),
+                chain.intermediate_der.clone(),
+                chain.root_der.clone()
+            ]
+        );
+        the_key_signs_for_the_leaf(dir.path(), &format!("{kind:?} openssl"));
+        the_chain_verifies_to_the_root(dir.path(), &chain, &format!("{kind:?} openssl"));
+        assert_eq!(std::fs::read(dir.path().join("pfx")).unwrap(), pfx);
+    }
+}
+
 #[test]
 fn each_failure_has_its_status_and_one_line_naming_the_variable() {
     let kit = Kit::new();

@@ -208,6 +208,29 @@ fn what_windows_cannot_do_is_refused_with_one_line() {
         "{}",
         out.stderr
     );
+    // --cert and --file make in-memory files too.
+    kit.azure.vault.set_secret("tls", "not read");
+    for (flag, value) in [("--cert", "C=fullchain"), ("--file", "C=base64")] {
+        let out = kit
+            .run()
+            .args([flag, value])
+            .env("C", kit.azure.vault.reference("tls"))
+            .command(["cmd", "/c", "echo started"])
+            .go();
+        out.assert_code(125);
+        assert_eq!(out.stdout, "");
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains("Windows"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(
+        kit.azure.vault.gets_of("tls"),
+        0,
+        "refused before any request"
+    );
     let out = kit
         .run()
         .args(["--watch", "--on-change", "signal:HUP"])
