@@ -28,6 +28,7 @@ mod files;
 mod http;
 mod identity;
 mod inject;
+mod mask;
 mod output;
 mod plan;
 mod platform;

@@ -3,10 +3,13 @@
 //! for the supervised start under `--watch`.
 
 pub(crate) mod environment;
+mod masked;
+
 use crate::error::{At, Error};
 use crate::plan::{Key, Plan};
 use crate::secret::SecretBytes;
 use crate::token::TokenTarget;
+pub(crate) use masked::mask_values;
 use std::ffi::OsString;
 
 /// Rendered templates are configuration files; past this they are not.

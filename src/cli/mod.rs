@@ -311,6 +311,14 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "KVENV_STOP_SIGNAL", default_value = "TERM", value_name = "NAME", value_parser = crate::watch::options::parse_signal)]
     pub stop_signal: crate::platform::Signal,
 
+    /// Stay as the command's parent and replace every resolved value, and its
+    /// base64, base64url, percent-encoded and JSON-escaped forms, with *** in
+    /// its stdout and stderr (a pseudo-terminal when kvenv's output is a
+    /// terminal). `--mask=github` also prints ::add-mask:: lines first when
+    /// GITHUB_ACTIONS is true: the one time kvenv writes values to its output.
+    #[arg(long, env = "KVENV_MASK", value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_name = "github")]
+    pub mask: Option<crate::mask::MaskMode>,
+
     /// With --watch: how long to wait after the stop signal before SIGKILL.
     #[arg(long, env = "KVENV_STOP_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = crate::watch::options::parse_duration)]
     pub stop_timeout: std::time::Duration,

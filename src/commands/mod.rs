@@ -9,6 +9,7 @@ mod inject;
 mod install;
 mod logging;
 mod man;
+mod masking;
 mod render;
 mod rows;
 mod run;

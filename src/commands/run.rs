@@ -97,6 +97,12 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
     check_template_vars(&args.template, vars)?;
     let tokens = crate::token::targets(&args.token.tokens, &args.token.allowed, settings.cloud)?;
     check_token_vars(&tokens, &args.template, vars)?;
+    if args.mask.is_some() && !crate::platform::MASK_SUPPORTED {
+        return Err(Error::usage(
+            At::Arg("--mask", None),
+            "is not available on Windows: kvenv would need a pseudo console to mask the command's output and keep its terminal",
+        ));
+    }
     // Which option asks for an in-memory file, if any does.
     let file_flag = [
         ("--template", !args.template.is_empty()),
@@ -154,7 +160,7 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
         path: world.path(),
         odd: world.odd(),
     };
-    if args.watch {
+    if args.watch || args.mask.is_some() {
         let options = crate::watch::options::Options {
             command: args.command.clone(),
             refresh_interval: args.refresh_interval,
@@ -162,13 +168,18 @@ pub(crate) fn run(args: RunArgs, vars: Vars) -> Result<i32, Error> {
             stop_signal: args.stop_signal,
             stop_timeout: args.stop_timeout,
             quiet: args.common.quiet,
+            refresh: args.watch,
         };
+        let masked = args
+            .mask
+            .map(|mode| super::masking::prepare(mode, &plan, &resolution, &given))
+            .transpose()?;
         let watched = crate::watch::Watched {
             options: &options,
             plan: &plan,
             given: &given,
         };
-        return crate::watch::supervise(watched, resolution, hardening, network);
+        return crate::watch::supervise(watched, resolution, hardening, network, masked);
     }
     let (env, _files) = materialize(&plan, &resolution, &given, Files::Sealed)?;
     drop(resolution);

@@ -61,6 +61,14 @@ impl Supervisor<'_> {
         if changes.is_empty() {
             return Ok(None);
         }
+        // New values are masked from now on, before the command can print them.
+        if self.output.masking() {
+            let w = &self.watched;
+            if let Ok((values, _short)) = crate::child::mask_values(w.plan, &self.current, w.given)
+            {
+                self.output.add(values);
+            }
+        }
         // What the command would see, before and after: a new version whose
         // member (--json-field) or rendering is the same changes nothing.
         let (vars, files, after) = match (before, self.seen()) {

@@ -7,6 +7,7 @@
 //! signals it. A failing refresh never touches a healthy command.
 
 mod change;
+mod masking;
 pub(crate) mod options;
 mod refresh;
 mod renewal;
@@ -37,6 +38,7 @@ pub(crate) fn supervise(
     resolution: Resolution,
     hardening: Option<Hardening>,
     network: Option<Network>,
+    masked: Option<crate::mask::Masked>,
 ) -> Result<i32, Error> {
     // What the command gets back, read before SIGPIPE is blocked here: kvenv
     // stays alive to supervise, so no write of its own may kill it.
@@ -45,7 +47,10 @@ pub(crate) fn supervise(
     if let Some(h) = &hardening {
         h.supervising();
     }
-    if watched.options.refresh_interval < Duration::from_secs(30) && !watched.options.quiet {
+    if watched.options.refresh
+        && watched.options.refresh_interval < Duration::from_secs(30)
+        && !watched.options.quiet
+    {
         crate::output::lines("--refresh-interval below 30s is meant for tests: every refresh costs one request per reference");
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -65,15 +70,20 @@ pub(crate) fn supervise(
         child: Child::none(),
         files: Vec::new(),
         inherited,
+        output: masking::Output::new(masked),
     };
-    match runtime.block_on(supervisor.run()) {
+    let ended = match runtime.block_on(supervisor.run()) {
         Ok(code) => Ok(code),
         Err(e) => {
             // kvenv's own failure ends kvenv, never leaving the command orphaned.
             runtime.block_on(supervisor.end());
             Err(e)
         }
-    }
+    };
+    // What the command wrote last reaches kvenv's output before kvenv ends,
+    // and the terminal is put back.
+    supervisor.output.drain();
+    ended
 }
 
 struct Supervisor<'a> {
@@ -90,6 +100,8 @@ struct Supervisor<'a> {
     inherited: crate::platform::Inherited,
     /// When the `--token`s are due.
     renewals: renewal::Renewals,
+    /// `--mask`: the command's output, masked on its way to kvenv's.
+    output: masking::Output,
 }
 
 impl Supervisor<'_> {
@@ -102,14 +114,19 @@ impl Supervisor<'_> {
             ChildEvents::listen().map_err(|e| Error::internal("cannot watch SIGCHLD", e))?;
         self.start()?;
         self.sync_tokens();
-        let mut watched_refs = refresh::unpinned(self.watched.plan);
-        watched_refs.extend(
-            self.watched
-                .given
-                .tokens
-                .iter()
-                .map(|t| crate::reference::Reference::Token(t.token.clone())),
-        );
+        let mut watched_refs = match self.watched.options.refresh {
+            true => refresh::unpinned(self.watched.plan),
+            false => Default::default(),
+        };
+        if self.watched.options.refresh {
+            watched_refs.extend(
+                self.watched
+                    .given
+                    .tokens
+                    .iter()
+                    .map(|t| crate::reference::Reference::Token(t.token.clone())),
+            );
+        }
         let interval = self.watched.options.refresh_interval;
         let mut next = Box::pin(tokio::time::sleep(self.next_wait(interval)));
         let mut pending: Option<tokio::sync::oneshot::Receiver<Resolution>> = None;
@@ -117,7 +134,12 @@ impl Supervisor<'_> {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
-                Some(sig) = signals.next() => self.child.signal(sig),
+                Some(sig) = signals.next() => {
+                    if crate::platform::resizes(sig) {
+                        self.output.resize();
+                    }
+                    self.child.signal(sig)
+                }
                 _ = children.next() => {
                     if let Some(code) = self.reap() { return Ok(code); }
                 }
@@ -164,13 +186,20 @@ impl Supervisor<'_> {
     fn start(&mut self) -> Result<(), Error> {
         let w = &self.watched;
         let (env, files) = materialize(w.plan, &self.current, w.given, Files::Shared)?;
+        let io = self.output.wire()?;
         self.child = crate::platform::spawn(
             &w.options.command,
             &env,
             w.given.path,
             self.hardening.as_ref(),
             &self.inherited,
+            io.as_ref().map(|(child, _)| child),
         )?;
+        if let Some((child, ours)) = io {
+            // The command holds its ends now; ours would keep its output open.
+            drop(child);
+            self.output.relay(ours);
+        }
         // The previous command's files close only now, after it is gone.
         self.files = files;
         Ok(())

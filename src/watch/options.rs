@@ -15,6 +15,9 @@ pub(crate) struct Options {
     pub stop_timeout: Duration,
     /// `-q`: no notice of kvenv's own.
     pub quiet: bool,
+    /// `--watch`: refresh every `refresh_interval` (without it, `--mask`
+    /// alone supervises without refreshing).
+    pub refresh: bool,
 }
 
 /// What a changed value does to the running command.

@@ -22,6 +22,7 @@ const LAYERS: [&[&str]; 9] = [
         "reference",
         "template",
         "encode",
+        "mask",
         "sources",
         "shape",
         "cert",

@@ -20,6 +20,7 @@ mod identity;
 mod inject_hostile;
 mod kubectl;
 mod macos_paths;
+mod mask;
 mod postgres;
 mod run;
 mod shape;

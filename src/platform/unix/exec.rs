@@ -20,19 +20,22 @@ pub(crate) fn spawn(
     path: &OsStr,
     hardening: Option<&Hardening>,
     inherited: &Inherited,
+    io: Option<&super::ChildIo>,
 ) -> Result<super::Child, Error> {
     use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
     let name = crate::error::printable(&command[0].to_string_lossy());
     let (args, entries) = argv_envp(command, env)?;
     let fail = |e: nix::Error| Error::internal(format!("cannot start {name}"), e);
-    let actions = PosixSpawnFileActions::init().map_err(fail)?;
+    let mut actions = PosixSpawnFileActions::init().map_err(fail)?;
     let mut attr = PosixSpawnAttr::init().map_err(fail)?;
     attr.set_sigmask(inherited.mask()).map_err(fail)?;
     attr.set_sigdefault(&inherited.defaults()).map_err(fail)?;
-    attr.set_flags(
-        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
-    )
-    .map_err(fail)?;
+    let mut flags =
+        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF;
+    if let Some(io) = io {
+        io.actions(&mut actions, &mut flags).map_err(fail)?;
+    }
+    attr.set_flags(flags).map_err(fail)?;
     let spawn = || {
         search(&command[0], path, |file| {
             match posix_spawn(file, &actions, &attr, &args, &entries) {

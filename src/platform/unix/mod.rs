@@ -8,6 +8,7 @@ mod hardening;
 mod memfile;
 mod signals;
 mod start;
+mod terminal;
 
 pub(crate) use child::{asks_to_end, signal_exit_code, Child, ChildEvents, Signals};
 pub(crate) use exec::{
@@ -24,3 +25,4 @@ pub(crate) use signals::{
     Signal,
 };
 pub(crate) use start::{hold_closed_standard_descriptors, os_string, raw_environment};
+pub(crate) use terminal::{resizes, wire, ChildIo, Wired, MASK_SUPPORTED};

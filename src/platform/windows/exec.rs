@@ -175,6 +175,7 @@ pub(crate) fn spawn(
     path: &OsStr,
     _hardening: Option<&Hardening>,
     _inherited: &Inherited,
+    _io: Option<&super::ChildIo>,
 ) -> Result<Child, Error> {
     let (child, job) = start(command, env, path, true)?;
     Ok(Child::new(child, job))

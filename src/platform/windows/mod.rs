@@ -7,6 +7,7 @@ mod child;
 mod console;
 mod exec;
 mod files;
+mod output;
 mod process;
 
 pub(crate) use child::{asks_to_end, signal_exit_code, Child, ChildEvents, Signals};
@@ -15,6 +16,7 @@ pub(crate) use exec::{exec, find_program, spawn};
 pub(crate) use files::{
     make_executable, open_for_reading, owner_only, running_binary, special_kind,
 };
+pub(crate) use output::{resizes, wire, ChildIo, Wired, MASK_SUPPORTED};
 pub(crate) use process::{
     block_sigpipe_in_this_thread, descriptor_limit, exec_budget, hold_closed_standard_descriptors,
     kept, left_to_command, os_string, out_of_descriptors, raw_environment, replace, replaceable,

@@ -389,6 +389,57 @@ impl<'k> Run<'k> {
         }
     }
 
+    /// Runs kvenv on a pseudo-terminal of the test's own (stdin, stdout and
+    /// stderr): what came out on the terminal, the exit code, and the
+    /// terminal's settings before and after.
+    pub fn go_on_terminal(self) -> OnTerminal {
+        use std::io::Read;
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let before = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+        let mut cmd = std::process::Command::new(kvenv()[0].clone());
+        cmd.args(&kvenv()[1..]).args(&self.args);
+        if !self.command.is_empty() {
+            cmd.arg("--").args(&self.command);
+        }
+        let io = |fd: &std::os::fd::OwnedFd| std::process::Stdio::from(fd.try_clone().unwrap());
+        cmd.env_clear()
+            .envs(launcher_env())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(io(&pty.slave))
+            .stdout(io(&pty.slave))
+            .stderr(io(&pty.slave));
+        let mut child = cmd.spawn().unwrap();
+        // The command holds copies of the slave until it is dropped.
+        drop(cmd);
+        let mut master = std::fs::File::from(pty.master);
+        let reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let mut buf = [0u8; 4096];
+            // EIO once no one holds the slave; the test's own copy closes
+            // after the wait below.
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                all.extend_from_slice(&buf[..n]);
+            }
+            all
+        });
+        let status = child.wait().unwrap();
+        let after = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+        drop(pty.slave);
+        let output = reader.join().unwrap();
+        let text = String::from_utf8_lossy(&output).into_owned();
+        self.sweep(&text, "");
+        OnTerminal {
+            code: status.code(),
+            output: text,
+            same_settings: format!("{before:?}") == format!("{after:?}"),
+            before: format!("{before:?}"),
+            after: format!("{after:?}"),
+        }
+    }
+
     /// The leak sweep every run goes through: no configured value, issued
     /// token, identity header or extra secret in kvenv's own output.
     fn sweep(&self, stdout: &str, stderr: &str) {
@@ -548,6 +599,15 @@ pub fn installed(program: &str) -> bool {
 }
 
 /// kvenv running in the background.
+/// What [`Run::go_on_terminal`] saw.
+pub struct OnTerminal {
+    pub code: Option<i32>,
+    pub output: String,
+    pub same_settings: bool,
+    pub before: String,
+    pub after: String,
+}
+
 pub struct Running<'k> {
     run: Run<'k>,
     child: std::process::Child,
