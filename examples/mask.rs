@@ -36,14 +36,19 @@ fn time(argv: &[String], env: &[(String, String)], expected: &[u8]) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(7);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(7);
     let kvenv = kvenv_testkit::kvenv_binary().display().to_string();
     let azure = FakeAzure::start(IdentityKind::AppService);
     let dir = tempfile::tempdir().unwrap();
     let mut env: Vec<(String, String)> = vec![("PATH".into(), "/usr/bin:/bin".into())];
     env.extend(azure.identity_env());
     for i in 0..100 {
-        azure.vault.set_secret(&format!("s{i}"), &format!("benchmark-secret-{i:03}-value"));
+        azure
+            .vault
+            .set_secret(&format!("s{i}"), &format!("benchmark-secret-{i:03}-value"));
     }
     let mut cases = Vec::new();
     for size in [2usize << 20, 32 << 20] {
@@ -60,19 +65,25 @@ fn main() {
         std::fs::write(&file, &text).unwrap();
         cases.push((size, file.display().to_string(), text));
     }
-    let kvenv_run = |mask: bool, secrets: usize, file: &str| -> (Vec<String>, Vec<(String, String)>) {
-        let mut argv = vec![kvenv.clone(), "run".into(), "--allow-host".into(), azure.vault.host()];
-        argv.extend(["--ca-file".into(), azure.ca_file().display().to_string()]);
-        if mask {
-            argv.push("--mask".into());
-        }
-        argv.extend(["--".into(), "cat".into(), file.into()]);
-        let mut env = env.clone();
-        for i in 0..secrets {
-            env.push((format!("S{i}"), azure.vault.reference(&format!("s{i}"))));
-        }
-        (argv, env)
-    };
+    let kvenv_run =
+        |mask: bool, secrets: usize, file: &str| -> (Vec<String>, Vec<(String, String)>) {
+            let mut argv = vec![
+                kvenv.clone(),
+                "run".into(),
+                "--allow-host".into(),
+                azure.vault.host(),
+            ];
+            argv.extend(["--ca-file".into(), azure.ca_file().display().to_string()]);
+            if mask {
+                argv.push("--mask".into());
+            }
+            argv.extend(["--".into(), "cat".into(), file.into()]);
+            let mut env = env.clone();
+            for i in 0..secrets {
+                env.push((format!("S{i}"), azure.vault.reference(&format!("s{i}"))));
+            }
+            (argv, env)
+        };
     println!("| output | cat | run, 1 secret | run --mask, 1 secret | × cat | run, 100 secrets | run --mask, 100 secrets | × cat | masking MB/s (1 / 100 secrets) |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (size, file, text) in &cases {

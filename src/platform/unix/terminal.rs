@@ -32,13 +32,18 @@ impl ChildIo {
         flags: &mut nix::spawn::PosixSpawnFlags,
     ) -> nix::Result<()> {
         if let (Some(path), Some(first)) = (&self.tty, self.on_tty.first()) {
-            if cfg!(target_os = "linux") {
-                // A new session; opening the slave then makes it the
-                // controlling terminal (Ctrl+C, job control, /dev/tty).
+            // A new session; opening the slave then makes it the controlling
+            // terminal (Ctrl+C, job control, /dev/tty). macOS would need
+            // TIOCSCTTY, which spawn cannot do: the command gets the terminal
+            // without controlling it.
+            #[cfg(target_os = "linux")]
+            {
                 *flags |= nix::spawn::PosixSpawnFlags::from_bits_retain(
                     nix::libc::POSIX_SPAWN_SETSID as _,
                 );
             }
+            #[cfg(not(target_os = "linux"))]
+            let _ = &flags;
             actions.add_open(
                 *first,
                 path.as_path(),
@@ -79,6 +84,14 @@ impl Drop for Wired {
 
 nix::ioctl_read_bad!(get_winsize, nix::libc::TIOCGWINSZ, nix::pty::Winsize);
 nix::ioctl_write_ptr_bad!(set_winsize, nix::libc::TIOCSWINSZ, nix::pty::Winsize);
+
+fn close_on_exec(fd: &OwnedFd) -> nix::Result<()> {
+    nix::fcntl::fcntl(
+        fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map(|_| ())
+}
 
 fn is_tty(fd: BorrowedFd<'_>) -> bool {
     nix::unistd::isatty(fd).unwrap_or(false)
@@ -136,11 +149,7 @@ pub(crate) fn wire() -> Result<(ChildIo, Wired), Error> {
         let size = window_size(term_fd);
         let pty = nix::pty::openpty(size.as_ref(), settings.as_ref()).map_err(fail)?;
         for fd in [&pty.master, &pty.slave] {
-            nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-            )
-            .map_err(fail)?;
+            close_on_exec(fd).map_err(fail)?;
         }
         let path = nix::unistd::ttyname(&pty.slave).map_err(fail)?;
         let shared = out_tty && err_tty && same_file(stdout.as_fd(), stderr.as_fd());
@@ -195,7 +204,12 @@ pub(crate) fn wire() -> Result<(ChildIo, Wired), Error> {
         if !on_tty {
             continue;
         }
-        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(fail)?;
+        // pipe, then close-on-exec (macOS has no pipe2): no thread of ours
+        // starts a program in between.
+        let (read, write) = nix::unistd::pipe().map_err(fail)?;
+        for end in [&read, &write] {
+            close_on_exec(end).map_err(fail)?;
+        }
         child.pipes.push((fd, write));
         match fd {
             1 => wired.stdout = Some(File::from(read)),
