@@ -321,6 +321,79 @@ fn a_pkcs12_that_openssl_wrote_gives_the_same_parts() {
 }
 
 #[test]
+fn a_p521_key_from_openssl_in_sec1_form_comes_out_as_pkcs8_and_signs_for_its_certificate() {
+    if !need(
+        support::installed("openssl"),
+        "a_p521_key_from_openssl",
+        "openssl (package openssl)",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = |n: &str| dir.path().join(n).display().to_string();
+    // `openssl ecparam -genkey` writes SEC1 (`EC PRIVATE KEY`) with the curve named.
+    let key = openssl(&[
+        "ecparam",
+        "-name",
+        "secp521r1",
+        "-genkey",
+        "-noout",
+        "-out",
+        &file("sec1.pem"),
+    ]);
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
+    let cert = openssl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        &file("sec1.pem"),
+        "-subj",
+        "/CN=p521.example",
+        "-days",
+        "30",
+        "-out",
+        &file("self.pem"),
+    ]);
+    assert!(
+        cert.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cert.stderr)
+    );
+    let sec1 = std::fs::read_to_string(dir.path().join("sec1.pem")).unwrap();
+    assert!(sec1.starts_with("-----BEGIN EC PRIVATE KEY-----"), "{sec1}");
+    let value = format!(
+        "{}{sec1}",
+        std::fs::read_to_string(dir.path().join("self.pem")).unwrap()
+    );
+    let kit = Kit::new();
+    kit.azure
+        .vault
+        .set_secret_with("p521", &value, meta(Some("application/x-pem-file")));
+    let out = kit
+        .run()
+        .args(["--cert", "K=key", "--cert", "C=cert"])
+        .env("K", kit.azure.vault.reference("p521"))
+        .env("C", kit.azure.vault.reference("p521"))
+        .env("OUT", dir.path().display().to_string())
+        .command([
+            "sh",
+            "-c",
+            "cat \"$K\" > \"$OUT/key\" && cat \"$C\" > \"$OUT/cert\"",
+        ])
+        .go();
+    out.assert_code(0);
+    assert!(std::fs::read_to_string(dir.path().join("key"))
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    the_key_signs_for_the_leaf(dir.path(), "P-521");
+}
+
+#[test]
 fn each_failure_has_its_status_and_one_line_naming_the_variable() {
     let kit = Kit::new();
     let chain = TestChain::new(KeyKind::P256, 90);

@@ -226,6 +226,20 @@ fn what_windows_cannot_do_is_refused_with_one_line() {
             out.stderr
         );
     }
+    // --mask would need a pseudo console.
+    let out = kit
+        .run()
+        .arg("--mask")
+        .env("C", kit.azure.vault.reference("tls"))
+        .command(["cmd", "/c", "echo started"])
+        .go();
+    out.assert_code(125);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("--mask") && out.stderr.contains("Windows"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(
         kit.azure.vault.gets_of("tls"),
         0,
