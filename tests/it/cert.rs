@@ -51,8 +51,17 @@ fn certificates(pem: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Runs `openssl ARGS`, which must succeed.
 fn openssl(args: &[&str]) -> std::process::Output {
-    Command::new("openssl").args(args).output().unwrap()
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Runs kvenv with every part of secret `name` asked for, the command
@@ -140,16 +149,11 @@ fn every_part_comes_out_of_pkcs12_and_pem_with_or_without_a_content_type() {
             ) {
                 continue;
             }
-            the_key_signs_for_the_leaf(dir.path(), &format!("{kind:?} {form}"));
-            the_chain_verifies_to_the_root(dir.path(), &chain, &format!("{kind:?} {form}"));
+            the_key_signs_for_the_leaf(dir.path());
+            the_chain_verifies_to_the_root(dir.path(), &chain);
             // OpenSSL reads the pfx part, password-less: the same certificates and key.
             let pfx = dir.path().join("pfx").display().to_string();
             let certs = openssl(&["pkcs12", "-in", &pfx, "-passin", "pass:", "-nokeys"]);
-            assert!(
-                certs.status.success(),
-                "{kind:?} {form}: {}",
-                String::from_utf8_lossy(&certs.stderr)
-            );
             let mut found = certificates(&String::from_utf8_lossy(&certs.stdout));
             let mut expected = ordered.clone();
             found.sort();
@@ -183,10 +187,10 @@ fn every_part_comes_out_of_pkcs12_and_pem_with_or_without_a_content_type() {
 }
 
 /// Signs with `key` and verifies with `cert`, both as OpenSSL reads them.
-fn the_key_signs_for_the_leaf(dir: &Path, what: &str) {
+fn the_key_signs_for_the_leaf(dir: &Path) {
     let file = |n: &str| dir.join(n).display().to_string();
     std::fs::write(dir.join("message"), b"kvenv signs this").unwrap();
-    let sign = openssl(&[
+    openssl(&[
         "dgst",
         "-sha256",
         "-sign",
@@ -195,12 +199,7 @@ fn the_key_signs_for_the_leaf(dir: &Path, what: &str) {
         &file("sig"),
         &file("message"),
     ]);
-    assert!(
-        sign.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&sign.stderr)
-    );
-    let public = openssl(&[
+    openssl(&[
         "x509",
         "-in",
         &file("cert"),
@@ -209,8 +208,7 @@ fn the_key_signs_for_the_leaf(dir: &Path, what: &str) {
         "-out",
         &file("pub"),
     ]);
-    assert!(public.status.success(), "{what}");
-    let verify = openssl(&[
+    openssl(&[
         "dgst",
         "-sha256",
         "-verify",
@@ -219,19 +217,14 @@ fn the_key_signs_for_the_leaf(dir: &Path, what: &str) {
         &file("sig"),
         &file("message"),
     ]);
-    assert!(
-        verify.status.success(),
-        "{what}: the key does not match the leaf: {}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
 }
 
 /// `openssl verify` with only the root trusted and the rest of fullchain as
 /// the untrusted intermediates.
-fn the_chain_verifies_to_the_root(dir: &Path, chain: &TestChain, what: &str) {
+fn the_chain_verifies_to_the_root(dir: &Path, chain: &TestChain) {
     std::fs::write(dir.join("root.pem"), &chain.root_pem).unwrap();
     let file = |n: &str| dir.join(n).display().to_string();
-    let verify = openssl(&[
+    openssl(&[
         "verify",
         "-CAfile",
         &file("root.pem"),
@@ -239,12 +232,6 @@ fn the_chain_verifies_to_the_root(dir: &Path, chain: &TestChain, what: &str) {
         &file("fullchain"),
         &file("cert"),
     ]);
-    assert!(
-        verify.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
 }
 
 /// A PKCS#12 written by OpenSSL itself, as Windows and Key Vault write them
@@ -258,7 +245,7 @@ fn openssl_pfx(chain: &TestChain, dir: &Path) -> Vec<u8> {
         chain.pem(&[Which::Root, Which::Intermediate], false),
     )
     .unwrap();
-    let out = openssl(&[
+    openssl(&[
         "pkcs12",
         "-export",
         "-inkey",
@@ -278,11 +265,6 @@ fn openssl_pfx(chain: &TestChain, dir: &Path) -> Vec<u8> {
         "-out",
         &file("openssl.pfx"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     std::fs::read(dir.join("openssl.pfx")).unwrap()
 }
 
@@ -314,8 +296,8 @@ fn a_pkcs12_that_openssl_wrote_gives_the_same_parts() {
                 chain.root_der.clone()
             ]
         );
-        the_key_signs_for_the_leaf(dir.path(), &format!("{kind:?} openssl"));
-        the_chain_verifies_to_the_root(dir.path(), &chain, &format!("{kind:?} openssl"));
+        the_key_signs_for_the_leaf(dir.path());
+        the_chain_verifies_to_the_root(dir.path(), &chain);
         assert_eq!(std::fs::read(dir.path().join("pfx")).unwrap(), pfx);
     }
 }
@@ -332,7 +314,7 @@ fn a_p521_key_from_openssl_in_sec1_form_comes_out_as_pkcs8_and_signs_for_its_cer
     let dir = tempfile::tempdir().unwrap();
     let file = |n: &str| dir.path().join(n).display().to_string();
     // `openssl ecparam -genkey` writes SEC1 (`EC PRIVATE KEY`) with the curve named.
-    let key = openssl(&[
+    openssl(&[
         "ecparam",
         "-name",
         "secp521r1",
@@ -341,12 +323,7 @@ fn a_p521_key_from_openssl_in_sec1_form_comes_out_as_pkcs8_and_signs_for_its_cer
         "-out",
         &file("sec1.pem"),
     ]);
-    assert!(
-        key.status.success(),
-        "{}",
-        String::from_utf8_lossy(&key.stderr)
-    );
-    let cert = openssl(&[
+    openssl(&[
         "req",
         "-new",
         "-x509",
@@ -359,11 +336,6 @@ fn a_p521_key_from_openssl_in_sec1_form_comes_out_as_pkcs8_and_signs_for_its_cer
         "-out",
         &file("self.pem"),
     ]);
-    assert!(
-        cert.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cert.stderr)
-    );
     let sec1 = std::fs::read_to_string(dir.path().join("sec1.pem")).unwrap();
     assert!(sec1.starts_with("-----BEGIN EC PRIVATE KEY-----"), "{sec1}");
     let value = format!(
@@ -390,7 +362,7 @@ fn a_p521_key_from_openssl_in_sec1_form_comes_out_as_pkcs8_and_signs_for_its_cer
     assert!(std::fs::read_to_string(dir.path().join("key"))
         .unwrap()
         .starts_with("-----BEGIN PRIVATE KEY-----\n"));
-    the_key_signs_for_the_leaf(dir.path(), "P-521");
+    the_key_signs_for_the_leaf(dir.path());
 }
 
 #[test]
