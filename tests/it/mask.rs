@@ -110,6 +110,29 @@ fn on_a_terminal_the_command_sees_one_and_the_settings_come_back() {
 }
 
 #[test]
+fn what_is_typed_reaches_the_command_through_its_terminal() {
+    let kit = kit();
+    let out = masked_run(&kit)
+        .command([
+            "sh",
+            "-c",
+            "echo ready; read -r line; echo \"got [$line] and $S\"",
+        ])
+        .go_on_terminal_typing(b"typed words\r");
+    assert_eq!(out.code, Some(0), "{}", out.output);
+    assert!(
+        out.output.contains("got [typed words] and ***"),
+        "{:?}",
+        out.output
+    );
+    assert!(
+        out.same_settings,
+        "before {}\nafter {}",
+        out.before, out.after
+    );
+}
+
+#[test]
 fn exit_codes_and_signals_pass_as_under_watch() {
     let kit = kit();
     let out = masked_run(&kit).command(["sh", "-c", "exit 3"]).go();

@@ -393,7 +393,13 @@ impl<'k> Run<'k> {
     /// stderr): what came out on the terminal, the exit code, and the
     /// terminal's settings before and after.
     pub fn go_on_terminal(self) -> OnTerminal {
-        use std::io::Read;
+        self.go_on_terminal_typing(b"")
+    }
+
+    /// As [`Run::go_on_terminal`], typing `typed` at the terminal once the
+    /// output shows `ready`.
+    pub fn go_on_terminal_typing(self, typed: &[u8]) -> OnTerminal {
+        use std::io::{Read, Write};
         let pty = nix::pty::openpty(None, None).unwrap();
         let before = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
         let mut cmd = std::process::Command::new(kvenv()[0].clone());
@@ -412,6 +418,8 @@ impl<'k> Run<'k> {
         // The command holds copies of the slave until it is dropped.
         drop(cmd);
         let mut master = std::fs::File::from(pty.master);
+        let mut keyboard = master.try_clone().unwrap();
+        let typed = typed.to_vec();
         let reader = std::thread::spawn(move || {
             let mut all = Vec::new();
             let mut buf = [0u8; 4096];
@@ -421,7 +429,11 @@ impl<'k> Run<'k> {
                 if n == 0 {
                     break;
                 }
+                let seen_ready = all.windows(5).any(|w| w == b"ready");
                 all.extend_from_slice(&buf[..n]);
+                if !typed.is_empty() && !seen_ready && all.windows(5).any(|w| w == b"ready") {
+                    keyboard.write_all(&typed).unwrap();
+                }
             }
             all
         });
