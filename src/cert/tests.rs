@@ -121,3 +121,45 @@ fn what_is_not_a_certificate_is_refused_by_kind() {
         Err(Problem::Encrypted)
     ));
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_bytes_are_read_or_refused_without_a_panic(
+        value in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+        pkcs12 in proptest::bool::ANY,
+    ) {
+        let ct = if pkcs12 { Some("application/x-pkcs12") } else { None };
+        let _ = read(&value, ct);
+        let mut pem = b"-----BEGIN CERTIFICATE-----\n".to_vec();
+        pem.extend(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &value).into_bytes());
+        pem.extend(b"\n-----END CERTIFICATE-----\n");
+        let _ = read(&pem, None);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &value);
+        let _ = read(b64.as_bytes(), Some("application/x-pkcs12"));
+    }
+}
+
+#[test]
+fn a_damaged_pkcs12_or_pem_is_refused_without_a_panic() {
+    let chain = TestChain::new(KeyKind::P256, 10);
+    let pfx = chain.pfx(&[Which::Leaf, Which::Root], true, "", true);
+    let pem = chain
+        .pem(&[Which::Leaf, Which::Intermediate], true)
+        .into_bytes();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..300 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut damaged = pfx.clone();
+        let at = (seed as usize) % damaged.len();
+        damaged[at] ^= (seed >> 32) as u8 | 1;
+        damaged.truncate(damaged.len() - (seed as usize >> 40) % 8);
+        let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &damaged);
+        let _ = read(text.as_bytes(), Some("application/x-pkcs12"));
+        let mut bad_pem = pem.clone();
+        let at = (seed as usize >> 3) % bad_pem.len();
+        bad_pem[at] = (seed >> 24) as u8;
+        let _ = read(&bad_pem, None);
+    }
+}
