@@ -84,6 +84,18 @@ pub(crate) fn run(args: ExportArgs, vars: Vars) -> Result<(), Error> {
             .map(|(n, v)| (n.as_os_str(), v.expose()))
             .collect()
     };
+    // A --cert or --file part that is not text (a pfx, a keystore) has no
+    // place in a text format, whatever the format could carry.
+    for (name, value) in &chosen {
+        let shown = name.to_string_lossy();
+        if shapes.makes_file(&shown) && (value.contains(&0) || std::str::from_utf8(value).is_err())
+        {
+            return Err(Error::usage(
+                At::arg("export", crate::error::printable(&shown)),
+                "its --cert or --file content is binary, and export writes text; nothing was written (use run, which hands it over as a file)",
+            ));
+        }
+    }
     let text = crate::export::encode(args.format, &chosen).map_err(|u| {
         Error::usage(
             At::arg("export", crate::error::printable(&u.var)),

@@ -635,18 +635,20 @@ fn export_writes_the_pem_text_and_refuses_binary_content() {
             chain.root_der.clone()
         ]
     );
-    let out = kit
-        .run()
-        .args(["--cert", "P=pfx"])
-        .env("P", vault.reference("tls"))
-        .go_export();
-    out.assert_code(125);
-    assert!(
-        out.stderr.starts_with("kvenv: ") && out.stderr.contains('P'),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stdout.is_empty());
+    for format in ["dotenv", "shell", "json", "yaml", "docker"] {
+        let out = kit
+            .run()
+            .args(["--cert", "PFX_FILE=pfx", "--format", format])
+            .env("PFX_FILE", vault.reference("tls"))
+            .go_export();
+        out.assert_code(125);
+        assert!(
+            out.stderr.starts_with("kvenv: export PFX_FILE: ") && out.stderr.contains("binary"),
+            "{format}: {}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty());
+    }
 }
 
 #[test]
