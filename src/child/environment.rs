@@ -107,11 +107,8 @@ pub(crate) fn command_vars(src: &Sources<'_>) -> Result<(Vars, Vec<String>), Err
         let named = item
             .whole_reference()
             .map_or_else(|| var.to_string(), |r| r.to_string());
-        let meta = item.meta(src.resolution);
-        match src
-            .shapes
-            .apply(var, value, meta.content_type.as_deref(), &named)
-        {
+        let content_type = item.content_type(src.resolution);
+        match src.shapes.apply(var, value, content_type, &named) {
             Ok(Shaped::Expanded(members)) => {
                 let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
                 match taken.claim(var, src.shapes.prefix(var), &names) {

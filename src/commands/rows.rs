@@ -44,7 +44,7 @@ pub(crate) fn shape_rows(
             .apply(
                 var,
                 item.render(resolution),
-                item.meta(resolution).content_type.as_deref(),
+                item.content_type(resolution),
                 &named,
             )
             .and_then(|shaped| match &shaped {
@@ -61,12 +61,9 @@ pub(crate) fn shape_rows(
             continue;
         }
         let value = item.render(resolution);
-        if let Some(Ok(cert)) = shapes.certificate(
-            var,
-            value.expose(),
-            item.meta(resolution).content_type.as_deref(),
-            &named,
-        ) {
+        if let Some(Ok(cert)) =
+            shapes.certificate(var, value.expose(), item.content_type(resolution), &named)
+        {
             let now = crate::shape::now();
             if let Some((_, why)) = cert.invalid_at(now) {
                 let note = format!("its certificate {why}");

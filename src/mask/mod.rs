@@ -50,11 +50,13 @@ pub(crate) fn forms(value: &[u8]) -> Vec<SecretBytes> {
     for encoding in [Encoding::Uri, Encoding::Json] {
         let mut text = SecretBytes::with_capacity(encoding.len(value));
         encoding.push(value, &mut text);
+        if encoding == Encoding::Uri {
+            let mut lower = SecretBytes::with_capacity(text.len());
+            lower.push(&lowercase_escapes(text.expose()));
+            out.push(lower);
+        }
         out.push(text);
     }
-    let mut lower = SecretBytes::with_capacity(Encoding::Uri.len(value));
-    lower.push(&lowercase_escapes(out[out.len() - 2].expose()));
-    out.push(lower);
     let mut unique: Vec<SecretBytes> = Vec::with_capacity(out.len());
     for form in out {
         if !unique.iter().any(|u| u.expose() == form.expose()) {

@@ -62,13 +62,12 @@ impl Item<'_> {
         self.template.as_ref().and_then(Template::whole)
     }
 
-    /// What the vault said about the secret that is this item's whole text
-    /// (nothing when it is more than one reference, or not yet resolved).
-    pub(crate) fn meta(&self, resolution: &Resolution) -> crate::vault::Meta {
+    /// The `contentType` the vault gave the secret that is this item's whole
+    /// text (none when it is more than one reference, or not resolved).
+    pub(crate) fn content_type<'r>(&self, resolution: &'r Resolution) -> Option<&'r str> {
         self.whole_reference()
             .and_then(|r| resolution.value(r))
-            .map(|f| f.meta.clone())
-            .unwrap_or_default()
+            .and_then(|f| f.meta.content_type.as_deref())
     }
 
     /// Every reference in this item's text.

@@ -32,14 +32,14 @@ fn meta(content_type: Option<&str>) -> SecretMeta {
     }
 }
 
-/// The DER of each CERTIFICATE block in `pem`, in order (a plain split,
-/// independent of kvenv's reader).
-fn certificates(pem: &str) -> Vec<Vec<u8>> {
-    pem.split("-----BEGIN CERTIFICATE-----")
+/// The DER of each block labelled `label` in `pem`, in order (a plain
+/// split, independent of kvenv's reader).
+fn blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
+    pem.split(&format!("-----BEGIN {label}-----"))
         .skip(1)
         .map(|block| {
             let body: String = block
-                .split("-----END CERTIFICATE-----")
+                .split(&format!("-----END {label}-----"))
                 .next()
                 .unwrap()
                 .split_whitespace()
@@ -49,6 +49,11 @@ fn certificates(pem: &str) -> Vec<Vec<u8>> {
                 .unwrap()
         })
         .collect()
+}
+
+/// The DER of each certificate in `pem`, in order.
+fn certificates(pem: &str) -> Vec<Vec<u8>> {
+    blocks(pem, "CERTIFICATE")
 }
 
 /// Runs `openssl ARGS`, which must succeed.
@@ -163,23 +168,9 @@ fn every_part_comes_out_of_pkcs12_and_pem_with_or_without_a_content_type() {
                 "pkcs12", "-in", &pfx, "-passin", "pass:", "-nocerts", "-nodes",
             ]);
             let key_text = String::from_utf8_lossy(&key_out.stdout);
-            let der = |text: &str| -> Vec<u8> {
-                let body: String = text
-                    .split("-----BEGIN PRIVATE KEY-----")
-                    .nth(1)
-                    .unwrap()
-                    .split("-----END")
-                    .next()
-                    .unwrap()
-                    .split_whitespace()
-                    .collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(body)
-                    .unwrap()
-            };
             assert_eq!(
-                der(&key_text),
-                der(&key),
+                blocks(&key_text, "PRIVATE KEY"),
+                blocks(&key, "PRIVATE KEY"),
                 "{kind:?} {form}: the pfx holds the key"
             );
         }
